@@ -1,0 +1,156 @@
+"""Regex benchmark: compile time, first-visit and steady-state mask+advance per token on
+real tokenizers, and time inside the logits processor while SmolLM2 generates.
+
+    python bench/bench_regex.py                 # all of it
+    python bench/bench_regex.py --no-model      # tokenizer-only figures
+
+Per-token figures come from random walks through the mask (uniform over allowed tokens,
+EOS avoided until the text may end): the first pass over fresh states is the
+"first visit", replaying the same token sequences is the "steady state".
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import statistics
+import time
+
+import numpy as np
+
+import structgen
+from structgen import assets
+from structgen import compile as compile_mod
+
+WORDS = [f"{a}{b}{c}" for a in "bcdfg" for b in "aeiou" for c in "lmnprst"][:200]
+
+REGEXES = {
+    "date": r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])",
+    "email": r"[a-zA-Z0-9._%+-]{1,64}@[a-zA-Z0-9-]{1,63}(\.[a-zA-Z0-9-]{1,63}){0,4}\.[a-zA-Z]{2,12}",
+    "phone": r"\+?1? ?\(?\d{3}\)?[ -]?\d{3}-\d{4}",
+    "uuid": r"[0-9a-f]{8}-[0-9a-f]{4}-[1-5][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
+    "ipv4": r"((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)",
+    "identifier": r"[A-Za-z_][A-Za-z0-9_]{0,63}",
+    "w500": r"\w{1,500}",
+    "words200": "(" + "|".join(WORDS) + ")",
+}
+
+
+def pct(xs, p):
+    return float(np.percentile(np.asarray(xs), p)) if xs else float("nan")
+
+
+def walks(compiled, n_walks: int, max_len: int, seed: int = 0):
+    rng = random.Random(seed)
+    eos = compiled.vocabulary.eos_ids
+    first, seqs = [], []
+    for _ in range(n_walks):
+        m = compiled.matcher()
+        seq = []
+        for _ in range(max_len):
+            t0 = time.perf_counter()
+            mask = m.mask()
+            allowed = np.flatnonzero(mask)
+            non_eos = [a for a in allowed.tolist()[:64] if a not in eos] or allowed.tolist()
+            tok = rng.choice(non_eos) if rng.random() < 0.85 or len(allowed) == len(non_eos) else next(iter(eos))
+            ok = m.advance(tok)
+            first.append(time.perf_counter() - t0)
+            assert ok
+            seq.append(tok)
+            if m.is_ended() or m.is_finished():
+                break
+        seqs.append(seq)
+    steady = []
+    for seq in seqs:
+        m = compiled.matcher()
+        for tok in seq:
+            t0 = time.perf_counter()
+            m.mask()
+            m.advance(tok)
+            steady.append(time.perf_counter() - t0)
+    return first, steady
+
+
+def bench_tokenizer(name: str, n_walks: int, max_len: int) -> None:
+    tok = assets.load_tokenizer(name)
+    size = assets.MODEL_VOCAB_SIZE.get(name)
+    t0 = time.perf_counter()
+    structgen.Vocabulary.from_tokenizer(tok, vocab_size=size)
+    print(f"\n## tokenizer {name} (vocabulary {size}, mapped in {time.perf_counter() - t0:.2f} s)")
+    print(
+        f"{'regex':<11} {'compile ms':>10} {'1st mask ms':>11} {'first p50 us':>12} "
+        f"{'first p99 us':>12} {'steady p50 us':>13} {'steady p99 us':>13} {'tokens':>7}"
+    )
+    for rname, pattern in REGEXES.items():
+        compile_mod._AUTOMATA.clear()
+        compile_mod._INDEXES.clear()
+        gc.collect()
+        t0 = time.perf_counter()
+        compiled = structgen.compile(structgen.Regex(pattern), tok, vocab_size=size)
+        t_compile = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        compiled.matcher().mask()
+        t_first = time.perf_counter() - t0
+        first, steady = walks(compiled, n_walks, max_len)
+        print(
+            f"{rname:<11} {t_compile * 1e3:>10.2f} {t_first * 1e3:>11.2f} {pct(first, 50) * 1e6:>12.1f} "
+            f"{pct(first, 99) * 1e6:>12.1f} {pct(steady, 50) * 1e6:>13.2f} {pct(steady, 99) * 1e6:>13.2f} "
+            f"{len(steady):>7}"
+        )
+
+
+def bench_model(batch_sizes=(1, 4), max_new_tokens: int = 48) -> None:
+    import torch
+
+    model, tok = assets.load_model()
+    tok.padding_side = "left"
+    print("\n## SmolLM2-135M-Instruct generating (greedy), time per decoding step")
+    print(f"{'regex':<11} {'batch':>5} {'steps':>5} {'processor ms/step':>17} {'model ms/step':>13}")
+    prompts = [
+        "Write one example value.",
+        "Give an example, nothing else.",
+        "Example output please.",
+        "One sample:",
+    ]
+    for rname, pattern in REGEXES.items():
+        compiled = structgen.compile(structgen.Regex(pattern), tok, vocab_size=model.config.vocab_size)
+        for bs in batch_sizes:
+            chats = [
+                tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
+                for p in prompts[:bs]
+            ]
+            enc = tok(chats, return_tensors="pt", padding=True)
+            proc = structgen.LogitsProcessor(compiled)
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                model.generate(
+                    **enc,
+                    logits_processor=[proc],
+                    max_new_tokens=max_new_tokens,
+                    do_sample=False,
+                    pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
+                )
+            total = time.perf_counter() - t0
+            steps = proc.stats["calls"]
+            p_ms = proc.stats["seconds"] / steps * 1e3
+            m_ms = (total - proc.stats["seconds"]) / steps * 1e3
+            print(f"{rname:<11} {bs:>5} {steps:>5} {p_ms:>17.3f} {m_ms:>13.2f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tokenizers", default="smollm2,llama3")
+    ap.add_argument("--walks", type=int, default=30)
+    ap.add_argument("--max-len", type=int, default=64)
+    ap.add_argument("--no-model", action="store_true")
+    args = ap.parse_args()
+    for name in args.tokenizers.split(","):
+        bench_tokenizer(name, args.walks, args.max_len)
+    if not args.no_model:
+        bench_model()
+    print(f"\n(python {statistics.__name__ and __import__('sys').version.split()[0]}, numpy {np.__version__})")
+
+
+if __name__ == "__main__":
+    main()

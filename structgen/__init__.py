@@ -1,0 +1,67 @@
+"""structgen: constrained generation for Hugging Face transformers.
+
+``import structgen`` never imports torch or transformers; the generation layer
+(:class:`LogitsProcessor`) is loaded on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import ir
+from .compile import Compiled, compile
+from .errors import (
+    EmptyMaskError,
+    GrammarError,
+    LimitError,
+    RegexError,
+    SpecError,
+    StructgenError,
+    UnsupportedSchemaError,
+    VocabularyError,
+)
+from .limits import Limits
+from .matcher import Matcher
+try:
+    from .regex import Regex
+except ImportError:  # pragma: no cover - during development
+    pass
+try:
+    from .vocab import Vocabulary
+except ImportError:  # pragma: no cover
+    pass
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Compiled",
+    "EmptyMaskError",
+    "GrammarError",
+    "LimitError",
+    "Limits",
+    "LogitsProcessor",
+    "Matcher",
+    "Regex",
+    "RegexError",
+    "SpecError",
+    "StructgenError",
+    "UnsupportedSchemaError",
+    "Vocabulary",
+    "VocabularyError",
+    "__version__",
+    "compile",
+    "ir",
+]
+
+_LAZY = {"LogitsProcessor": ("structgen.hf.processor", "LogitsProcessor")}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        mod, attr = _LAZY[name]
+        value = getattr(importlib.import_module(mod), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'structgen' has no attribute {name!r}")

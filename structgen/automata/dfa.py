@@ -1,0 +1,173 @@
+"""A lazily built byte DFA over derivative terms, with a dense numpy transition table.
+
+State 0 is the dead state; state 1 is the start. Rows are materialised on demand (a row
+costs one derivative per byte class), so a terminal like ``\\w{1,1000}`` only ever builds
+the states a text actually reaches. ``ensure`` materialises many states at once, for the
+vectorised walk of a whole vocabulary.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import LimitError
+from ..limits import DEFAULT_LIMITS, Limits
+from . import terms as T
+
+_BIT_TABLE = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1, bitorder="little")
+
+
+def _mask_to_bool(mask: int) -> np.ndarray:
+    raw = np.frombuffer(mask.to_bytes(32, "little"), dtype=np.uint8)
+    return np.unpackbits(raw, bitorder="little").astype(bool)
+
+
+class DFA:
+    """Lazy DFA for one terminal. ``table[s, b]`` is valid once ``built[s]``."""
+
+    def __init__(
+        self, root: T.Term, limits: Limits = DEFAULT_LIMITS, name: str = "", nonempty: bool = False
+    ):
+        self.root = root
+        self.name = name
+        self.limits = limits
+        self.terms: list[T.Term] = [T.EMPTY]
+        self.ids: dict[T.Term, int] = {T.EMPTY: 0}
+        cap = 64
+        self.table = np.zeros((cap, 256), dtype=np.int32)
+        self.accepting = np.zeros(cap, dtype=bool)
+        self.built = np.zeros(cap, dtype=bool)
+        self.built[0] = True
+        self.rows: list[list[int] | None] = [[0] * 256]
+        self.acc: list[bool] = [False]  # accepting, as a Python list for scalar stepping
+        self._productive: dict[T.Term, bool] = {}
+        if not self._is_productive(root) or (nonempty and root is T.EPS):
+            # keep the numbering convention (start = 1) even for an empty language
+            self.start = self._add(T.EMPTY, force=True)
+        elif nonempty and root.nullable:
+            # the empty string is excluded: the start state is a copy of the root's state
+            # that does not accept (derivatives that lead back to the root do accept)
+            self.start = self._add(root, register=False)
+            self.accepting[self.start] = False
+            self.acc[self.start] = False
+        else:
+            self.start = self.state_of(root)
+        self.empty = not bool(self.first_bytes(self.start).any()) and not self.accepting[self.start]
+
+    # -- states ---------------------------------------------------------------------------
+    def _add(self, term: T.Term, force: bool = False, register: bool = True) -> int:
+        sid = len(self.terms)
+        if sid >= self.limits.max_states:
+            raise LimitError(
+                f"terminal {self.name or T.to_text(self.root)[:60]!r} needs more than "
+                f"{self.limits.max_states} DFA states (Limits.max_states)"
+            )
+        if sid >= self.table.shape[0]:
+            cap = self.table.shape[0] * 2
+            self.table = np.concatenate([self.table, np.zeros_like(self.table)])
+            self.accepting = np.concatenate([self.accepting, np.zeros(cap // 2, dtype=bool)])
+            self.built = np.concatenate([self.built, np.zeros(cap // 2, dtype=bool)])
+        self.terms.append(term)
+        self.rows.append(None)
+        if register and not force:
+            self.ids[term] = sid
+        self.accepting[sid] = term.nullable
+        self.acc.append(term.nullable)
+        if force:
+            self.built[sid] = True
+            self.rows[sid] = [0] * 256
+        return sid
+
+    def state_of(self, term: T.Term) -> int:
+        sid = self.ids.get(term)
+        if sid is None:
+            sid = self._add(term)
+        return sid
+
+    def _is_productive(self, term: T.Term) -> bool:
+        """Whether the term's language is non-empty (only in doubt with & and ~)."""
+        if term is T.EMPTY:
+            return False
+        if not term.boolean or term.nullable:
+            return True
+        known = self._productive.get(term)
+        if known is not None:
+            return known
+        seen = {term}
+        todo = [term]
+        found = False
+        while todo and not found:
+            t = todo.pop()
+            for cls in T.byte_classes(t):
+                c = (cls & -cls).bit_length() - 1
+                d = T.deriv(t, c)
+                if d is T.EMPTY or d in seen:
+                    continue
+                if d.nullable or self._productive.get(d):
+                    found = True
+                    break
+                seen.add(d)
+                if len(seen) > self.limits.max_states:
+                    raise LimitError(
+                        f"emptiness check of terminal {self.name!r} exceeds Limits.max_states"
+                    )
+                todo.append(d)
+        if found:
+            self._productive[term] = True
+        else:
+            for t in seen:
+                self._productive[t] = False
+        return found
+
+    def build(self, sid: int) -> list[int]:
+        row = self.rows[sid]
+        if row is not None:
+            return row
+        term = self.terms[sid]
+        out = np.zeros(256, dtype=np.int32)
+        for cls in T.byte_classes(term):
+            c = (cls & -cls).bit_length() - 1
+            d = T.deriv(term, c)
+            if d is T.EMPTY or (d.boolean and not self._is_productive(d)):
+                continue
+            tgt = self.state_of(d)
+            out[_mask_to_bool(cls)] = tgt
+        self.table[sid] = out
+        self.built[sid] = True
+        row = out.tolist()
+        self.rows[sid] = row
+        return row
+
+    def ensure(self, states: np.ndarray) -> None:
+        """Materialise the rows of every state in ``states`` (an int array)."""
+        need = states[~self.built[states]]
+        if need.size:
+            for s in np.unique(need).tolist():
+                self.build(s)
+
+    def step(self, sid: int, byte: int) -> int:
+        row = self.rows[sid]
+        if row is None:
+            row = self.build(sid)
+        return row[byte]
+
+    def run(self, data: bytes, sid: int | None = None) -> int:
+        s = self.start if sid is None else sid
+        for c in data:
+            s = self.step(s, c)
+            if s == 0:
+                return 0
+        return s
+
+    def matches(self, data: bytes) -> bool:
+        return bool(self.accepting[self.run(data)])
+
+    def first_bytes(self, sid: int) -> np.ndarray:
+        """bool[256]: bytes with a live transition out of ``sid``."""
+        row = self.rows[sid]
+        if row is None:
+            row = self.build(sid)
+        return self.table[sid] != 0
+
+    def __len__(self) -> int:
+        return len(self.terms)

@@ -1,0 +1,472 @@
+"""The byte-level grammar automaton: rules over terminals, terminals as lazy DFAs.
+
+A *configuration* is a frozenset of elements ``(t, q, S)``: "inside terminal ``t`` at DFA
+state ``q``; when the terminal ends, continue with the parser stack ``S``" — plus the
+element ``END`` when the whole text may stop here. Configurations are *closed*: for every
+element whose DFA state accepts, the elements that begin the continuation are present too.
+Several elements are alive at once when the grammar (or the lexing) is ambiguous, so no
+longest-match lexer ever rejects a valid text.
+
+Stacks are interned linked frames; a frame is the *residual* of a rule expression (what
+is left of the rule after the symbol just being read), computed by ``firsts``, so EBNF
+repetition, bounded counts (``item{0,1000}``) and tail recursion never grow the stack.
+Nothing here knows about tokens; :mod:`structgen.index` lifts it to a vocabulary.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from collections import OrderedDict
+
+from ..errors import GrammarError, LimitError
+from ..ir import And, Alt, Bytes, Chars, Expr, Grammar, Not, Ref, Repeat, Seq, Text
+from ..limits import DEFAULT_LIMITS, Limits
+from . import terms as T
+from .dfa import DFA
+from .lower import TerminalLowering
+
+END = (-1, 0, None)
+
+# ---- rule expressions over symbols (terminal ids >= 0, rule ids < 0) ------------------------
+
+R_EPS, R_SYM, R_CAT, R_ALT, R_REP = range(5)
+
+
+class RExpr:
+    __slots__ = ("kind", "a", "b", "lo", "hi", "nullable", "_firsts", "__weakref__")
+
+    def __repr__(self) -> str:
+        return f"RExpr({self.kind}, {self.a!r}, {self.b!r}, {self.lo}, {self.hi})"
+
+
+class RuleAlgebra:
+    """Interning factory for rule expressions of one grammar."""
+
+    def __init__(self) -> None:
+        self._intern: dict = {}
+        self.eps = self._mk(R_EPS)
+
+    def _mk(self, kind, a=None, b=None, lo=0, hi=0) -> RExpr:
+        key = (kind, a, b, lo, hi)
+        e = self._intern.get(key)
+        if e is not None:
+            return e
+        e = RExpr()
+        e.kind, e.a, e.b, e.lo, e.hi = kind, a, b, lo, hi
+        e._firsts = None
+        if kind == R_EPS:
+            e.nullable = True
+        elif kind == R_SYM:
+            e.nullable = False  # terminals are non-empty; nullable rules handled by firsts
+        elif kind == R_CAT:
+            e.nullable = a.nullable and b.nullable
+        elif kind == R_ALT:
+            e.nullable = any(x.nullable for x in a)
+        else:
+            e.nullable = lo == 0 or a.nullable
+        self._intern[key] = e
+        return e
+
+    def sym(self, s: int) -> RExpr:
+        return self._mk(R_SYM, s)
+
+    def cat(self, x: RExpr, y: RExpr) -> RExpr:
+        if x.kind == R_EPS:
+            return y
+        if y.kind == R_EPS:
+            return x
+        if x.kind == R_CAT:
+            return self.cat(x.a, self.cat(x.b, y))
+        return self._mk(R_CAT, x, y)
+
+    def alt(self, items) -> RExpr | None:
+        uniq = []
+        for x in items:
+            if x is None:
+                continue
+            for y in x.a if x.kind == R_ALT else (x,):
+                if y not in uniq:
+                    uniq.append(y)
+        if not uniq:
+            return None  # the empty language
+        if len(uniq) == 1:
+            return uniq[0]
+        return self._mk(R_ALT, tuple(uniq))
+
+    def rep(self, x: RExpr, lo: int, hi: int) -> RExpr:
+        """hi = -1: unbounded."""
+        if hi == 0 or x.kind == R_EPS:
+            return self.eps
+        if lo == 1 and hi == 1:
+            return x
+        return self._mk(R_REP, x, None, lo, hi)
+
+    def firsts(self, e: RExpr) -> tuple:
+        """Pairs ``(symbol, residual)`` with ``e = Σ symbol·residual (+ ε if nullable)``."""
+        f = e._firsts
+        if f is not None:
+            return f
+        k = e.kind
+        if k == R_EPS:
+            f = ()
+        elif k == R_SYM:
+            f = ((e.a, self.eps),)
+        elif k == R_CAT:
+            f = tuple((s, self.cat(r, e.b)) for s, r in self.firsts(e.a))
+            if e.a.nullable:
+                f = f + self.firsts(e.b)
+        elif k == R_ALT:
+            f = tuple(p for x in e.a for p in self.firsts(x))
+        else:
+            hi = -1 if e.hi == -1 else e.hi - 1
+            rest = self.rep(e.a, max(e.lo - 1, 0), hi)
+            f = tuple((s, self.cat(r, rest)) for s, r in self.firsts(e.a))
+        f = tuple(dict.fromkeys(f))
+        e._firsts = f
+        return f
+
+
+class Stack:
+    __slots__ = ("frame", "parent", "depth", "expansion", "__weakref__")
+
+    def __repr__(self) -> str:
+        return f"Stack(depth={self.depth})"
+
+
+_DFA_CACHE: OrderedDict = OrderedDict()
+_DFA_CACHE_SIZE = 4096
+
+
+def shared_dfa(term: T.Term, limits: Limits, nonempty: bool) -> DFA:
+    """One DFA per distinct terminal term, shared across grammars (bounded LRU)."""
+    key = (term, limits, nonempty)
+    d = _DFA_CACHE.get(key)
+    if d is None:
+        d = DFA(term, limits, nonempty=nonempty)
+        _DFA_CACHE[key] = d
+        while len(_DFA_CACHE) > _DFA_CACHE_SIZE:
+            _DFA_CACHE.popitem(last=False)
+    else:
+        _DFA_CACHE.move_to_end(key)
+    return d
+
+
+def _is_regular(e: Expr, terminals: dict) -> bool:
+    if isinstance(e, Ref):
+        return e.name in terminals
+    if isinstance(e, (Seq, Alt, And)):
+        return all(_is_regular(i, terminals) for i in e.items)
+    if isinstance(e, (Repeat, Not)):
+        return _is_regular(e.item, terminals)
+    return isinstance(e, (Text, Chars, Bytes))
+
+
+class Automaton:
+    """A compiled grammar, tokenizer-free: ``initial()``, ``step(config, byte)``."""
+
+    def __init__(self, grammar: Grammar, limits: Limits = DEFAULT_LIMITS):
+        t0 = time.perf_counter()
+        self.grammar = grammar
+        self.limits = limits
+        self.alg = RuleAlgebra()
+        self.dfas: list[DFA] = []
+        self.terminal_names: list[str] = []
+        self._term_ids: dict[T.Term, int] = {}
+        self._lowering = TerminalLowering(grammar.terminals)
+        self.rule_names: list[str] = []
+        self._rule_ids: dict[str, int] = {}
+        self.bodies: list[RExpr | None] = []
+        if grammar.start not in grammar.rules:
+            raise GrammarError(f"start rule {grammar.start!r} is not defined")
+        self._rule_id(grammar.start)
+        i = 0
+        while i < len(self.rule_names):  # lower reachable rules (list grows while lowering)
+            name = self.rule_names[i]
+            self.bodies[i] = self._lower_rule(grammar.rules[name], name)
+            i += 1
+            if time.perf_counter() - t0 > limits.max_compile_seconds:
+                raise LimitError("grammar compile exceeded Limits.max_compile_seconds")
+        self._prune_unproductive()
+        self._check_left_recursion()
+        self._stacks: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+        self.starts = [d.start for d in self.dfas]
+        self.final = self.stack(self.alg.eps, None)
+        self.root = self.stack(self.alg.sym(-1), None)
+        self._initial = self.close(self.expand(self.root))
+
+    # ---- lowering ---------------------------------------------------------------------------
+    def _rule_id(self, name: str) -> int:
+        rid = self._rule_ids.get(name)
+        if rid is None:
+            rid = len(self.rule_names)
+            self._rule_ids[name] = rid
+            self.rule_names.append(name)
+            self.bodies.append(None)
+        return rid
+
+    def _terminal(self, term: T.Term, name: str) -> RExpr | None:
+        if term is T.EMPTY:
+            return None
+        eps = term.nullable
+        tid = self._term_ids.get(term)
+        if tid is None:
+            dfa = shared_dfa(term, self.limits, nonempty=True)
+            if dfa.empty:
+                return self.alg.eps if eps else None
+            tid = len(self.dfas)
+            self._term_ids[term] = tid
+            self.dfas.append(dfa)
+            self.terminal_names.append(name)
+        s = self.alg.sym(tid)
+        return self.alg.alt([self.alg.eps, s]) if eps else s
+
+    def _lower_rule(self, e: Expr, where: str) -> RExpr | None:
+        A = self.alg
+        if _is_regular(e, self.grammar.terminals):
+            name = e.name if isinstance(e, Ref) else f"<{where}>"
+            return self._terminal(self._lowering.lower(e), name)
+        if isinstance(e, Ref):
+            if e.name in self.grammar.rules:
+                return A.sym(-1 - self._rule_id(e.name))
+            raise GrammarError(f"rule {where!r} refers to undefined symbol {e.name!r}")
+        if isinstance(e, Seq):
+            out = A.eps
+            for item in e.items:
+                x = self._lower_rule(item, where)
+                if x is None:
+                    return None
+                out = A.cat(out, x)
+            return out
+        if isinstance(e, Alt):
+            return A.alt([self._lower_rule(i, where) for i in e.items])
+        if isinstance(e, Repeat):
+            x = self._lower_rule(e.item, where)
+            if x is None:
+                return A.eps if e.min == 0 else None
+            hi = -1 if e.max is None else e.max
+            if hi != -1 and hi < e.min:
+                return None
+            return A.rep(x, e.min, hi)
+        raise GrammarError(f"rule {where!r}: {type(e).__name__} is only allowed inside terminals")
+
+    def _rule_refs(self, e: RExpr | None, out: set) -> None:
+        if e is None:
+            return
+        if e.kind == R_SYM:
+            if e.a < 0:
+                out.add(-1 - e.a)
+        elif e.kind == R_CAT:
+            self._rule_refs(e.a, out)
+            self._rule_refs(e.b, out)
+        elif e.kind == R_ALT:
+            for x in e.a:
+                self._rule_refs(x, out)
+        elif e.kind == R_REP:
+            self._rule_refs(e.a, out)
+
+    def _productive(self, e: RExpr | None, prod: set) -> bool:
+        if e is None:
+            return False
+        k = e.kind
+        if k == R_EPS:
+            return True
+        if k == R_SYM:
+            return e.a >= 0 or (-1 - e.a) in prod
+        if k == R_CAT:
+            return self._productive(e.a, prod) and self._productive(e.b, prod)
+        if k == R_ALT:
+            return any(self._productive(x, prod) for x in e.a)
+        return e.lo == 0 or self._productive(e.a, prod)
+
+    def _strip(self, e: RExpr | None, prod: set) -> RExpr | None:
+        """Remove unproductive alternatives so every residual can still complete."""
+        if e is None or not self._productive(e, prod):
+            return None
+        A = self.alg
+        k = e.kind
+        if k in (R_EPS, R_SYM):
+            return e
+        if k == R_CAT:
+            return A.cat(self._strip(e.a, prod), self._strip(e.b, prod))
+        if k == R_ALT:
+            return A.alt([self._strip(x, prod) for x in e.a])
+        inner = self._strip(e.a, prod)
+        if inner is None:
+            return A.eps
+        return A.rep(inner, e.lo, e.hi)
+
+    def _prune_unproductive(self) -> None:
+        prod: set[int] = set()
+        changed = True
+        while changed:
+            changed = False
+            for rid, body in enumerate(self.bodies):
+                if rid not in prod and self._productive(body, prod):
+                    prod.add(rid)
+                    changed = True
+        if 0 not in prod:
+            raise GrammarError(
+                f"the start rule {self.grammar.start!r} derives no finite text (unproductive)"
+            )
+        self.bodies = [self._strip(b, prod) if rid in prod else None for rid, b in enumerate(self.bodies)]
+        self.nullable_rules = self._nullable_rules()
+
+    def _nullable_rules(self) -> set:
+        nul: set[int] = set()
+
+        def nullable(e: RExpr | None) -> bool:
+            if e is None:
+                return False
+            k = e.kind
+            if k == R_EPS:
+                return True
+            if k == R_SYM:
+                return e.a < 0 and (-1 - e.a) in nul
+            if k == R_CAT:
+                return nullable(e.a) and nullable(e.b)
+            if k == R_ALT:
+                return any(nullable(x) for x in e.a)
+            return e.lo == 0 or nullable(e.a)
+
+        changed = True
+        while changed:
+            changed = False
+            for rid, body in enumerate(self.bodies):
+                if rid not in nul and nullable(body):
+                    nul.add(rid)
+                    changed = True
+        return nul
+
+    def _left_refs(self, e: RExpr | None, out: set) -> bool:
+        """Rules reachable at the left edge of ``e``; returns whether ``e`` is nullable."""
+        if e is None:
+            return False
+        k = e.kind
+        if k == R_EPS:
+            return True
+        if k == R_SYM:
+            if e.a < 0:
+                out.add(-1 - e.a)
+                return (-1 - e.a) in self.nullable_rules
+            return False
+        if k == R_CAT:
+            return self._left_refs(e.a, out) and self._left_refs(e.b, out)
+        if k == R_ALT:
+            res = False
+            for x in e.a:
+                res = self._left_refs(x, out) or res
+            return res
+        return self._left_refs(e.a, out) or e.lo == 0
+
+    def _check_left_recursion(self) -> None:
+        edges = {}
+        for rid, body in enumerate(self.bodies):
+            out: set[int] = set()
+            self._left_refs(body, out)
+            edges[rid] = out
+        for rid in range(len(self.bodies)):
+            seen, todo = set(), list(edges[rid])
+            while todo:
+                r = todo.pop()
+                if r == rid:
+                    raise GrammarError(
+                        f"rule {self.rule_names[rid]!r} is left-recursive; rewrite it with "
+                        "repetition (e.g. `expr: term (\"+\" term)*`)"
+                    )
+                if r not in seen:
+                    seen.add(r)
+                    todo.extend(edges[r])
+
+    # ---- stacks and configurations -------------------------------------------------------------
+    def stack(self, frame: RExpr, parent: Stack | None) -> Stack:
+        key = (frame, parent)
+        s = self._stacks.get(key)
+        if s is None:
+            s = Stack()
+            s.frame, s.parent = frame, parent
+            s.depth = 0 if parent is None else parent.depth + 1
+            if s.depth > self.limits.max_stack_depth:
+                raise LimitError(
+                    f"parser stack deeper than Limits.max_stack_depth={self.limits.max_stack_depth}"
+                )
+            s.expansion = None
+            self._stacks[key] = s
+        return s
+
+    def _ret(self, rest: RExpr, parent: Stack | None) -> Stack:
+        if rest.kind == R_EPS:
+            return self.final if parent is None else parent
+        return self.stack(rest, parent)
+
+    def expand(self, st: Stack) -> frozenset:
+        """Elements that begin what ``st`` expects next (terminals at their start states)."""
+        if st.expansion is not None:
+            return st.expansion
+        out: set = set()
+        seen: set = set()
+        todo = [st]
+        firsts, starts, bodies = self.alg.firsts, self.starts, self.bodies
+        while todo:
+            s = todo.pop()
+            if s in seen:
+                continue
+            seen.add(s)
+            frame, parent = s.frame, s.parent
+            for sym, rest in firsts(frame):
+                ret = self._ret(rest, parent)
+                if sym >= 0:
+                    out.add((sym, starts[sym], ret))
+                else:
+                    body = bodies[-1 - sym]
+                    if body is not None:
+                        todo.append(self.stack(body, ret))
+            if frame.nullable:
+                if parent is None:
+                    out.add(END)
+                else:
+                    todo.append(parent)
+            if len(seen) > self.limits.max_stacks:
+                raise LimitError(f"more than Limits.max_stacks={self.limits.max_stacks} parser stacks")
+        res = frozenset(out)
+        st.expansion = res
+        return res
+
+    def close(self, elems) -> frozenset:
+        out = set(elems)
+        dfas = self.dfas
+        for e in elems:
+            t, q, s = e
+            if t >= 0 and dfas[t].acc[q]:
+                out |= self.expand(s)
+        if len(out) > self.limits.max_stacks:
+            raise LimitError(f"more than Limits.max_stacks={self.limits.max_stacks} live parses")
+        return frozenset(out)
+
+    def initial(self) -> frozenset:
+        return self._initial
+
+    def step(self, config: frozenset, byte: int) -> frozenset:
+        nxt = []
+        dfas = self.dfas
+        for t, q, s in config:
+            if t < 0:
+                continue
+            q2 = dfas[t].step(q, byte)
+            if q2:
+                nxt.append((t, q2, s))
+        return self.close(nxt) if nxt else frozenset()
+
+    def run(self, config: frozenset, data: bytes) -> frozenset:
+        for c in data:
+            config = self.step(config, c)
+            if not config:
+                break
+        return config
+
+    @staticmethod
+    def is_accepting(config: frozenset) -> bool:
+        return END in config
+
+    def matches(self, data: bytes) -> bool:
+        return END in self.run(self._initial, data)

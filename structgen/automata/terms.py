@@ -1,0 +1,309 @@
+"""Byte-level regular expressions as hash-consed terms with Brzozowski derivatives.
+
+A terminal's DFA is built lazily from derivatives: a DFA state *is* a term (the language
+of what may still follow), so nothing is computed for states never reached, bounded
+repeats count down (``R{0,999}`` derives to ``R'·R{0,998}``) instead of being unrolled,
+and intersection / complement come for free.
+
+Terms are interned: structurally equal terms are the same object, so identity is
+equality and hashing is cheap. Simplification (flattening, ACI for alternation and
+intersection, identities for the empty string and the empty language) keeps the set of
+derivatives of any term finite.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+ALL_BYTES = (1 << 256) - 1
+
+# kinds
+K_EMPTY, K_EPS, K_BYTES, K_CAT, K_ALT, K_AND, K_NOT, K_REP = range(8)
+
+_intern: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+_counter = [0]
+
+
+class Term:
+    """An interned regular expression over bytes. Create through the module functions."""
+
+    __slots__ = (
+        "kind",
+        "a",
+        "b",
+        "lo",
+        "hi",
+        "nullable",
+        "boolean",
+        "uid",
+        "size",
+        "_deriv",
+        "_classes",
+        "__weakref__",
+    )
+
+    def __repr__(self) -> str:
+        return f"Term({to_text(self)})"
+
+
+def _mk(kind: int, a=None, b=None, lo: int = 0, hi: int = 0) -> Term:
+    key = (kind, a, b, lo, hi)
+    t = _intern.get(key)
+    if t is not None:
+        return t
+    t = Term()
+    t.kind, t.a, t.b, t.lo, t.hi = kind, a, b, lo, hi
+    _counter[0] += 1
+    t.uid = _counter[0]
+    t._deriv = {}
+    t._classes = None
+    if kind == K_EMPTY or kind == K_BYTES:
+        t.nullable = False
+        t.boolean = False
+        t.size = 1
+    elif kind == K_EPS:
+        t.nullable = True
+        t.boolean = False
+        t.size = 1
+    elif kind == K_CAT:
+        t.nullable = a.nullable and b.nullable
+        t.boolean = a.boolean or b.boolean
+        t.size = a.size + b.size + 1
+    elif kind == K_ALT:
+        t.nullable = any(x.nullable for x in a)
+        t.boolean = any(x.boolean for x in a)
+        t.size = sum(x.size for x in a) + 1
+    elif kind == K_AND:
+        t.nullable = all(x.nullable for x in a)
+        t.boolean = True
+        t.size = sum(x.size for x in a) + 1
+    elif kind == K_NOT:
+        t.nullable = not a.nullable
+        t.boolean = True
+        t.size = a.size + 1
+    else:  # K_REP
+        t.nullable = lo == 0 or a.nullable
+        t.boolean = a.boolean
+        t.size = a.size + 1
+    _intern[key] = t
+    return t
+
+
+EMPTY = _mk(K_EMPTY)  # the empty language
+EPS = _mk(K_EPS)  # the empty string
+_KEEP = [EMPTY, EPS]  # never collected
+
+
+def byteset(mask: int) -> Term:
+    """One byte out of ``mask`` (bit i set = byte i allowed)."""
+    if mask == 0:
+        return EMPTY
+    return _mk(K_BYTES, mask & ALL_BYTES)
+
+
+def byte_range(lo: int, hi: int) -> Term:
+    return byteset(((1 << (hi + 1)) - 1) ^ ((1 << lo) - 1))
+
+
+def literal(data: bytes) -> Term:
+    t = EPS
+    for c in reversed(data):
+        t = cat(byteset(1 << c), t)
+    return t
+
+
+def cat(x: Term, y: Term) -> Term:
+    if x is EMPTY or y is EMPTY:
+        return EMPTY
+    if x is EPS:
+        return y
+    if y is EPS:
+        return x
+    if x.kind == K_CAT:  # right-associate
+        return cat(x.a, cat(x.b, y))
+    return _mk(K_CAT, x, y)
+
+
+def seq(*items: Term) -> Term:
+    t = EPS
+    for x in reversed(items):
+        t = cat(x, t)
+    return t
+
+
+def alt(*items: Term) -> Term:
+    return alt_of(items)
+
+
+def alt_of(items) -> Term:
+    flat: set[Term] = set()
+    bytes_mask = 0
+    for x in items:
+        if x is EMPTY:
+            continue
+        if x.kind == K_ALT:
+            for y in x.a:
+                if y.kind == K_BYTES:
+                    bytes_mask |= y.a
+                else:
+                    flat.add(y)
+        elif x.kind == K_BYTES:
+            bytes_mask |= x.a
+        else:
+            flat.add(x)
+    if bytes_mask:
+        flat.add(byteset(bytes_mask))
+    if not flat:
+        return EMPTY
+    if len(flat) == 1:
+        return next(iter(flat))
+    return _mk(K_ALT, frozenset(flat))
+
+
+def neg(x: Term) -> Term:
+    if x.kind == K_NOT:
+        return x.a
+    return _mk(K_NOT, x)
+
+
+TOP = neg(EMPTY)  # every byte string
+_KEEP.append(TOP)
+
+
+def conj(*items: Term) -> Term:
+    flat: set[Term] = set()
+    for x in items:
+        if x is EMPTY:
+            return EMPTY
+        if x is TOP:
+            continue
+        if x.kind == K_AND:
+            flat.update(x.a)
+        else:
+            flat.add(x)
+    if not flat:
+        return TOP
+    if len(flat) == 1:
+        return next(iter(flat))
+    return _mk(K_AND, frozenset(flat))
+
+
+def rep(x: Term, lo: int, hi: int | None) -> Term:
+    """``x{lo,hi}``; ``hi=None`` unbounded."""
+    h = -1 if hi is None else hi
+    if h != -1 and h < lo:
+        return EMPTY
+    if h == 0:
+        return EPS
+    if x is EMPTY:
+        return EPS if lo == 0 else EMPTY
+    if x is EPS:
+        return EPS
+    if lo == 1 and h == 1:
+        return x
+    if x.nullable:
+        lo = 0
+    return _mk(K_REP, x, None, lo, h)
+
+
+def star(x: Term) -> Term:
+    return rep(x, 0, None)
+
+
+def deriv(t: Term, c: int) -> Term:
+    """The Brzozowski derivative of ``t`` by byte ``c`` (memoised on the term)."""
+    d = t._deriv.get(c)
+    if d is not None:
+        return d
+    k = t.kind
+    if k == K_BYTES:
+        d = EPS if (t.a >> c) & 1 else EMPTY
+    elif k == K_EMPTY or k == K_EPS:
+        d = EMPTY
+    elif k == K_CAT:
+        d = cat(deriv(t.a, c), t.b)
+        if t.a.nullable:
+            d = alt(d, deriv(t.b, c))
+    elif k == K_ALT:
+        d = alt_of([deriv(x, c) for x in t.a])
+    elif k == K_AND:
+        d = conj(*[deriv(x, c) for x in t.a])
+    elif k == K_NOT:
+        d = neg(deriv(t.a, c))
+    else:  # K_REP
+        hi = -1 if t.hi == -1 else t.hi - 1
+        rest = rep(t.a, max(t.lo - 1, 0), None if hi == -1 else hi)
+        d = cat(deriv(t.a, c), rest)
+    t._deriv[c] = d
+    return d
+
+
+def _first_masks(t: Term, out: set[int]) -> None:
+    k = t.kind
+    if k == K_BYTES:
+        out.add(t.a)
+    elif k == K_CAT:
+        _first_masks(t.a, out)
+        if t.a.nullable:
+            _first_masks(t.b, out)
+    elif k == K_ALT or k == K_AND:
+        for x in t.a:
+            _first_masks(x, out)
+    elif k == K_NOT or k == K_REP:
+        _first_masks(t.a, out)
+
+
+def byte_classes(t: Term) -> list[int]:
+    """A partition of the 256 bytes (as bit masks) such that bytes of one class have
+    the same derivative."""
+    if t._classes is not None:
+        return t._classes
+    masks: set[int] = set()
+    _first_masks(t, masks)
+    classes = [ALL_BYTES]
+    for m in masks:
+        if m == ALL_BYTES:
+            continue
+        nxt = []
+        for c in classes:
+            i = c & m
+            if i and i != c:
+                nxt.append(i)
+                nxt.append(c & ~m)
+            else:
+                nxt.append(c)
+        classes = nxt
+    t._classes = classes
+    return classes
+
+
+def matches(t: Term, data: bytes) -> bool:
+    for c in data:
+        t = deriv(t, c)
+        if t is EMPTY:
+            return False
+    return t.nullable
+
+
+def to_text(t: Term) -> str:
+    k = t.kind
+    if k == K_EMPTY:
+        return "∅"
+    if k == K_EPS:
+        return "ε"
+    if k == K_BYTES:
+        bs = [i for i in range(256) if (t.a >> i) & 1]
+        if len(bs) == 1:
+            b = bs[0]
+            return chr(b) if 0x21 <= b < 0x7F and chr(b) not in "\\[]()|*+?{}.&~" else f"\\x{b:02x}"
+        return f"[{len(bs)} bytes]"
+    if k == K_CAT:
+        return to_text(t.a) + to_text(t.b)
+    if k == K_ALT:
+        return "(" + "|".join(sorted(to_text(x) for x in t.a)) + ")"
+    if k == K_AND:
+        return "(" + "&".join(sorted(to_text(x) for x in t.a)) + ")"
+    if k == K_NOT:
+        return "~(" + to_text(t.a) + ")"
+    hi = "" if t.hi == -1 else str(t.hi)
+    return f"({to_text(t.a)}){{{t.lo},{hi}}}"

@@ -1,0 +1,44 @@
+"""The exception hierarchy. Every error structgen raises on purpose derives from StructgenError."""
+
+from __future__ import annotations
+
+
+class StructgenError(Exception):
+    """Root of every error raised by structgen on purpose."""
+
+
+class SpecError(StructgenError, ValueError):
+    """A constraint specification (regex, schema, grammar) is invalid or unsupported."""
+
+
+class RegexError(SpecError):
+    """A regular expression cannot be compiled; ``pos`` is the 0-based offset in ``pattern``."""
+
+    def __init__(self, msg: str, pattern: str | None = None, pos: int | None = None):
+        self.msg = msg
+        self.pattern = pattern
+        self.pos = pos
+        text = msg
+        if pattern is not None and pos is not None:
+            text = f"{msg} at position {pos}\n  {pattern}\n  {' ' * pos}^"
+        super().__init__(text)
+
+
+class GrammarError(SpecError):
+    """A grammar is invalid (undefined rule, left recursion the engine cannot handle, ...)."""
+
+
+class UnsupportedSchemaError(SpecError):
+    """A JSON Schema keyword cannot be enforced exactly."""
+
+
+class LimitError(StructgenError):
+    """A configured structgen.Limits bound was exceeded (states, time, cache size, stacks)."""
+
+
+class VocabularyError(StructgenError, ValueError):
+    """A tokenizer cannot be mapped to byte strings, or sizes do not fit."""
+
+
+class EmptyMaskError(StructgenError, RuntimeError):
+    """No token (and not EOS) can continue the text: the constraint reached a dead end."""

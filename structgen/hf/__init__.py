@@ -1,0 +1,5 @@
+"""The transformers integration (imports torch and transformers)."""
+
+from .processor import LogitsProcessor
+
+__all__ = ["LogitsProcessor"]

@@ -1,0 +1,175 @@
+"""The engine on recursive grammars built through the IR, at the byte level and on a
+synthetic vocabulary (the real-tokenizer versions live in test_engine_tokens.py)."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from grammars_for_tests import GRAMMARS, LISTS
+from structgen.automata import Automaton
+from structgen.errors import GrammarError, LimitError
+from structgen.index import TokenIndex
+from structgen.ir import Alt, Grammar, Ref, Repeat, Seq, Text
+from structgen.limits import Limits
+from structgen.matcher import Matcher
+from structgen.vocab import Vocabulary
+
+AUTOMATA = {name: Automaton(g) for name, (g, _, _) in GRAMMARS.items()}
+
+
+@pytest.mark.parametrize("name", sorted(GRAMMARS))
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_derived_sentences_are_accepted(name, data):
+    _, ok, strategy = GRAMMARS[name]
+    text = data.draw(strategy)
+    assert ok(text), text  # the strategy and the reference agree
+    assert AUTOMATA[name].matches(text.encode("utf-8")), text
+
+
+@pytest.mark.parametrize("name", sorted(GRAMMARS))
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_byte_level_agrees_with_reference(name, data):
+    _, ok, strategy = GRAMMARS[name]
+    alphabet = {
+        "brackets": "()[]{}x",
+        "lists": '[],"ab0129 \u00e9\u4e00-',
+        "arith": "0123456789.+-*/() ",
+    }[name]
+    if data.draw(st.booleans()):
+        text = data.draw(st.text(alphabet=alphabet, max_size=14))
+    else:  # mutate a valid sentence
+        chars = list(data.draw(strategy))
+        for _ in range(data.draw(st.integers(1, 3))):
+            i = data.draw(st.integers(0, len(chars)))
+            op = data.draw(st.sampled_from(["ins", "del", "swap"]))
+            if op == "ins":
+                chars.insert(i, data.draw(st.sampled_from(alphabet)))
+            elif chars:
+                j = min(i, len(chars) - 1)
+                if op == "del":
+                    del chars[j]
+                else:
+                    chars[j] = data.draw(st.sampled_from(alphabet))
+        text = "".join(chars)
+    assert AUTOMATA[name].matches(text.encode("utf-8")) == ok(text), text
+
+
+def _toy_vocab(seed: int) -> Vocabulary:
+    rng = random.Random(seed)
+    alpha = list(b'()[]{}+-*/.0123456789,:" abx') + list("é一".encode())
+    toks = [bytes([c]) for c in range(256)]  # every byte, as in byte-level BPE
+    while len(toks) < 900:
+        toks.append(bytes(rng.choice(alpha) for _ in range(rng.randint(2, 6))))
+    toks = list(dict.fromkeys(toks))
+    return Vocabulary(toks + [None], eos_ids=[len(toks)])
+
+
+def _brute_mask(a: Automaton, vocab: Vocabulary, config) -> np.ndarray:
+    out = np.zeros(vocab.size, dtype=bool)
+    for i, t in enumerate(vocab.tokens):
+        if t and a.run(config, t):
+            out[i] = True
+    if a.is_accepting(config):
+        out[sorted(vocab.eos_ids)] = True
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(GRAMMARS))
+def test_masks_equal_brute_force_on_random_walks(name):
+    vocab = _toy_vocab(7)
+    a = AUTOMATA[name]
+    index = TokenIndex(a, vocab)
+    rng = random.Random(3)
+    for _ in range(25):
+        m = Matcher(index)
+        for _ in range(20):
+            mask = m.mask()
+            assert (mask == _brute_mask(a, vocab, m.state.config)).all()
+            assert mask.any(), "a mask is never empty"
+            tok = int(rng.choice(np.flatnonzero(mask)))
+            assert m.advance(tok)
+            if m.is_ended():
+                break
+
+
+@pytest.mark.parametrize("name", sorted(GRAMMARS))
+def test_random_walks_end_in_valid_text(name):
+    _, ok, _ = GRAMMARS[name]
+    vocab = _toy_vocab(11)
+    index = TokenIndex(AUTOMATA[name], vocab)
+    eos = next(iter(vocab.eos_ids))
+    rng = random.Random(5)
+    finished = 0
+    for _ in range(200):
+        m = Matcher(index)
+        out = b""
+        for _ in range(40):
+            allowed = np.flatnonzero(m.mask())
+            # prefer EOS now and then so walks end
+            tok = eos if eos in allowed and rng.random() < 0.3 else int(rng.choice(allowed))
+            assert m.advance(tok)
+            if tok == eos:
+                break
+            out += vocab.tokens[tok]
+        if m.is_ended():
+            finished += 1
+            assert ok(out.decode("utf-8")), out
+        else:
+            assert not m.advance(eos) or m.is_accepting()
+    assert finished > 20
+
+
+def test_rejected_tokens_leave_state_unchanged():
+    vocab = _toy_vocab(1)
+    m = Matcher(TokenIndex(AUTOMATA["brackets"], vocab))
+    tok_close = vocab.tokens.index(b")")
+    before = m.state
+    assert not m.advance(tok_close)
+    assert m.state is before
+    eos = next(iter(vocab.eos_ids))
+    assert m.is_accepting() and m.advance(eos) and m.is_ended()
+    assert not m.advance(vocab.tokens.index(b"("))
+    assert not m.mask().any()
+
+
+def test_fork_is_independent():
+    vocab = _toy_vocab(2)
+    m = Matcher(TokenIndex(AUTOMATA["brackets"], vocab))
+    assert m.advance(vocab.tokens.index(b"("))
+    f = m.fork()
+    assert f.advance(vocab.tokens.index(b")"))
+    assert f.is_accepting() and not m.is_accepting()
+
+
+def test_left_recursion_is_a_clear_error():
+    g = Grammar(rules={"start": Alt((Seq((Ref("start"), Text("+"), Text("1"))), Text("1")))})
+    with pytest.raises(GrammarError, match="left-recursive"):
+        Automaton(g)
+
+
+def test_undefined_rule_and_unproductive_start():
+    with pytest.raises(GrammarError, match="undefined"):
+        Automaton(Grammar(rules={"start": Ref("nope")}))
+    with pytest.raises(GrammarError, match="unproductive"):
+        Automaton(Grammar(rules={"start": Seq((Text("a"), Ref("start")))}))
+
+
+def test_stack_depth_limit():
+    a = Automaton(LISTS, Limits(max_stack_depth=10))
+    with pytest.raises(LimitError, match="max_stack_depth"):
+        a.run(a.initial(), b"[" * 50)
+
+
+def test_counted_repetition_in_rules_is_not_unrolled():
+    g = Grammar(rules={"start": Seq((Text("<"), Repeat(Ref("item"), 0, 5000), Text(">"))), "item": Alt((Text("a"), Seq((Text("("), Ref("item"), Text(")")))))})
+    a = Automaton(g)
+    assert a.matches(b"<" + b"a" * 5000 + b">")
+    assert not a.matches(b"<" + b"a" * 5001 + b">")
+    assert a.matches(b"<(a)a((a))>")

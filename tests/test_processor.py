@@ -1,0 +1,134 @@
+"""The logits processor without a model: uniform logits, rows shuffled, duplicated and
+dropped between calls (as beam search does), finished rows, reuse, empty masks."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+import structgen
+from grammars_for_tests import GRAMMARS
+from structgen.ir import Grammar, Ref, Text, regular_grammar
+from structgen.vocab import Vocabulary
+
+torch = pytest.importorskip("torch")
+
+
+def _vocab() -> Vocabulary:
+    rng = random.Random(0)
+    alpha = list(b"()[]{}0123456789-+*/.")
+    toks = [bytes([c]) for c in range(256)]
+    while len(toks) < 600:
+        toks.append(bytes(rng.choice(alpha) for _ in range(rng.randint(2, 5))))
+    toks = list(dict.fromkeys(toks))
+    # two special ids: EOS and PAD (never allowed); the logits are wider than the vocabulary
+    return Vocabulary(toks + [None, None], eos_ids=[len(toks)], size=len(toks) + 2)
+
+
+VOCAB = _vocab()
+EOS = next(iter(VOCAB.eos_ids))
+PAD = EOS + 1
+WIDTH = VOCAB.size + 5  # padding rows of the embedding matrix
+
+
+def _text(row: list[int], start: int) -> str:
+    out = b""
+    for t in row[start:]:
+        if t in (EOS, PAD):
+            break
+        out += VOCAB.tokens[t]
+    return out.decode()
+
+
+def _run(proc, prompts: torch.Tensor, steps: int, rng: random.Random, shuffle: bool):
+    """A generate()-like loop: sample an allowed token per row, then reorder rows."""
+    ids = prompts
+    done = torch.zeros(ids.shape[0], dtype=torch.bool)
+    for _ in range(steps):
+        scores = torch.zeros(ids.shape[0], WIDTH)
+        out = proc(ids, scores)
+        assert out.shape == scores.shape
+        nxt = []
+        for i in range(ids.shape[0]):
+            allowed = torch.nonzero(out[i] > -float("inf")).flatten().tolist()
+            assert all(a < VOCAB.size for a in allowed)
+            if done[i]:
+                nxt.append(PAD)
+                continue
+            tok = EOS if EOS in allowed and rng.random() < 0.25 else rng.choice(allowed)
+            nxt.append(tok)
+        ids = torch.cat([ids, torch.tensor(nxt)[:, None]], dim=1)
+        done = done | (ids[:, -1] == EOS)
+        if shuffle:  # beams: reorder, duplicate some rows, drop others
+            perm = [rng.randrange(ids.shape[0]) for _ in range(ids.shape[0])]
+            ids, done = ids[perm], done[perm]
+        if bool(done.all()):
+            break
+    return ids
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+@pytest.mark.parametrize("name", sorted(GRAMMARS))
+def test_rows_follow_their_prefix(name, shuffle):
+    grammar, ok, _ = GRAMMARS[name]
+    compiled = structgen.compile(grammar, vocabulary=VOCAB)
+    proc = structgen.LogitsProcessor(compiled)
+    rng = random.Random(hash((name, shuffle)) & 0xFFFF)
+    for _ in range(3):  # the same processor across several generations
+        prompts = torch.tensor([[7, 8, 9]] * 6)
+        ids = _run(proc, prompts, 30, rng, shuffle)
+        for row in ids.tolist():
+            text = _text(row, 3)
+            if EOS in row[3:]:
+                assert ok(text), text
+
+
+def test_finished_rows_are_left_alone_and_eos_forced():
+    compiled = structgen.compile(regular_grammar(Text("12")), vocabulary=VOCAB)
+    proc = structgen.LogitsProcessor(compiled)
+    ids = torch.tensor([[5, 5]])
+    out = proc(ids, torch.zeros(1, WIDTH))
+    allowed = torch.nonzero(out[0] > -float("inf")).flatten().tolist()
+    assert sorted(VOCAB.tokens[a] for a in allowed) == [b"1", b"12"]
+    ids = torch.tensor([[5, 5, VOCAB.tokens.index(b"12")]])
+    out = proc(ids, torch.zeros(1, WIDTH))
+    assert torch.nonzero(out[0] > -float("inf")).flatten().tolist() == [EOS]
+    ids = torch.cat([ids, torch.tensor([[EOS]])], 1)
+    out = proc(ids, torch.zeros(1, WIDTH))  # a finished row: untouched
+    assert bool((out[0] == 0).all())
+    ids = torch.cat([ids, torch.tensor([[PAD]])], 1)
+    out = proc(ids, torch.zeros(1, WIDTH))
+    assert bool((out[0] == 0).all())
+
+
+def test_dead_end_raises_a_clear_error():
+    # "\x01\x02" is a single token in no vocabulary here once byte 2 is removed
+    toks = [bytes([c]) for c in range(256) if c != 2] + [None]
+    vocab = Vocabulary(toks, eos_ids=[len(toks) - 1])
+    compiled = structgen.compile(regular_grammar(Text("\x01\x02")), vocabulary=vocab)
+    proc = structgen.LogitsProcessor(compiled)
+    one = toks.index(b"\x01")
+    proc(torch.tensor([[0]]), torch.zeros(1, vocab.size))
+    with pytest.raises(structgen.EmptyMaskError, match="no token can continue"):
+        proc(torch.tensor([[0, one]]), torch.zeros(1, vocab.size))
+
+
+def test_mask_is_one_vectorised_op_and_dtype_preserved():
+    compiled = structgen.compile(GRAMMARS["arith"][0], vocabulary=VOCAB)
+    proc = structgen.LogitsProcessor(compiled)
+    for dtype in (torch.float32, torch.bfloat16, torch.float16):
+        proc.reset()
+        scores = torch.randn(4, WIDTH).to(dtype)
+        out = proc(torch.tensor([[1]] * 4), scores)
+        assert out.dtype == dtype
+        m = compiled.matcher().mask()
+        expect = np.zeros(WIDTH, dtype=bool)
+        expect[: VOCAB.size] = m
+        assert (torch.isfinite(out[0]).numpy() == expect).all()
+
+
+def test_processor_rejects_non_compiled():
+    with pytest.raises(TypeError, match="structgen.compile"):
+        structgen.LogitsProcessor(Grammar(rules={"start": Ref("X")}))
