@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import ir
-from .compile import Compiled, compile
+from .compiler import Compiled, compile
 from .errors import (
     EmptyMaskError,
     GrammarError,

@@ -80,7 +80,7 @@ def lists_ok(s: str) -> bool:
         if isinstance(x, bool):
             return False
         if isinstance(x, int):
-            return True
+            return x >= 0
         if isinstance(x, str):
             return 1 <= len(x) <= 8 and all(
                 "a" <= c <= "z" or 0xE0 <= ord(c) <= 0xFF or 0x4E00 <= ord(c) <= 0x4E0F for c in x
@@ -89,7 +89,7 @@ def lists_ok(s: str) -> bool:
             return all(shape_ok(i) for i in x)
         return False
 
-    if not shape_ok(v) or "\\" in s or "\n" in s or "  " in s or " ]" in s or "[ " in s:
+    if not shape_ok(v) or "-" in s or "\\" in s or "\n" in s or "  " in s or " ]" in s or "[ " in s:
         return False
     return s.replace(", ", ",") == json.dumps(v, separators=(",", ":"), ensure_ascii=False)
 

@@ -34,8 +34,8 @@ PROMPTS = {
 
 
 @pytest.fixture(scope="module")
-def model_and_tokenizer(smollm2_model):
-    return smollm2_model
+def model_and_tokenizer(smollm2):
+    return smollm2
 
 
 def _chat(tok, text: str) -> str:

@@ -19,7 +19,7 @@ torch = pytest.importorskip("torch")
 def _vocab() -> Vocabulary:
     rng = random.Random(0)
     alpha = list(b"()[]{}0123456789-+*/.")
-    toks = [bytes([c]) for c in range(256)]
+    toks = [bytes([c]) for c in range(256)] + [b"12"]
     while len(toks) < 600:
         toks.append(bytes(rng.choice(alpha) for _ in range(rng.randint(2, 5))))
     toks = list(dict.fromkeys(toks))
@@ -53,10 +53,11 @@ def _run(proc, prompts: torch.Tensor, steps: int, rng: random.Random, shuffle: b
         nxt = []
         for i in range(ids.shape[0]):
             allowed = torch.nonzero(out[i] > -float("inf")).flatten().tolist()
-            assert all(a < VOCAB.size for a in allowed)
-            if done[i]:
+            if done[i]:  # finished rows are passed through untouched
+                assert len(allowed) == WIDTH
                 nxt.append(PAD)
                 continue
+            assert allowed and all(a < VOCAB.size for a in allowed)
             tok = EOS if EOS in allowed and rng.random() < 0.25 else rng.choice(allowed)
             nxt.append(tok)
         ids = torch.cat([ids, torch.tensor(nxt)[:, None]], dim=1)

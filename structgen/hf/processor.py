@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from transformers import LogitsProcessor as _HFLogitsProcessor
 
-from ..compile import Compiled
+from ..compiler import Compiled
 from ..errors import EmptyMaskError, StructgenError
 from ..matcher import Matcher
 
