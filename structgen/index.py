@@ -42,7 +42,7 @@ class VocabArrays:
             n = self.cnt[j]
             self.cols.append(np.frombuffer(b"".join(b[j : j + 1] for b in self.data[:n]), dtype=np.uint8))
         self.eos = np.asarray(sorted(vocab.eos_ids), dtype=np.int64)
-        self.lexcache = BoundedCache(max(limits.max_cache_bytes // 4, 1 << 20))
+        self.lexcache = BoundedCache(limits.max_cache_bytes // 4)
 
 
 def vocab_arrays(vocab, limits: Limits = DEFAULT_LIMITS) -> VocabArrays:
@@ -131,7 +131,7 @@ class TokenIndex:
         self.size = vocab.size
         self._states: dict[frozenset, State] = {}
         self._max_states = 200_000
-        self._elem_masks = BoundedCache(max(limits.max_cache_bytes // 4, 1 << 20))
+        self._elem_masks = BoundedCache(limits.max_cache_bytes // 4)
         self._mask_bytes = 0
         self._first_bytes: dict[frozenset, np.ndarray] = {}
         self.initial = self.state(automaton.initial())

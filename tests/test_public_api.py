@@ -1,0 +1,47 @@
+"""The public surface: import cost, exported names, errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import structgen
+
+
+def test_import_does_not_load_torch_or_transformers():
+    code = (
+        "import sys, structgen, structgen.compiler, structgen.automata, structgen.index\n"
+        "bad = [m for m in ('torch', 'transformers') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+        "structgen.Regex('a+')\n"
+        "assert 'torch' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_logits_processor_is_loaded_lazily():
+    code = (
+        "import sys, structgen\n"
+        "assert 'torch' not in sys.modules\n"
+        "structgen.LogitsProcessor\n"
+        "assert 'torch' in sys.modules and 'transformers' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_all_is_sorted_and_complete():
+    assert structgen.__all__ == sorted(structgen.__all__)
+    for name in structgen.__all__:
+        assert getattr(structgen, name) is not None
+
+
+def test_errors_share_one_root():
+    for name in ("RegexError", "GrammarError", "LimitError", "EmptyMaskError", "VocabularyError", "UnsupportedSchemaError"):
+        assert issubclass(getattr(structgen, name), structgen.StructgenError)
+
+
+def test_compile_refuses_unknown_specs():
+    with pytest.raises(structgen.SpecError, match="cannot compile"):
+        structgen.compile("a+", vocabulary=structgen.Vocabulary([b"a"], eos_ids=[]))
