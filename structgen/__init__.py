@@ -22,14 +22,8 @@ from .errors import (
 )
 from .limits import Limits
 from .matcher import Matcher
-try:
-    from .regex import Regex
-except ImportError:  # pragma: no cover - during development
-    pass
-try:
-    from .vocab import Vocabulary
-except ImportError:  # pragma: no cover
-    pass
+from .regex import Regex
+from .vocab import Vocabulary
 
 __version__ = "0.1.0"
 

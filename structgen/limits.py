@@ -19,7 +19,7 @@ class Limits:
 
     max_states: int = 50_000
     max_compile_seconds: float = 30.0
-    max_cache_bytes: int = 1 << 30
+    max_cache_bytes: int = 256 << 20
     max_stacks: int = 10_000
     max_stack_depth: int = 2_000
     max_regex_size: int = 200_000
