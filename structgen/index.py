@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .automata.dfa import DFA
-from .automata.grammar import END, Automaton
+from .automata.grammar import END, Automaton, NeedDeeper
 from .cache import BoundedCache
 from .limits import DEFAULT_LIMITS, Limits
 
@@ -104,6 +104,32 @@ def lex_info(dfa: DFA, q: int, va: VocabArrays) -> LexInfo:
     return info
 
 
+def _valid_remainders(A: Automaton, cont: frozenset, groups: dict) -> list[int]:
+    """Token positions whose remainder can be read from ``cont``. Remainders are visited
+    in sorted order and the configurations along the previous one are kept, so a shared
+    prefix is stepped once (a trie walk without building the trie)."""
+    ok: list[int] = []
+    step = A.step
+    path = [cont]  # path[i]: configuration after the first i bytes of `prev`
+    prev = b""
+    for rem in sorted(groups):
+        n = 0
+        lim = min(len(prev), len(rem), len(path) - 1)
+        while n < lim and prev[n] == rem[n]:
+            n += 1
+        del path[n + 1 :]
+        cfg = path[n]
+        i = n
+        while cfg and i < len(rem):
+            cfg = step(cfg, rem[i])
+            path.append(cfg)
+            i += 1
+        if cfg and i == len(rem):
+            ok.extend(groups[rem])
+        prev = rem
+    return ok
+
+
 class State:
     """An interned configuration of one TokenIndex, with its memoised mask and moves."""
 
@@ -118,6 +144,7 @@ class State:
 
 
 _MAX_NEXT = 4096
+_TRUNCATE_DEPTHS = (3, 12)
 
 
 class TokenIndex:
@@ -167,10 +194,33 @@ class TokenIndex:
         return m
 
     def _elem_mask(self, elem) -> np.ndarray:
+        """Tokens allowed by one element. Computed on the element's stack truncated to its
+        top frames when that suffices (exactly: see Automaton.truncate), so the result is
+        shared by every nesting depth below."""
         m = self._elem_masks.get(elem)
         if m is not None:
             return m
         t, q, ret = elem
+        A = self.automaton
+        for k in _TRUNCATE_DEPTHS:
+            short = A.truncate(ret, k)
+            if short is ret:
+                break
+            key = (t, q, short)
+            m = self._elem_masks.get(key)
+            if m is None:
+                try:
+                    m = self._compute_elem_mask(t, q, short)
+                except NeedDeeper:
+                    continue
+                self._elem_masks.put(key, m, m.nbytes)
+            self._elem_masks.put(elem, m, 64)
+            return m
+        m = self._compute_elem_mask(t, q, ret)
+        self._elem_masks.put(elem, m, m.nbytes)
+        return m
+
+    def _compute_elem_mask(self, t: int, q: int, ret) -> np.ndarray:
         A = self.automaton
         info = lex_info(A.dfas[t], q, self.va)
         m = info.inside
@@ -185,14 +235,9 @@ class TokenIndex:
                 data = self.va.data
                 for p, o in zip(pos.tolist(), off.tolist()):
                     groups.setdefault(data[p][o:], []).append(p)
-                run = A.run
-                ok = []
-                for rem, ps in groups.items():
-                    if run(cont, rem):
-                        ok.extend(ps)
+                ok = _valid_remainders(A, cont, groups)
                 if ok:
                     m[self.va.ids[np.asarray(ok, dtype=np.int64)]] = True
-        self._elem_masks.put(elem, m, m.nbytes if m is not info.inside else 64)
         return m
 
     def _first_bytes_of(self, config: frozenset) -> np.ndarray:

@@ -16,7 +16,6 @@ Nothing here knows about tokens; :mod:`structgen.index` lifts it to a vocabulary
 from __future__ import annotations
 
 import time
-import weakref
 from collections import OrderedDict
 
 from ..errors import GrammarError, LimitError
@@ -27,6 +26,11 @@ from .dfa import DFA
 from .lower import TerminalLowering
 
 END = (-1, 0, None)
+_MAX_INTERNED_STACKS = 500_000
+
+
+class NeedDeeper(Exception):
+    """A computation on a truncated stack reached the truncated part."""
 
 # ---- rule expressions over symbols (terminal ids >= 0, rule ids < 0) ------------------------
 
@@ -189,8 +193,11 @@ class Automaton:
                 raise LimitError("grammar compile exceeded Limits.max_compile_seconds")
         self._prune_unproductive()
         self._check_left_recursion()
-        self._stacks: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+        self._stacks: dict = {}
         self.starts = [d.start for d in self.dfas]
+        self.opaque = Stack()  # stands for "the rest of the stack" in truncated stacks
+        self.opaque.frame, self.opaque.parent, self.opaque.depth = None, None, 0
+        self.opaque.expansion = None
         self.final = self.stack(self.alg.eps, None)
         self.root = self.stack(self.alg.sym(-1), None)
         self._initial = self.close(self.expand(self.root))
@@ -383,6 +390,10 @@ class Automaton:
         key = (frame, parent)
         s = self._stacks.get(key)
         if s is None:
+            if len(self._stacks) >= _MAX_INTERNED_STACKS:
+                # bounded: later equal stacks become new objects (results stay exact,
+                # only sharing is lost)
+                self._stacks.clear()
             s = Stack()
             s.frame, s.parent = frame, parent
             s.depth = 0 if parent is None else parent.depth + 1
@@ -393,6 +404,22 @@ class Automaton:
             s.expansion = None
             self._stacks[key] = s
         return s
+
+    def truncate(self, st: Stack, k: int) -> Stack:
+        """``st`` with everything below its top ``k`` frames replaced by an opaque marker
+        (``st`` itself when it is no deeper than that). Expanding the marker raises
+        :class:`NeedDeeper`, so results computed on a truncated stack are exact."""
+        if st.depth < k:
+            return st
+        frames = []
+        s = st
+        for _ in range(k):
+            frames.append(s.frame)
+            s = s.parent
+        out = self.opaque
+        for f in reversed(frames):
+            out = self.stack(f, out)
+        return out
 
     def _ret(self, rest: RExpr, parent: Stack | None) -> Stack:
         if rest.kind == R_EPS:
@@ -407,10 +434,13 @@ class Automaton:
         seen: set = set()
         todo = [st]
         firsts, starts, bodies = self.alg.firsts, self.starts, self.bodies
+        opaque = self.opaque
         while todo:
             s = todo.pop()
             if s in seen:
                 continue
+            if s is opaque:
+                raise NeedDeeper
             seen.add(s)
             frame, parent = s.frame, s.parent
             for sym, rest in firsts(frame):
