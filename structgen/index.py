@@ -233,7 +233,7 @@ class TokenIndex:
                 pos, off = info.ex_pos[sel], info.ex_off[sel]
                 groups: dict[bytes, list[int]] = {}
                 data = self.va.data
-                for p, o in zip(pos.tolist(), off.tolist()):
+                for p, o in zip(pos.tolist(), off.tolist(), strict=True):
                     groups.setdefault(data[p][o:], []).append(p)
                 ok = _valid_remainders(A, cont, groups)
                 if ok:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .ir import And, Alt, Bytes, Chars, Expr, Grammar, Not, Ref, Repeat, Seq, Text
+from .ir import Alt, And, Bytes, Chars, Expr, Grammar, Not, Ref, Repeat, Seq, Text
 
 _REGEX_SPECIAL = set("\\.^$*+?{}[]|()/")
 _CLASS_SPECIAL = set("\\]^-[/")

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grammars_for_tests import GRAMMARS, LISTS
 from structgen.automata import Automaton
 from structgen.errors import GrammarError, LimitError
 from structgen.index import TokenIndex
@@ -18,6 +17,8 @@ from structgen.ir import Alt, Grammar, Ref, Repeat, Seq, Text
 from structgen.limits import Limits
 from structgen.matcher import Matcher
 from structgen.vocab import Vocabulary
+
+from grammars_for_tests import GRAMMARS, LISTS
 
 AUTOMATA = {name: Automaton(g) for name, (g, _, _) in GRAMMARS.items()}
 

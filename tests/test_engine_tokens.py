@@ -17,9 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import structgen
-from grammars_for_tests import GRAMMARS
 from structgen import assets
 from structgen.testing import token_ids_for_text
+
+from grammars_for_tests import GRAMMARS
 
 WORDS = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "theta", "iota", "kappa", "lambda"]
 REGEXES = [

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 import structgen
-from grammars_for_tests import LISTS
 from structgen.ir import Alt, Grammar, Ref, Repeat, Seq, Text
+
+from grammars_for_tests import LISTS
 
 
 def _bytes_vocab() -> structgen.Vocabulary:
@@ -68,7 +69,7 @@ def test_mask_caches_are_bounded():
     index = compiled.index
     m = compiled.matcher()
     seen = 0
-    for depth in range(1, 60):  # new configurations at every depth
+    for _ in range(1, 60):  # new configurations at every depth
         assert m.advance(ord("["))
         mask = m.mask()
         assert mask[ord("]")] and mask[ord("[")]

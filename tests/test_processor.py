@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 import structgen
-from grammars_for_tests import GRAMMARS
 from structgen.ir import Grammar, Ref, Text, regular_grammar
 from structgen.vocab import Vocabulary
+
+from grammars_for_tests import GRAMMARS
 
 torch = pytest.importorskip("torch")
 

@@ -19,7 +19,7 @@ import time
 from collections import OrderedDict
 
 from ..errors import GrammarError, LimitError
-from ..ir import And, Alt, Bytes, Chars, Expr, Grammar, Not, Ref, Repeat, Seq, Text
+from ..ir import Alt, And, Bytes, Chars, Expr, Grammar, Not, Ref, Repeat, Seq, Text
 from ..limits import DEFAULT_LIMITS, Limits
 from . import terms as T
 from .dfa import DFA

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import GrammarError
-from ..ir import And, Alt, Bytes, Chars, Expr, Not, Ref, Repeat, Seq, Text
+from ..ir import Alt, And, Bytes, Chars, Expr, Not, Ref, Repeat, Seq, Text
 from . import terms as T
 
 _SURROGATES = (0xD800, 0xDFFF)
@@ -47,7 +47,7 @@ def _utf8_split(lo: int, hi: int, out: list) -> None:
                 _utf8_split(hi & ~m, hi, out)
                 return
     a, b = _encode(lo), _encode(hi)
-    out.append(tuple(zip(a, b)))
+    out.append(tuple(zip(a, b, strict=True)))
 
 
 def utf8_sequences(ranges) -> list[tuple[tuple[int, int], ...]]:
