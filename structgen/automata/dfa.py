@@ -14,13 +14,6 @@ from ..errors import LimitError
 from ..limits import DEFAULT_LIMITS, Limits
 from . import terms as T
 
-_BIT_TABLE = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1, bitorder="little")
-
-
-def _mask_to_bool(mask: int) -> np.ndarray:
-    raw = np.frombuffer(mask.to_bytes(32, "little"), dtype=np.uint8)
-    return np.unpackbits(raw, bitorder="little").astype(bool)
-
 
 class DFA:
     """Lazy DFA for one terminal. ``table[s, b]`` is valid once ``built[s]``."""
@@ -124,14 +117,15 @@ class DFA:
         if row is not None:
             return row
         term = self.terms[sid]
-        out = np.zeros(256, dtype=np.int32)
-        for cls in T.byte_classes(term):
-            c = (cls & -cls).bit_length() - 1
+        part = T.partition(term)
+        targets = []
+        for c in part.reps:
             d = T.deriv(term, c)
             if d is T.EMPTY or (d.boolean and not self._is_productive(d)):
-                continue
-            tgt = self.state_of(d)
-            out[_mask_to_bool(cls)] = tgt
+                targets.append(0)
+            else:
+                targets.append(self.state_of(d))
+        out = np.asarray(targets, dtype=np.int32)[part.index]
         self.table[sid] = out
         self.built[sid] = True
         row = out.tolist()

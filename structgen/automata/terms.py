@@ -39,6 +39,7 @@ class Term:
         "size",
         "_deriv",
         "_classes",
+        "_first",
         "__weakref__",
     )
 
@@ -57,6 +58,7 @@ def _mk(kind: int, a=None, b=None, lo: int = 0, hi: int = 0) -> Term:
     t.uid = _counter[0]
     t._deriv = {}
     t._classes = None
+    t._first = None
     if kind == K_EMPTY or kind == K_BYTES:
         t.nullable = False
         t.boolean = False
@@ -238,43 +240,79 @@ def deriv(t: Term, c: int) -> Term:
     return d
 
 
-def _first_masks(t: Term, out: set[int]) -> None:
+def first_masks(t: Term) -> frozenset:
+    """The byte sets that can begin ``t`` (memoised on the term)."""
+    f = t._first
+    if f is not None:
+        return f
     k = t.kind
     if k == K_BYTES:
-        out.add(t.a)
+        f = frozenset((t.a,))
     elif k == K_CAT:
-        _first_masks(t.a, out)
+        f = first_masks(t.a)
         if t.a.nullable:
-            _first_masks(t.b, out)
+            f = f | first_masks(t.b)
     elif k == K_ALT or k == K_AND:
-        for x in t.a:
-            _first_masks(x, out)
+        f = frozenset().union(*[first_masks(x) for x in t.a])
     elif k == K_NOT or k == K_REP:
-        _first_masks(t.a, out)
+        f = first_masks(t.a)
+    else:
+        f = frozenset()
+    t._first = f
+    return f
+
+
+class Partition:
+    """Bytes grouped into classes with equal derivatives: ``reps[k]`` is a representative
+    byte of class k and ``index[b]`` the class of byte b (a numpy array)."""
+
+    __slots__ = ("classes", "reps", "index")
+
+
+_PARTITIONS: dict[frozenset, Partition] = {}
+
+
+def partition(t: Term) -> Partition:
+    p = t._classes
+    if p is not None:
+        return p
+    fm = first_masks(t)
+    p = _PARTITIONS.get(fm)
+    if p is None:
+        classes = [ALL_BYTES]
+        for m in fm:
+            if m == ALL_BYTES:
+                continue
+            nxt = []
+            for c in classes:
+                i = c & m
+                if i and i != c:
+                    nxt.append(i)
+                    nxt.append(c & ~m)
+                else:
+                    nxt.append(c)
+            classes = nxt
+        import numpy as np
+
+        index = np.zeros(256, dtype=np.int64)
+        for k, c in enumerate(classes):
+            bits = np.unpackbits(np.frombuffer(c.to_bytes(32, "little"), dtype=np.uint8), bitorder="little")
+            index[bits.astype(bool)] = k
+        p = Partition()
+        p.classes = classes
+        p.reps = [(c & -c).bit_length() - 1 for c in classes]
+        p.index = index
+        if len(_PARTITIONS) > 20_000:
+            _PARTITIONS.clear()
+        _PARTITIONS[fm] = p
+    t._classes = p
+    return p
 
 
 def byte_classes(t: Term) -> list[int]:
     """A partition of the 256 bytes (as bit masks) such that bytes of one class have
     the same derivative."""
-    if t._classes is not None:
-        return t._classes
-    masks: set[int] = set()
-    _first_masks(t, masks)
-    classes = [ALL_BYTES]
-    for m in masks:
-        if m == ALL_BYTES:
-            continue
-        nxt = []
-        for c in classes:
-            i = c & m
-            if i and i != c:
-                nxt.append(i)
-                nxt.append(c & ~m)
-            else:
-                nxt.append(c)
-        classes = nxt
-    t._classes = classes
-    return classes
+    return partition(t).classes
 
 
 def matches(t: Term, data: bytes) -> bool:
