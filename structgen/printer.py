@@ -62,7 +62,10 @@ def regex_text(e: Expr, prec: int = 0) -> str:
         s = "|".join(regex_text(i, 0) for i in e.items)
         return s if prec == 0 else f"(?:{s})"
     if isinstance(e, Repeat):
-        return regex_text(e.item, 2) + _quant(e.min, e.max)
+        inner = regex_text(e.item, 2)
+        if isinstance(e.item, Repeat) or (isinstance(e.item, Chars) and inner.startswith("(?")):
+            inner = f"(?:{inner})"  # a quantifier on a quantifier would read as lazy/possessive
+        return inner + _quant(e.min, e.max)
     if isinstance(e, And):
         return "(?:" + "&".join(regex_text(i, 1) for i in e.items) + ")"
     if isinstance(e, Not):

@@ -68,10 +68,20 @@ _CATEGORY_LETTER = {
     _c.CATEGORY_NOT_WORD: "W",
 }
 
-SUPPORTED_FLAGS = int(
-    re.IGNORECASE | re.MULTILINE | re.DOTALL | re.VERBOSE | re.ASCII | re.UNICODE
-)
+SUPPORTED_FLAGS = int(re.IGNORECASE | re.MULTILINE | re.DOTALL | re.VERBOSE | re.ASCII | re.UNICODE)
 _TYPE_FLAGS = int(re.ASCII | re.LOCALE | re.UNICODE)
+
+_I = int(re.IGNORECASE)
+_S = int(re.DOTALL)
+_X = int(re.VERBOSE)
+_A = int(re.ASCII)
+_U = int(re.UNICODE)
+
+
+def _data(sub) -> list:
+    """The item list of a parser SubPattern (iterating the object itself is slow)."""
+    return getattr(sub, "data", sub)
+
 
 _ALL = ((0, ir.MAX_UNICODE),)
 _NOT_NEWLINE = ((0, 9), (11, ir.MAX_UNICODE))
@@ -135,15 +145,15 @@ class Regex:
 @lru_cache(maxsize=256)
 def lower_regex(pattern: str, flags: int = 0, max_size: int = DEFAULT_LIMITS.max_regex_size):
     """Parse, check and lower ``pattern``; raise :class:`RegexError` if that is impossible."""
-    if flags & re.LOCALE:
-        raise RegexError("the re.LOCALE flag is not supported", pattern, None)
-    if flags & ~SUPPORTED_FLAGS:
+    if flags < 0 or flags & ~(SUPPORTED_FLAGS | int(re.LOCALE)):
         raise RegexError(
-            f"unsupported regex flags {flags & ~SUPPORTED_FLAGS:#x}"
+            f"unsupported regex flags {flags:#x}"
             " (supported: IGNORECASE, MULTILINE, DOTALL, VERBOSE, ASCII, UNICODE)",
             pattern,
             None,
         )
+    if flags & re.LOCALE:
+        raise RegexError("the re.LOCALE flag is not supported", pattern, None)
     tree = _parse(pattern, flags)
     gflags = tree.state.flags
     try:
@@ -166,8 +176,8 @@ def _parse(pattern: str, flags: int):
         raise RegexError(e.msg, pattern, e.pos) from None
     except RecursionError:
         raise RegexError("pattern too deeply nested", pattern, None) from None
-    except (OverflowError, MemoryError):
-        raise RegexError("pattern too large", pattern, None) from None
+    except (OverflowError, MemoryError) as e:
+        raise RegexError(f"pattern too large ({e})", pattern, None) from None
     except Exception as e:  # ValueError (flag conflicts) and anything else the parser raises
         raise RegexError(f"invalid pattern: {e}", pattern, None) from None
 
@@ -216,16 +226,16 @@ def _find_forbidden(items) -> str | None:
             if op is AT and av not in _START_ANCHORS and av not in _END_ANCHORS:
                 return "non_boundary" if av == _c.AT_NON_BOUNDARY else "boundary"
             if op is BRANCH:
-                stack.extend(av[1])
+                stack.extend(_data(alt) for alt in av[1])
             elif op is SUBPATTERN:
-                stack.append(av[-1])
+                stack.append(_data(av[-1]))
             elif op is MAX_REPEAT or op is MIN_REPEAT:
-                stack.append(av[2])
+                stack.append(_data(av[2]))
     return None
 
 
 def _raise_forbidden(pattern: str, gflags: int, kind: str):
-    tokens = _scan(pattern, bool(gflags & re.VERBOSE))
+    tokens = _scan(pattern, bool(gflags & _X))
     for pos, end, tkind in tokens:
         if tkind in _FORBIDDEN_MSG:
             text = pattern[pos:end]
@@ -240,11 +250,11 @@ def _empty_only(node) -> bool:
     if op is AT or op is ASSERT or op is ASSERT_NOT:
         return True
     if op is SUBPATTERN:
-        return all(_empty_only(n) for n in av[-1])
+        return all(_empty_only(n) for n in _data(av[-1]))
     if op is BRANCH:
-        return all(_empty_only(n) for alt in av[1] for n in alt)
+        return all(_empty_only(n) for alt in av[1] for n in _data(alt))
     if op is MAX_REPEAT or op is MIN_REPEAT:
-        return av[1] == 0 or all(_empty_only(n) for n in av[2])
+        return av[1] == 0 or all(_empty_only(n) for n in _data(av[2]))
     return False
 
 
@@ -255,7 +265,7 @@ def _has_bad_anchor(items, at_start: bool, at_end: bool) -> bool:
     match. An anchor is accepted where everything before it (for ``^``/``\\A``) or after it
     (for ``$``/``\\Z``) can only match the empty string; there it is a no-op under fullmatch.
     """
-    items = list(items)
+    items = _data(items)
     n = len(items)
     first = 0
     while first < n and _empty_only(items[first]):
@@ -292,7 +302,7 @@ def _raise_bad_anchor(pattern: str, flags: int, gflags: int):
     not change whether the others are well placed, so the answer is the smallest ``k`` such
     that keeping only the first ``k`` anchors is already wrong (binary search).
     """
-    tokens = [t for t in _scan(pattern, bool(gflags & re.VERBOSE)) if t[2] in _ANCHOR_KINDS]
+    tokens = [t for t in _scan(pattern, bool(gflags & _X)) if t[2] in _ANCHOR_KINDS]
 
     def bad_keeping(k: int) -> bool:
         parts = []
@@ -318,7 +328,7 @@ def _raise_bad_anchor(pattern: str, flags: int, gflags: int):
                 else:
                     lo = mid
             found = tokens[hi - 1]
-    except (re.error, RecursionError, ValueError):
+    except Exception:  # a failed search only loses the position
         pass
     if found is not None:
         raise RegexError(_ANCHOR_MSG[found[2]], pattern, found[0])
@@ -381,7 +391,7 @@ def _scan(pattern: str, verbose: bool) -> list[tuple[int, int, str]]:
                 out.append((i, i + 2, "non_boundary"))
             elif d == "A":
                 out.append((i, i + 2, "bos"))
-            elif d == "Z":
+            elif d == "Z" or d == "z":  # \z: Python 3.14+
                 out.append((i, i + 2, "eos"))
             elif d in "123456789" and d:
                 if (
@@ -499,7 +509,7 @@ def _esc(cp: int) -> str:
 @lru_cache(maxsize=4096)
 def _class_ranges(items: tuple, flags: int) -> tuple[tuple[int, int], ...]:
     """The code points an ``IN`` class (parser items) matches under ``flags``."""
-    ascii_mode = not flags & re.UNICODE
+    ascii_mode = not flags & _U
     negate = False
     sets = []
     for op, av in items:
@@ -519,7 +529,7 @@ def _class_ranges(items: tuple, flags: int) -> tuple[tuple[int, int], ...]:
     exact = uni.union(*sets) if sets else ()
     if negate:
         exact = uni.complement(exact)
-    if flags & re.IGNORECASE:
+    if flags & _I:
         parts = ["[^" if negate else "["]
         for op, av in items:
             if op is LITERAL:
@@ -534,7 +544,7 @@ def _class_ranges(items: tuple, flags: int) -> tuple[tuple[int, int], ...]:
 
 
 def _oracle_flags(flags: int) -> int:
-    return re.IGNORECASE | (0 if flags & re.UNICODE else re.ASCII)
+    return _I | (0 if flags & _U else _A)
 
 
 @lru_cache(maxsize=8192)
@@ -585,45 +595,54 @@ class _Lowerer:
 
     def lower(self, items, flags: int) -> ir.Expr:
         parts: list[ir.Expr] = []
+        text: list[str] = []  # pending literal characters
+        exact = not flags & _I
         for op, av in items:
+            if op is LITERAL and exact:
+                text.append(chr(av))
+                continue
             e = self.node(op, av, flags)
-            if e is None:
+            if e is None or e == ir.EMPTY:
                 continue
-            if isinstance(e, ir.Text) and parts and isinstance(parts[-1], ir.Text):
-                parts[-1] = ir.Text(parts[-1].value + e.value)
+            if isinstance(e, ir.Text):
+                text.append(e.value)
                 continue
-            if isinstance(e, ir.Seq):
-                if not e.items:
-                    continue
+            if text:
+                parts.append(self.make_text(text))
+                text = []
             parts.append(e)
+        if text:
+            parts.append(self.make_text(text))
         self.count()
         if not parts:
             return ir.EMPTY
         return ir.seq(*parts)
 
+    def make_text(self, chunks: list[str]) -> ir.Text:
+        value = "".join(chunks)
+        self.count(len(value))
+        return ir.Text(value)
+
     def node(self, op, av, flags: int) -> ir.Expr | None:
-        if op is LITERAL:
-            self.count()
-            if flags & re.IGNORECASE:
-                return self.make_chars(_literal_ic(av, flags))
-            return ir.Text(chr(av))
+        if op is LITERAL:  # under IGNORECASE (exact literals are handled by lower())
+            return self.make_chars(_literal_ic(av, flags))
         if op is NOT_LITERAL:
             return self.make_chars(_class_ranges(((NEGATE, None), (LITERAL, av)), flags))
         if op is ANY:
-            return self.make_chars(_ALL if flags & re.DOTALL else _NOT_NEWLINE)
+            return self.make_chars(_ALL if flags & _S else _NOT_NEWLINE)
         if op is IN:
             return self.make_chars(_class_ranges(tuple(av), flags))
         if op is BRANCH:
-            alts = [self.lower(alt, flags) for alt in av[1]]
+            alts = [self.lower(_data(alt), flags) for alt in av[1]]
             self.count()
             return ir.alt(*alts)
         if op is SUBPATTERN:
             _group, add, remove, sub = av
-            return self.lower(sub, _combine_flags(flags, add, remove))
+            return self.lower(_data(sub), _combine_flags(flags, add, remove))
         if op is MAX_REPEAT or op is MIN_REPEAT:
             lo, hi, sub = av
             hi = None if hi == MAXREPEAT else hi
-            item = self.lower(sub, flags)
+            item = self.lower(_data(sub), flags)
             self.count()
             if hi == 0 or item == ir.EMPTY:
                 return ir.EMPTY
@@ -632,4 +651,6 @@ class _Lowerer:
             return ir.Repeat(item, lo, hi)
         if op is AT:  # checked: a no-op at the start or end of the match
             return None
-        raise RegexError(f"unsupported regex construct {op}", self.pattern, None)  # pragma: no cover
+        raise RegexError(
+            f"unsupported regex construct {op}", self.pattern, None
+        )  # pragma: no cover

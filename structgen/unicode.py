@@ -15,9 +15,10 @@ every code point per table).
 
 from __future__ import annotations
 
+import bisect
 import re
 import threading
-from functools import lru_cache
+from functools import cache, lru_cache
 
 MAX_UNICODE = 0x10FFFF
 
@@ -57,7 +58,7 @@ def _runs(regex: re.Pattern, text: str, offsets=None) -> Ranges:
     return normalize(out)
 
 
-@lru_cache(maxsize=None)
+@cache
 def ranges_matching(char_regex: str, flags: int = 0) -> Ranges:
     """The code points ``c`` such that ``re.fullmatch(char_regex, c, flags)`` (a one-char regex).
 
@@ -82,7 +83,7 @@ def space(ascii: bool = False) -> Ranges:
     return ranges_matching(r"\s", re.ASCII if ascii else 0)
 
 
-@lru_cache(maxsize=None)
+@cache
 def category(letter: str, ascii: bool = False) -> Ranges:
     """The set of one of ``d D w W s S`` (an escape letter), Unicode or ASCII."""
     base = {"d": digit, "w": word, "s": space}[letter.lower()](ascii)
@@ -146,8 +147,6 @@ def subtract(a: Ranges, b: Ranges) -> Ranges:
 
 
 def contains(ranges: Ranges, cp: int) -> bool:
-    import bisect
-
     i = bisect.bisect_right(ranges, (cp, MAX_UNICODE + 1)) - 1
     return i >= 0 and ranges[i][0] <= cp <= ranges[i][1]
 

@@ -45,3 +45,19 @@ def test_errors_share_one_root():
 def test_compile_refuses_unknown_specs():
     with pytest.raises(structgen.SpecError, match="cannot compile"):
         structgen.compile("a+", vocabulary=structgen.Vocabulary([b"a"], eos_ids=[]))
+
+
+def test_printed_regex_of_nested_repeats_is_valid_python_regex():
+    import re
+
+    from structgen.ir import Repeat, Text
+    from structgen.printer import regex_text
+
+    a = Text("a")
+    for e, ok, bad in [
+        (Repeat(Repeat(a, 1, None), 0, 1), ["", "a", "aaa"], ["b"]),
+        (Repeat(Repeat(a, 0, None), 0, None), ["", "aa"], ["ab"]),
+        (Repeat(Repeat(a, 2, 3), 1, None), ["aa", "aaaaa"], ["a"]),
+    ]:
+        rx = re.compile(regex_text(e))
+        assert all(rx.fullmatch(s) for s in ok) and not any(rx.fullmatch(s) for s in bad)
