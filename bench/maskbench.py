@@ -1,0 +1,325 @@
+"""MaskBench: compile every JSON Schema of the benchmark and teacher-force its test instances.
+
+For each schema: ``structgen.compile(JsonSchema(schema), tokenizer)`` and the first mask are
+timed together (TTFM). Each test instance is written with ``json.dumps(data)`` (default
+separators), tokenized with the tokenizer's own tokenization
+(:func:`structgen.testing.token_ids_for_text`) and fed token by token; every ``mask()`` +
+``advance()`` is timed (TBM). A valid instance must be accepted to the end and leave the
+matcher accepting; an invalid one must be rejected (a token not allowed, or not accepting at
+the end).
+
+Each schema runs in a worker process with a per-schema timeout; workers keep structgen's
+caches across schemas, as a server process would. A schema's category is the first that
+applies: crash, timeout, compile error, validation error (a valid instance rejected),
+accept-at-end error (a valid instance not accepting at its end), invalidation error (an
+invalid instance accepted), passing.
+
+    python bench/maskbench.py --tokenizer smollm2 --sample 300 --jobs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import multiprocessing as mp
+import os
+import random
+import re
+import sys
+import time
+import traceback
+from collections import Counter
+from multiprocessing.connection import wait
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_DATA = ROOT / ".." / "shared" / "benchdata" / "maskbench.jsonl.gz"
+
+CATEGORIES = [
+    "passing",
+    "compile error",
+    "timeout",
+    "validation error",
+    "invalidation error",
+    "accept-at-end error",
+    "crash",
+]
+
+_TOK = None
+_TOK_NAME = None
+
+
+def _load_tokenizer(name: str):
+    global _TOK, _TOK_NAME
+    if _TOK is None or _TOK_NAME != name:
+        from structgen import assets
+
+        _TOK = assets.load_tokenizer(name)
+        _TOK_NAME = name
+    return _TOK
+
+
+def _first_keyword(err: Exception) -> str:
+    kw = getattr(err, "keyword", None)
+    if kw:
+        return kw
+    msg = str(err)
+    if "unsatisfiable" in msg:
+        return "(unsatisfiable)"
+    m = re.match(r"(\$?[A-Za-z]+) at ", msg)
+    return m.group(1) if m else type(err).__name__
+
+
+def run_schema(row: dict, tok_name: str, strict: bool, whitespace: str) -> dict:
+    """Everything measured for one schema (runs inside a worker)."""
+    import structgen
+    from structgen import assets
+    from structgen.errors import SpecError, UnsupportedSchemaError
+    from structgen.jsonschema import JsonSchema
+    from structgen.testing import token_ids_for_text
+
+    tok = _load_tokenizer(tok_name)
+    out: dict = {"id": row["id"], "features": row.get("features", [])}
+    t0 = time.perf_counter()
+    try:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            spec = JsonSchema(row["schema"], strict=strict, whitespace=whitespace)
+            compiled = structgen.compile(spec, tok, vocab_size=assets.MODEL_VOCAB_SIZE[tok_name])
+            first = compiled.matcher()
+            first.mask()
+    except UnsupportedSchemaError as e:
+        out.update(category="compile error", error_kind="unsupported", keyword=_first_keyword(e), error=str(e)[:500])
+        return out
+    except SpecError as e:
+        out.update(category="compile error", error_kind=type(e).__name__, keyword=_first_keyword(e), error=str(e)[:500])
+        return out
+    except Exception as e:  # noqa: BLE001
+        out.update(category="crash", error=f"{type(e).__name__}: {e}"[:500], trace=traceback.format_exc()[-2000:])
+        return out
+    out["ttfm_s"] = time.perf_counter() - t0
+    tbm: list[float] = []
+    tests = []
+    category = "passing"
+    try:
+        for t in row.get("tests", []):
+            text = json.dumps(t["data"])
+            try:
+                ids = token_ids_for_text(tok, text)
+            except ValueError:
+                tests.append({"valid": t["valid"], "result": "untokenizable"})
+                continue
+            m = compiled.matcher()
+            allowed_all = True
+            at = None
+            for i, tid in enumerate(ids):
+                s = time.perf_counter()
+                mask = m.mask()
+                ok = bool(mask[tid]) and m.advance(tid)
+                tbm.append(time.perf_counter() - s)
+                if not ok:
+                    allowed_all = False
+                    at = i
+                    break
+            accepting = allowed_all and m.is_accepting()
+            if t["valid"]:
+                if not allowed_all:
+                    res = "validation error"
+                elif not accepting:
+                    res = "accept-at-end error"
+                else:
+                    res = "ok"
+            else:
+                res = "invalidation error" if accepting else "ok"
+            entry = {"valid": t["valid"], "result": res}
+            if res != "ok":
+                entry["text"] = text[:300]
+                if at is not None:
+                    entry["rejected_at"] = len(tok.decode(ids[:at]))
+            tests.append(entry)
+            if res != "ok" and category == "passing":
+                category = res
+    except Exception as e:  # noqa: BLE001
+        out.update(category="crash", error=f"{type(e).__name__}: {e}"[:500], trace=traceback.format_exc()[-2000:])
+        out["tbm_s"] = tbm
+        return out
+    out.update(category=category, tests=tests, tbm_s=tbm)
+    return out
+
+
+def _worker(conn, tok_name: str, strict: bool, whitespace: str) -> None:
+    _load_tokenizer(tok_name)
+    conn.send(("ready", None))
+    while True:
+        msg = conn.recv()
+        if msg is None:
+            break
+        idx, row = msg
+        try:
+            res = run_schema(row, tok_name, strict, whitespace)
+        except BaseException as e:  # noqa: BLE001
+            res = {"id": row.get("id"), "category": "crash", "error": repr(e)[:500]}
+        conn.send((idx, res))
+
+
+class Pool:
+    """Worker processes with a per-task timeout (a timed-out worker is killed and replaced)."""
+
+    def __init__(self, jobs: int, tok_name: str, strict: bool, whitespace: str):
+        self.ctx = mp.get_context("fork")
+        self.args = (tok_name, strict, whitespace)
+        self.workers = [self._spawn() for _ in range(jobs)]
+
+    def _spawn(self):
+        parent, child = self.ctx.Pipe()
+        p = self.ctx.Process(target=_worker, args=(child, *self.args), daemon=True)
+        p.start()
+        child.close()
+        parent.recv()  # ready
+        return {"proc": p, "conn": parent, "task": None, "start": 0.0}
+
+    def run(self, rows: list, timeout: float, on_result) -> None:
+        todo = list(enumerate(rows))[::-1]
+        while todo or any(w["task"] is not None for w in self.workers):
+            for w in self.workers:
+                if w["task"] is None and todo:
+                    idx, row = todo.pop()
+                    w["task"] = (idx, row)
+                    w["start"] = time.perf_counter()
+                    w["conn"].send((idx, row))
+            busy = [w for w in self.workers if w["task"] is not None]
+            now = time.perf_counter()
+            wait_for = max(0.0, min(w["start"] + timeout - now for w in busy))
+            ready = wait([w["conn"] for w in busy], timeout=wait_for)
+            now = time.perf_counter()
+            for i, w in enumerate(self.workers):
+                if w["task"] is None:
+                    continue
+                if w["conn"] in ready:
+                    try:
+                        idx, res = w["conn"].recv()
+                    except EOFError:
+                        idx, row = w["task"]
+                        res = {"id": row["id"], "category": "crash", "error": "worker died"}
+                        self._replace(i)
+                    on_result(idx, res)
+                    self.workers[i]["task"] = None
+                elif now - w["start"] >= timeout:
+                    idx, row = w["task"]
+                    on_result(idx, {"id": row["id"], "category": "timeout", "features": row.get("features", [])})
+                    self._replace(i)
+
+    def _replace(self, i: int) -> None:
+        w = self.workers[i]
+        w["proc"].kill()
+        w["proc"].join()
+        self.workers[i] = self._spawn()
+
+    def close(self) -> None:
+        for w in self.workers:
+            try:
+                w["conn"].send(None)
+            except OSError:
+                pass
+            w["proc"].join(timeout=5)
+            if w["proc"].is_alive():
+                w["proc"].kill()
+
+
+def _pct(xs: list[float], q: float) -> float:
+    if not xs:
+        return float("nan")
+    xs = sorted(xs)
+    k = min(len(xs) - 1, max(0, int(round(q / 100 * (len(xs) - 1)))))
+    return xs[k]
+
+
+def _fmt_ms(x: float) -> str:
+    return "n/a" if x != x else f"{x * 1000:.3f}"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", default=str(DEFAULT_DATA))
+    ap.add_argument("--tokenizer", default="smollm2", choices=["smollm2", "llama3"])
+    ap.add_argument("--sample", type=int, default=0, help="random sample of N schemas (0: all)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--timeout", type=float, default=60.0, help="seconds per schema")
+    ap.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 2) - 0))
+    ap.add_argument("--out", default=None, help="per-schema JSONL results")
+    ap.add_argument("--no-strict", action="store_true", help="JsonSchema(strict=False)")
+    ap.add_argument("--whitespace", default="bounded", choices=["bounded", "compact"])
+    ap.add_argument("--ids", default=None, help="only these schema ids (comma-separated)")
+    args = ap.parse_args(argv)
+
+    with gzip.open(args.data, "rt", encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    if args.ids:
+        want = set(args.ids.split(","))
+        rows = [r for r in rows if r["id"] in want]
+    if args.sample:
+        rows = random.Random(args.seed).sample(rows, min(args.sample, len(rows)))
+    out_path = args.out or str(ROOT / "bench" / "results" / f"maskbench-{args.tokenizer}.jsonl")
+    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+    print(f"MaskBench: {len(rows)} schemas, tokenizer {args.tokenizer}, {args.jobs} jobs, timeout {args.timeout:g}s")
+
+    results: list = [None] * len(rows)
+    t_start = time.perf_counter()
+    done = [0]
+
+    def on_result(idx, res):
+        results[idx] = res
+        done[0] += 1
+        if done[0] % 25 == 0 or done[0] == len(rows):
+            el = time.perf_counter() - t_start
+            print(f"  {done[0]}/{len(rows)} schemas, {el:.0f}s", flush=True)
+
+    _load_tokenizer(args.tokenizer)  # loaded once, inherited by the forked workers
+    pool = Pool(args.jobs, args.tokenizer, not args.no_strict, args.whitespace)
+    try:
+        pool.run(rows, args.timeout, on_result)
+    finally:
+        pool.close()
+
+    with open(out_path, "w", encoding="utf-8") as f:
+        for r in results:
+            r = dict(r)
+            xs = r.pop("tbm_s", None)
+            if xs:
+                r["tbm_ms"] = {"n": len(xs), "p50": _pct(xs, 50) * 1e3, "max": max(xs) * 1e3, "total": sum(xs) * 1e3}
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+    cats = Counter(r["category"] for r in results)
+    n = len(results)
+    print()
+    print(f"{'category':<22}{'schemas':>8}{'share':>9}")
+    for c in CATEGORIES:
+        print(f"{c:<22}{cats.get(c, 0):>8}{cats.get(c, 0) / max(n, 1):>9.1%}")
+    print(f"{'total':<22}{n:>8}")
+    kinds = Counter(r.get("error_kind") for r in results if r["category"] == "compile error")
+    if kinds:
+        print("\ncompile errors by kind: " + ", ".join(f"{k}: {v}" for k, v in kinds.most_common()))
+    kws = Counter(r.get("keyword") for r in results if r["category"] == "compile error")
+    if kws:
+        print("compile errors by first keyword:")
+        for k, v in kws.most_common(15):
+            print(f"  {k:<28}{v:>6}")
+    tests = [t for r in results for t in r.get("tests", [])]
+    tc = Counter(t["result"] for t in tests)
+    print(f"\ntest instances run: {len(tests)} ({', '.join(f'{k}: {v}' for k, v in tc.most_common())})")
+    ttfm = [r["ttfm_s"] for r in results if "ttfm_s" in r]
+    tbm = [x for r in results for x in r.get("tbm_s", [])]
+    print(f"\n{'ms':<6}{'p50':>10}{'p90':>10}{'p99':>10}{'max':>10}{'n':>10}")
+    for name, xs in (("TTFM", ttfm), ("TBM", tbm)):
+        print(f"{name:<6}" + "".join(f"{_fmt_ms(_pct(xs, q)):>10}" for q in (50, 90, 99, 100)) + f"{len(xs):>10}")
+    print(f"\nwall time {time.perf_counter() - t_start:.0f}s; results in {out_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""JSON Schema front end: ``JsonSchema(schema)`` lowered to the Grammar IR.
+
+``JsonSchema(schema, *, whitespace="bounded", strict=True)`` takes a schema as a dict (or a
+boolean) or as JSON text. ``to_grammar()`` returns an :class:`structgen.ir.Grammar` whose
+language is exactly the JSON texts of the valid instances (``jsonschema`` Draft 2020-12
+semantics, draft-04/06/07 forms accepted: ``definitions``, ``dependencies``,
+``additionalItems``, ``items`` as an array, boolean ``exclusiveMinimum``, ``$ref`` siblings
+ignored when ``$schema`` names a draft up to 07), written under these conventions:
+
+**Key order.** Object keys are written in ``properties`` order (then keys that are only
+``required``, or required through ``dependentRequired`` / ``dependencies``, in that order);
+a declared key appears at most once and may be skipped when optional. Additional keys (allowed unless ``additionalProperties`` is false) may appear
+anywhere between them. ``const`` / ``enum`` objects keep the key order of the value as
+written in the schema. Additional keys are not checked for duplicates.
+
+**Whitespace.** ``"bounded"``: every gap where JSON allows whitespace (around ``{ } [ ] : ,``
+and before / after the whole value) accepts ``[ \\t\\n\\r]{0,20}``
+(:data:`MAX_WS`), so ``json.dumps(x)`` and ``json.dumps(x, indent=2)`` up to nine levels
+deep are accepted while generation cannot run on in whitespace. ``"compact"``: none.
+
+**Strings.** Every JSON spelling of a string is accepted (raw UTF-8, short escapes,
+``\\uXXXX`` in either case, surrogate pairs); lone surrogate escapes never are.
+``minLength`` / ``maxLength`` count code points of the decoded string. ``pattern`` has
+``re.search`` semantics on the decoded string, as ``jsonschema`` uses; patterns with anchors
+other than a leading ``^`` / ``\\A`` and a trailing ``$`` / ``\\Z``, or constructs that are not
+regular (lookaround, backreferences) are refused. ``format``: see
+:mod:`structgen.jsonschema.formats` (asserted, as with ``jsonschema``'s ``FormatChecker``).
+
+**Numbers.** Compared by exact decimal value (``1`` equals ``1.0``; ``1.0`` is an
+integer). An unconstrained ``number`` accepts any JSON number text. With a value constraint
+(``integer``, bounds, ``multipleOf``, numeric ``const`` / ``enum``) the texts are the
+canonical ones, plain decimals and normalized scientific notation (``1.5e-07``, ``1e+16``:
+what ``json.dumps`` writes), see :mod:`structgen.jsonschema.numbers`. Python parses some
+texts that are valid decimals to floats that are not (``1e400`` becomes ``inf``); those
+edge cases follow the decimal value.
+
+**Exact or refused.** ``type``, ``enum``, ``const``, ``properties``, ``required``,
+``additionalProperties``, ``patternProperties``, ``propertyNames``, ``min/maxProperties``,
+``dependentRequired``, ``dependentSchemas``, ``dependencies``, ``items``, ``prefixItems``,
+``additionalItems``, ``min/maxItems``, ``anyOf``, ``oneOf`` (provably disjoint branches: by
+type, by values, by a required property with disjoint values, by numeric ranges), ``allOf``,
+``$ref`` (pointers, ``$defs`` / ``definitions``, ``$id`` / ``$anchor`` inside the document,
+recursion), ``pattern``, ``min/maxLength``, exact ``format`` s, ``minimum`` / ``maximum`` /
+``exclusiveMinimum`` / ``exclusiveMaximum``, integer ``multipleOf`` of the form
+``2^a 5^b`` or ``3 * 2^a 5^b``, ``not`` of a type, of scalar values or of one required key,
+``uniqueItems: false``. Annotations and unknown keywords are ignored, as ``jsonschema`` does.
+Anything else (``uniqueItems: true``, ``contains``, ``if``/``then``/``else``,
+``unevaluated*``, overlapping ``oneOf``, ...) raises :class:`UnsupportedSchemaError` naming
+the keyword and its JSON pointer (``"uniqueItems at /properties/tags is not supported"``);
+with ``strict=False`` it is ignored (or approximated) with a
+:class:`SchemaApproximationWarning` instead. Unsatisfiable schemas raise
+:class:`UnsupportedSchemaError` too.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..errors import SpecError, UnsupportedSchemaError
+from ..ir import Grammar
+from .lower import MAX_WS, Lowerer, SchemaApproximationWarning
+
+__all__ = ["JsonSchema", "MAX_WS", "SchemaApproximationWarning", "UnsupportedSchemaError"]
+
+_WHITESPACE = ("bounded", "compact")
+
+
+class JsonSchema:
+    """A JSON Schema constraint: the generated text must be a valid instance, as JSON text.
+
+    ``schema`` is a dict, a boolean or a JSON string. ``whitespace`` is ``"bounded"`` or
+    ``"compact"``; ``strict=False`` ignores (with a warning) what cannot be enforced
+    exactly instead of raising :class:`~structgen.errors.UnsupportedSchemaError`.
+    Equality and hashing use a canonical JSON dump of the schema plus the options.
+    """
+
+    __slots__ = ("schema", "whitespace", "strict", "_key", "_grammar")
+
+    def __init__(self, schema: Any, *, whitespace: str = "bounded", strict: bool = True):
+        if isinstance(schema, (str, bytes, bytearray)):
+            try:
+                schema = json.loads(schema)
+            except ValueError as e:
+                raise SpecError(f"the schema is not valid JSON: {e}") from None
+        if not isinstance(schema, (dict, bool)):
+            raise SpecError(
+                f"a JSON Schema must be an object or a boolean, not {type(schema).__name__}"
+            )
+        if whitespace not in _WHITESPACE:
+            raise ValueError(f"whitespace must be one of {_WHITESPACE}, not {whitespace!r}")
+        try:
+            dump = json.dumps(schema, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError) as e:
+            raise SpecError(f"the schema is not JSON data: {e}") from None
+        self.schema = json.loads(dump)
+        self.whitespace = whitespace
+        self.strict = bool(strict)
+        self._key = (dump, whitespace, self.strict)
+        self._grammar: Grammar | None = None
+
+    def to_grammar(self) -> Grammar:
+        """The grammar of the valid instances' JSON texts (built once, then cached)."""
+        if self._grammar is None:
+            self._grammar = Lowerer(self.schema, self.whitespace, self.strict).grammar()
+        return self._grammar
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, JsonSchema):
+            return NotImplemented
+        return self._key == other._key
+
+    def __hash__(self) -> int:
+        return hash((JsonSchema, self._key))
+
+    def __repr__(self) -> str:
+        text = self._key[0]
+        if len(text) > 80:
+            text = text[:77] + "..."
+        opts = ""
+        if self.whitespace != "bounded":
+            opts += f", whitespace={self.whitespace!r}"
+        if not self.strict:
+            opts += ", strict=False"
+        return f"JsonSchema({text}{opts})"
+
+    def __reduce__(self):
+        return (_rebuild, (self._key[0], self.whitespace, self.strict))
+
+
+def _rebuild(text: str, whitespace: str, strict: bool) -> JsonSchema:
+    return JsonSchema(text, whitespace=whitespace, strict=strict)

@@ -1,0 +1,1317 @@
+"""Lowering a JSON Schema document to the Grammar IR.
+
+Every schema position is named by its JSON pointer in the document. A *conjunction* (a
+sorted tuple of pointers, ``()`` being ``true``) stands for the ``allOf`` of those schemas;
+each conjunction that a value position needs becomes one grammar rule, so ``$ref``
+recursion becomes rule recursion. A conjunction is first flattened to a :class:`Node`
+(``$ref``, ``allOf`` merged keyword by keyword, exactly), then lowered by JSON type:
+
+* scalars become single terminals (a whole string value with its quotes; a whole number);
+* objects and arrays become rules over punctuation terminals (with the bounded whitespace
+  folded in), key terminals (quote, key, quote, colon) and the value rules;
+* ``anyOf`` / provably disjoint ``oneOf`` and ``dependentRequired`` / ``dependentSchemas``
+  become alternatives (each branch merged with its siblings);
+* ``enum`` / ``const`` become the finite set of their values that satisfy the whole
+  conjunction, checked with ``jsonschema`` itself.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import warnings
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+from .. import ir
+from ..errors import RegexError, SpecError, UnsupportedSchemaError
+from ..ir import Ref, Repeat, Text, alt, seq
+from ..regex import Regex
+from . import formats as F
+from . import numbers as N
+from . import strings as S
+from .document import FALSE_PTR, Document, join, show
+
+try:  # Python 3.11+
+    from re import _constants as _c
+    from re import _parser as _p
+except ImportError:  # pragma: no cover
+    import sre_constants as _c  # type: ignore[no-redef]
+    import sre_parse as _p  # type: ignore[no-redef]
+
+KINDS = frozenset({"null", "boolean", "object", "array", "string", "int", "frac"})
+_TYPE_KINDS = {
+    "null": {"null"},
+    "boolean": {"boolean"},
+    "object": {"object"},
+    "array": {"array"},
+    "string": {"string"},
+    "number": {"int", "frac"},
+    "integer": {"int"},
+}
+
+#: whitespace allowed in one gap in "bounded" mode: [ \t\n\r]{0,MAX_WS}
+MAX_WS = 20
+_WS_CHAR = ir.Chars(((0x09, 0x0A), (0x0D, 0x0D), (0x20, 0x20)))
+
+ANNOTATIONS = frozenset(
+    {
+        "title", "description", "default", "examples", "example", "$comment", "deprecated",
+        "readOnly", "writeOnly", "$schema", "$id", "id", "$anchor", "$dynamicAnchor",
+        "$recursiveAnchor", "$vocabulary", "$defs", "definitions", "contentMediaType",
+        "contentEncoding", "contentSchema",
+    }
+)
+#: keywords of the JSON Schema vocabularies that are never enforced here
+REFUSED = frozenset(
+    {
+        "contains", "unevaluatedProperties", "unevaluatedItems", "$dynamicRef",
+        "$recursiveRef",
+    }
+)
+
+_MAX_PATTERN_REGIONS = 4
+_MAX_ALTERNATIVES = 256
+_MAX_COUNTED_RULES = 4000
+
+
+class SchemaApproximationWarning(UserWarning):
+    """A keyword was ignored or approximated (``strict=False``)."""
+
+
+def _err(keyword: str, ptr: str, detail: str = "") -> UnsupportedSchemaError:
+    msg = f"{keyword} at {show(ptr)} is not supported"
+    if detail:
+        msg += f": {detail}"
+    e = UnsupportedSchemaError(msg)
+    e.keyword = keyword
+    e.pointer = show(ptr)
+    return e
+
+
+def unsatisfiable(ptr: str, detail: str = "") -> UnsupportedSchemaError:
+    msg = f"the schema at {show(ptr)} is unsatisfiable"
+    if detail:
+        msg += f" ({detail})"
+    e = UnsupportedSchemaError(msg)
+    e.keyword = None
+    e.pointer = show(ptr)
+    return e
+
+
+def conj(*parts) -> tuple:
+    out = set()
+    for p in parts:
+        out.update(p)
+    return tuple(sorted(out))
+
+
+# --------------------------------------------------------------------------- nodes
+
+
+@dataclass
+class Node:
+    """A flattened conjunction: constraints per JSON type, plus what lowers to alternatives."""
+
+    ptr: str
+    srcs: tuple = ()
+    kinds: frozenset = KINDS
+    enum: tuple | None = None
+    # numbers
+    lo: Decimal | None = None
+    lo_x: bool = False
+    hi: Decimal | None = None
+    hi_x: bool = False
+    mult: int | None = None
+    # strings
+    min_len: int = 0
+    max_len: int | None = None
+    patterns: tuple = ()  # (pattern, ptr)
+    formats: tuple = ()  # (name, ptr)
+    # objects
+    props: dict = field(default_factory=dict)  # name -> conj (insertion order = key order)
+    required: tuple = ()
+    layers: tuple = ()  # ((pattern, conj, ptr)...), additional conj
+    prop_names: tuple = ()
+    min_props: int = 0
+    max_props: int | None = None
+    # arrays
+    prefix: tuple = ()
+    rest: tuple = ()
+    min_items: int = 0
+    max_items: int | None = None
+    # alternatives and exclusions
+    groups: tuple = ()  # tuple of tuples of branch pointers (anyOf)
+    deps: tuple = ()  # (key, required names tuple, schema conj or None, ptr)
+    not_values: tuple = ()  # excluded scalar values
+    forbidden: tuple = ()  # keys that must be absent
+
+    def eff(self, key: str) -> tuple:
+        """The conjunction a property ``key`` must satisfy."""
+        if key in self.props:
+            return self.props[key]
+        out: tuple = ()
+        for patterns, additional in self.layers:
+            matched = [c for p, c, _ in patterns if re.search(p, key)]
+            if matched:
+                out = conj(out, *matched)
+            else:
+                out = conj(out, additional)
+        return out
+
+    def item(self, i: int) -> tuple:
+        return self.prefix[i] if i < len(self.prefix) else self.rest
+
+    def trivial(self) -> bool:
+        return self == Node(self.ptr, self.srcs)
+
+
+def _max_lo(a, ax, b, bx):
+    if a is None:
+        return b, bx
+    if b is None:
+        return a, ax
+    if a > b:
+        return a, ax
+    if b > a:
+        return b, bx
+    return a, ax or bx
+
+
+def _min_hi(a, ax, b, bx):
+    if a is None:
+        return b, bx
+    if b is None:
+        return a, ax
+    if a < b:
+        return a, ax
+    if b < a:
+        return b, bx
+    return a, ax or bx
+
+
+def merge(a: Node, b: Node) -> Node:
+    """The node of ``a`` and ``b`` both (exact)."""
+    lo, lo_x = _max_lo(a.lo, a.lo_x, b.lo, b.lo_x)
+    hi, hi_x = _min_hi(a.hi, a.hi_x, b.hi, b.hi_x)
+    mult = a.mult if b.mult is None else b.mult if a.mult is None else math.lcm(a.mult, b.mult)
+    props = {}
+    for k in list(a.props) + [k for k in b.props if k not in a.props]:
+        props[k] = conj(a.eff(k), b.eff(k))
+    n = max(len(a.prefix), len(b.prefix))
+    prefix = tuple(conj(a.item(i), b.item(i)) for i in range(n))
+    enum = a.enum if b.enum is None else b.enum if a.enum is None else a.enum + b.enum
+    if a.enum is not None and b.enum is not None:
+        enum = tuple(v for v in a.enum if any(_json_equal(v, w) for w in b.enum))
+    return Node(
+        ptr=a.ptr,
+        srcs=tuple(dict.fromkeys(a.srcs + b.srcs)),
+        kinds=a.kinds & b.kinds,
+        enum=enum,
+        lo=lo,
+        lo_x=lo_x,
+        hi=hi,
+        hi_x=hi_x,
+        mult=mult,
+        min_len=max(a.min_len, b.min_len),
+        max_len=b.max_len if a.max_len is None else a.max_len if b.max_len is None else min(a.max_len, b.max_len),
+        patterns=a.patterns + b.patterns,
+        formats=a.formats + b.formats,
+        props=props,
+        required=tuple(dict.fromkeys(a.required + b.required)),
+        layers=a.layers + b.layers,
+        prop_names=conj(a.prop_names, b.prop_names),
+        min_props=max(a.min_props, b.min_props),
+        max_props=b.max_props if a.max_props is None else a.max_props if b.max_props is None else min(a.max_props, b.max_props),
+        prefix=prefix,
+        rest=conj(a.rest, b.rest),
+        min_items=max(a.min_items, b.min_items),
+        max_items=b.max_items if a.max_items is None else a.max_items if b.max_items is None else min(a.max_items, b.max_items),
+        groups=a.groups + b.groups,
+        deps=a.deps + b.deps,
+        not_values=a.not_values + b.not_values,
+        forbidden=tuple(dict.fromkeys(a.forbidden + b.forbidden)),
+    )
+
+
+def _trivial_on(n: Node, kind: str) -> bool:
+    """Whether ``n`` accepts every value of ``kind`` (a JSON type; int / frac numbers)."""
+    if n.enum is not None or n.groups or kind not in n.kinds:
+        return False
+    if kind in ("null", "boolean"):
+        return not any(v is None or isinstance(v, bool) for v in n.not_values)
+    if kind in ("int", "frac"):
+        return n.lo is None and n.hi is None and n.mult is None and not any(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in n.not_values
+        )
+    if kind == "string":
+        return (
+            n.min_len == 0 and n.max_len is None and not n.patterns and not n.formats
+            and not any(isinstance(v, str) for v in n.not_values)
+        )
+    if kind == "object":
+        return (
+            not n.props and not n.required and not n.prop_names and not n.forbidden
+            and not n.deps and n.min_props == 0 and n.max_props is None
+            and all(not ps and not add for ps, add in n.layers)
+        )
+    if kind == "array":
+        return not n.prefix and not n.rest and n.min_items == 0 and n.max_items is None
+    return False
+
+
+def _kind_of(v) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, int):
+        return "int"
+    if isinstance(v, float):
+        return "int" if v.is_integer() else "frac"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, list):
+        return "array"
+    if isinstance(v, dict):
+        return "object"
+    raise SpecError(f"not a JSON value: {v!r}")
+
+
+def _json_equal(a, b) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b, strict=False))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+def _number(v, kw: str, ptr: str) -> Decimal:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not math.isfinite(v)):
+        raise SpecError(f"{kw} at {show(ptr)} must be a number")
+    return Decimal(repr(v)) if isinstance(v, float) else Decimal(v)
+
+
+def _count(v, kw: str, ptr: str) -> int:
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise SpecError(f"{kw} at {show(ptr)} must be a non-negative integer")
+    return v
+
+
+# --------------------------------------------------------------------------- patterns
+
+_START = {_c.AT_BEGINNING, _c.AT_BEGINNING_STRING}
+_END = {_c.AT_END, _c.AT_END_STRING}
+_ANY_CHAR = ir.Chars(((0, ir.MAX_UNICODE),))
+
+
+def _count_anchors(items) -> int:
+    n = 0
+    for op, av in items:
+        if op is _c.AT and (av in _START or av in _END):
+            n += 1
+        elif op is _c.BRANCH:
+            n += sum(_count_anchors(x) for x in av[1])
+        elif op is _c.SUBPATTERN:
+            n += _count_anchors(av[-1])
+        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT) or op is getattr(_c, "POSSESSIVE_REPEAT", None):
+            n += _count_anchors(av[2])
+        elif op in (_c.ASSERT, _c.ASSERT_NOT):
+            n += _count_anchors(av[1])
+    return n
+
+
+_GLOBAL_FLAGS = re.compile(r"\(\?[aiLmsux]+\)")
+
+
+def split_alternatives(pattern: str) -> list[str] | None:
+    """The top-level alternatives of a pattern (one group around the whole pattern is
+    looked through), or None when there is only one."""
+    flags = ""
+    m = _GLOBAL_FLAGS.match(pattern)
+    if m:
+        flags, pattern = m.group(0), pattern[m.end():]
+    if "x" in flags:
+        return None
+    parts, depth, i, start, n = [], 0, 0, 0, len(pattern)
+    spans = []  # (open index, close index) of depth-0 groups
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            j = i + 1
+            if j < n and pattern[j] == "^":
+                j += 1
+            if j < n and pattern[j] == "]":
+                j += 1
+            while j < n and pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            i = j + 1
+            continue
+        if c == "(":
+            if depth == 0:
+                spans.append([i, None])
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0 and spans:
+                spans[-1][1] = i
+        elif c == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    parts.append(pattern[start:])
+    if len(parts) > 1:
+        return [flags + p for p in parts]
+    if len(spans) == 1 and spans[0] == [0, n - 1]:
+        inner = pattern[1:-1]
+        if inner.startswith("?:"):
+            inner = inner[2:]
+        elif inner.startswith("?P<"):
+            inner = inner[inner.index(">") + 1:]
+        elif inner.startswith("?"):
+            return None
+        return split_alternatives(flags + inner) or [flags + inner]
+    return None
+
+
+def search_regex(pattern: str) -> ir.Expr:
+    """The decoded strings ``re.search(pattern, s)`` finds a match in, as an IR regex.
+
+    A pattern whose anchors sit inside top-level alternatives (``^a|b$``) is the union of
+    its alternatives' searches. Raises RegexError / ValueError for patterns that cannot be
+    handled exactly."""
+    try:
+        return _search_regex(pattern)
+    except ValueError as e:
+        if "anchors other than" not in str(e):
+            raise
+        alts = split_alternatives(pattern)
+        if not alts:
+            raise
+        return alt(*[search_regex(a) for a in alts])
+
+
+def _search_regex(pattern: str) -> ir.Expr:
+    if not isinstance(pattern, str):
+        raise ValueError("the pattern is not a string")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = _p.parse(pattern, 0)
+    except Exception as e:  # re.error and friends
+        raise ValueError(f"invalid regex: {e}") from None
+    items = list(tree.data)
+    start = bool(items) and items[0][0] is _c.AT and items[0][1] in _START
+    end_op = items[-1][1] if items and items[-1][0] is _c.AT and items[-1][1] in _END else None
+    if start and len(items) == 1:
+        end_op = None
+    n = _count_anchors(items)
+    if n != int(start) + int(end_op is not None):
+        raise ValueError("anchors other than a leading ^ and a trailing $ are not supported")
+    if n and tree.state.flags & re.MULTILINE:
+        raise ValueError("anchors in MULTILINE mode are not supported")
+    body = Regex(pattern).to_ir()
+    anything = Repeat(_ANY_CHAR, 0, None)
+    prefix = ir.EMPTY if start else anything
+    if end_op is None:
+        suffix = anything
+    elif end_op == _c.AT_END:
+        suffix = ir.opt(Text("\n"))
+    else:
+        suffix = ir.EMPTY
+    return seq(prefix, body, suffix)
+
+
+# --------------------------------------------------------------------------- the lowerer
+
+
+class Lowerer:
+    """Lowers one schema document (see the module docstring)."""
+
+    def __init__(self, schema, whitespace: str = "bounded", strict: bool = True):
+        if not isinstance(schema, (dict, bool)):
+            raise SpecError(f"a JSON Schema must be an object or a boolean, not {type(schema).__name__}")
+        self.doc = Document(schema)
+        self.strict = strict
+        if whitespace == "bounded":
+            ws = Repeat(_WS_CHAR, 0, MAX_WS)
+            self.ws1 = Repeat(_WS_CHAR, 1, MAX_WS)
+        elif whitespace == "compact":
+            ws = ir.EMPTY
+            self.ws1 = None
+        else:
+            raise ValueError(f"whitespace must be 'bounded' or 'compact', not {whitespace!r}")
+        self.ws = ws
+        self.terminals: dict[str, ir.Expr] = {}
+        self._term_names: dict[ir.Expr, str] = {}
+        self.rules: dict[str, ir.Expr] = {}
+        self._rule_of: dict[tuple, str | None] = {}
+        self._nodes: dict[str, Node] = {}
+        self._busy: set[str] = set()
+        self._validators: dict[str, object] = {}
+        self._warned: set = set()
+        self._counter = 0
+        self._keys: dict[str, Ref] = {}
+        self._memo_terms: dict = {}
+        self.LBRACE = self.term(seq(Text("{"), ws), "LBRACE")
+        self.RBRACE = self.term(seq(ws, Text("}")), "RBRACE")
+        self.EMPTY_OBJ = self.term(seq(Text("{"), ws, Text("}")), "EMPTY_OBJECT")
+        self.LBRACK = self.term(seq(Text("["), ws), "LBRACKET")
+        self.RBRACK = self.term(seq(ws, Text("]")), "RBRACKET")
+        self.EMPTY_ARR = self.term(seq(Text("["), ws, Text("]")), "EMPTY_ARRAY")
+        self.COMMA = self.term(seq(ws, Text(","), ws), "COMMA")
+        self.colon = seq(ws, Text(":"), ws)
+
+    # ---- names ------------------------------------------------------------------------------
+    def term(self, e: ir.Expr, hint: str = "T") -> Ref:
+        name = self._term_names.get(e)
+        if name is None:
+            name = hint
+            i = 1
+            while name in self.terminals:
+                i += 1
+                name = f"{hint}_{i}"
+            self.terminals[name] = e
+            self._term_names[e] = name
+        return Ref(name)
+
+    def new_rule(self, hint: str) -> str:
+        self._counter += 1
+        return f"{hint}{self._counter}"
+
+    # ---- refusals ---------------------------------------------------------------------------
+    def refuse(self, keyword: str, ptr: str, detail: str = "") -> None:
+        """Strict: raise. Otherwise warn (once) and let the caller ignore the keyword."""
+        if self.strict:
+            raise _err(keyword, ptr, detail)
+        key = (keyword, ptr)
+        if key not in self._warned:
+            self._warned.add(key)
+            msg = f"{keyword} at {show(ptr)} is not enforced exactly"
+            if detail:
+                msg += f": {detail}"
+            warnings.warn(msg, SchemaApproximationWarning, stacklevel=4)
+
+    # ---- validation with jsonschema (enum filtering, disjointness) ------------------------
+    def valid(self, value, ptrs) -> bool:
+        import jsonschema
+
+        for ptr in ptrs:
+            v = self._validators.get(ptr)
+            if v is None:
+                root = self.doc.root
+                cls = jsonschema.validators.validator_for(
+                    root if isinstance(root, dict) else {}, default=jsonschema.Draft202012Validator
+                )
+                v = cls(root, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+                if ptr != "":
+                    v = v.evolve(schema=self.doc.get(ptr))
+                self._validators[ptr] = v
+            try:
+                if not v.is_valid(value):
+                    return False
+            except Exception as e:  # noqa: BLE001 - a schema jsonschema itself cannot run
+                raise _err("enum", ptr, f"jsonschema cannot evaluate it ({type(e).__name__}: {e})") from None
+        return True
+
+    # ---- nodes ------------------------------------------------------------------------------
+    def node_of(self, ptr: str) -> Node:
+        n = self._nodes.get(ptr)
+        if n is not None:
+            return n
+        if ptr in self._busy:
+            raise _err("$ref", ptr, "the reference cycle never reaches a schema")
+        self._busy.add(ptr)
+        try:
+            n = self._build_node(ptr)
+        finally:
+            self._busy.discard(ptr)
+        self._nodes[ptr] = n
+        return n
+
+    def node_for(self, c: tuple) -> Node:
+        if not c:
+            return Node("", ())
+        n = self.node_of(c[0])
+        for p in c[1:]:
+            n = merge(n, self.node_of(p))
+        return n
+
+    def _build_node(self, ptr: str) -> Node:
+        s = self.doc.get(ptr)
+        if s is True:
+            return Node(ptr, (ptr,))
+        if s is False:
+            return Node(ptr, (ptr,), kinds=frozenset())
+        if not isinstance(s, dict):
+            raise SpecError(f"the schema at {show(ptr)} is not an object or a boolean")
+        node = Node(ptr, (ptr,))
+        if "$ref" in s:
+            if not isinstance(s["$ref"], str):
+                raise SpecError(f"$ref at {show(ptr)} must be a string")
+            target = self.doc.resolve(s["$ref"], ptr)
+            tnode = self.node_of(target)
+            if self.doc.draft_old:
+                return replace(tnode, ptr=ptr)
+            node = merge(node, tnode)
+        if "enum" in s or "const" in s:
+            values = None
+            if "enum" in s:
+                if not isinstance(s["enum"], list):
+                    raise SpecError(f"enum at {show(ptr)} must be an array")
+                values = tuple(s["enum"])
+            if "const" in s:
+                c = (s["const"],)
+                values = c if values is None else tuple(v for v in values if _json_equal(v, c[0]))
+            # every other keyword is enforced by filtering the values with jsonschema
+            return merge(node, Node(ptr, (ptr,), enum=values))
+        own = Node(ptr, (ptr,))
+        if any(k in s for k in ("properties", "additionalProperties", "patternProperties")):
+            own = merge(own, self._object_keywords(s, ptr))
+        for kw, v in s.items():
+            own = self._keyword(own, s, kw, v, ptr)
+        return merge(node, own)
+
+    def _object_keywords(self, s: dict, ptr: str) -> Node:
+        props_v = s.get("properties", {})
+        pats_v = s.get("patternProperties", {})
+        if not isinstance(props_v, dict):
+            raise SpecError(f"properties at {show(ptr)} must be an object")
+        if not isinstance(pats_v, dict):
+            raise SpecError(f"patternProperties at {show(ptr)} must be an object")
+        patterns = []
+        for p in pats_v:
+            try:
+                re.compile(p)
+            except re.error as e:
+                raise SpecError(f"patternProperties at {show(ptr)}: invalid regex {p!r}: {e}") from None
+            patterns.append((p, (join(ptr, "patternProperties", p),), join(ptr, "patternProperties")))
+        add = s.get("additionalProperties", True)
+        if add is True:
+            add_c: tuple = ()
+        elif add is False:
+            add_c = (FALSE_PTR,)
+        else:
+            add_c = (join(ptr, "additionalProperties"),)
+        props = {}
+        for k in props_v:
+            matched = [c for p, c, _ in patterns if re.search(p, k)]
+            props[k] = conj((join(ptr, "properties", k),), *matched)
+        return Node(ptr, (), props=props, layers=((tuple(patterns), add_c),))
+
+    def _keyword(self, node: Node, s: dict, kw: str, v, ptr: str) -> Node:  # noqa: C901
+        if kw in ANNOTATIONS or kw == "$ref":
+            return node
+        if kw == "type":
+            types = [v] if isinstance(v, str) else v
+            if not isinstance(types, list) or not all(t in _TYPE_KINDS for t in types):
+                raise SpecError(f"type at {show(ptr)}: invalid type {v!r}")
+            kinds = set()
+            for t in types:
+                kinds |= _TYPE_KINDS[t]
+            return replace(node, kinds=node.kinds & frozenset(kinds))
+        if kw in ("minimum", "exclusiveMinimum"):
+            if isinstance(v, bool):  # draft-04 form
+                if kw == "exclusiveMinimum" and v and "minimum" in s:
+                    return replace(node, lo_x=True) if node.lo == _number(s["minimum"], "minimum", ptr) else node
+                return node
+            x = _number(v, kw, ptr)
+            excl = kw == "exclusiveMinimum" or (s.get("exclusiveMinimum") is True)
+            lo, lo_x = _max_lo(node.lo, node.lo_x, x, excl)
+            return replace(node, lo=lo, lo_x=lo_x)
+        if kw in ("maximum", "exclusiveMaximum"):
+            if isinstance(v, bool):
+                if kw == "exclusiveMaximum" and v and "maximum" in s:
+                    return replace(node, hi_x=True) if node.hi == _number(s["maximum"], "maximum", ptr) else node
+                return node
+            x = _number(v, kw, ptr)
+            excl = kw == "exclusiveMaximum" or (s.get("exclusiveMaximum") is True)
+            hi, hi_x = _min_hi(node.hi, node.hi_x, x, excl)
+            return replace(node, hi=hi, hi_x=hi_x)
+        if kw == "multipleOf":
+            why = N.multiple_supported(v)
+            if why is not None:
+                if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0:
+                    self.refuse("multipleOf", ptr, why)
+                    return node
+                raise SpecError(f"multipleOf at {show(ptr)}: {why}")
+            k = int(v)
+            mult = k if node.mult is None else math.lcm(node.mult, k)
+            return replace(node, mult=mult)
+        if kw == "minLength":
+            return replace(node, min_len=max(node.min_len, _count(v, kw, ptr)))
+        if kw == "maxLength":
+            x = _count(v, kw, ptr)
+            return replace(node, max_len=x if node.max_len is None else min(node.max_len, x))
+        if kw == "pattern":
+            return replace(node, patterns=node.patterns + ((v, ptr),))
+        if kw == "format":
+            if not isinstance(v, str) or v not in F.KNOWN:
+                return node  # unknown formats are annotations
+            if v not in F.EXACT:
+                self.refuse(
+                    "format", ptr,
+                    f"format {v!r} cannot be matched exactly (strict=False generates "
+                    "its canonical form only)",
+                )
+            return replace(node, formats=node.formats + ((v, ptr),))
+        if kw in ("properties", "additionalProperties", "patternProperties"):
+            return node  # see _object_keywords
+        if kw == "required":
+            if not isinstance(v, list):
+                raise SpecError(f"required at {show(ptr)} must be an array")
+            return replace(node, required=tuple(dict.fromkeys(node.required + tuple(v))))
+        if kw == "propertyNames":
+            return replace(node, prop_names=conj(node.prop_names, (join(ptr, kw),)))
+        if kw == "minProperties":
+            return replace(node, min_props=max(node.min_props, _count(v, kw, ptr)))
+        if kw == "maxProperties":
+            x = _count(v, kw, ptr)
+            return replace(node, max_props=x if node.max_props is None else min(node.max_props, x))
+        if kw in ("dependentRequired", "dependentSchemas", "dependencies"):
+            if not isinstance(v, dict):
+                raise SpecError(f"{kw} at {show(ptr)} must be an object")
+            deps = list(node.deps)
+            for k, d in v.items():
+                if isinstance(d, list):
+                    deps.append((k, tuple(d), None, ptr))
+                else:
+                    deps.append((k, (), (join(ptr, kw, k),), ptr))
+            return replace(node, deps=tuple(deps))
+        if kw == "items":
+            if isinstance(v, list):
+                prefix = tuple((join(ptr, "items", i),) for i in range(len(v)))
+                rest: tuple = ()
+                add = s.get("additionalItems", True)
+                if add is False:
+                    rest = (FALSE_PTR,)
+                elif add is not True:
+                    rest = (join(ptr, "additionalItems"),)
+                return merge(node, Node(ptr, (), prefix=prefix, rest=rest))
+            if "prefixItems" in s:
+                return node  # handled with prefixItems
+            return merge(node, Node(ptr, (), rest=(join(ptr, "items"),) if v is not False else (FALSE_PTR,)))
+        if kw == "prefixItems":
+            if not isinstance(v, list):
+                raise SpecError(f"prefixItems at {show(ptr)} must be an array")
+            prefix = tuple((join(ptr, "prefixItems", i),) for i in range(len(v)))
+            it = s.get("items", True)
+            rest = () if it is True else (FALSE_PTR,) if it is False else (join(ptr, "items"),)
+            return merge(node, Node(ptr, (), prefix=prefix, rest=rest))
+        if kw == "additionalItems":
+            return node  # with items as an array (above); ignored otherwise, as the spec says
+        if kw == "minItems":
+            return replace(node, min_items=max(node.min_items, _count(v, kw, ptr)))
+        if kw == "maxItems":
+            x = _count(v, kw, ptr)
+            return replace(node, max_items=x if node.max_items is None else min(node.max_items, x))
+        if kw == "uniqueItems":
+            if v is True and not (s.get("maxItems") is not None and _count(s["maxItems"], "maxItems", ptr) <= 1):
+                self.refuse("uniqueItems", ptr)
+            return node
+        if kw == "allOf":
+            if not isinstance(v, list) or not v:
+                raise SpecError(f"allOf at {show(ptr)} must be a non-empty array")
+            for i in range(len(v)):
+                node = merge(node, self.node_of(join(ptr, "allOf", i)))
+            return node
+        if kw == "anyOf":
+            if not isinstance(v, list) or not v:
+                raise SpecError(f"anyOf at {show(ptr)} must be a non-empty array")
+            branches = tuple(join(ptr, "anyOf", i) for i in range(len(v)))
+            if any(b is True or b == {} for b in v):
+                return node
+            return replace(node, groups=node.groups + (branches,))
+        if kw == "oneOf":
+            if not isinstance(v, list) or not v:
+                raise SpecError(f"oneOf at {show(ptr)} must be a non-empty array")
+            branches = tuple(join(ptr, "oneOf", i) for i in range(len(v)))
+            nodes = [self.node_of(b) for b in branches]
+            excluded: set = set()
+            for i in range(len(nodes)):
+                for j in range(i + 1, len(nodes)):
+                    common = self._kinds(nodes[i]) & self._kinds(nodes[j])
+                    if nodes[i].enum is not None or nodes[j].enum is not None:
+                        if self.disjoint(nodes[i], nodes[j]):
+                            continue
+                        common = frozenset(["?"])
+                    for kind in common:
+                        if kind != "?" and self._kind_disjoint(nodes[i], nodes[j], kind, 0):
+                            continue
+                        if kind != "?" and _trivial_on(nodes[i], kind) and _trivial_on(nodes[j], kind):
+                            excluded.add(kind)  # every such value matches both: never valid
+                            continue
+                        self.refuse(
+                            "oneOf", ptr,
+                            f"branches {i} and {j} may overlap (only provably disjoint "
+                            "branches are supported)",
+                        )
+                        return replace(node, groups=node.groups + (branches,))
+            return replace(node, groups=node.groups + (branches,), kinds=node.kinds - excluded)
+        if kw == "not":
+            return self._not(node, v, ptr)
+        if kw == "if":
+            if "then" in s or "else" in s:
+                self.refuse("if", ptr, "if/then/else")
+            return node
+        if kw in ("then", "else", "minContains", "maxContains"):
+            return node  # without if / contains they have no effect
+        if kw in REFUSED:
+            self.refuse(kw, ptr)
+            return node
+        return node  # unknown keywords are annotations
+
+    def _not(self, node: Node, v, ptr: str) -> Node:
+        if v is True or v == {}:
+            return replace(node, kinds=frozenset())
+        if v is False:
+            return node
+        if isinstance(v, dict):
+            keys = set(v) - ANNOTATIONS
+            if keys == {"type"}:
+                types = [v["type"]] if isinstance(v["type"], str) else v["type"]
+                if isinstance(types, list) and all(t in _TYPE_KINDS for t in types):
+                    drop = set()
+                    for t in types:
+                        drop |= _TYPE_KINDS[t]
+                    return replace(node, kinds=node.kinds - drop)
+            if keys and keys <= {"enum", "const"}:
+                values = list(v.get("enum", [])) if "enum" in v else []
+                if "const" in v:
+                    values = [v["const"]] if "enum" not in v else [x for x in values if _json_equal(x, v["const"])]
+                if all(not isinstance(x, (list, dict)) for x in values):
+                    return replace(node, not_values=node.not_values + tuple(values))
+            if keys == {"required"} and isinstance(v["required"], list) and len(v["required"]) == 1:
+                return replace(node, forbidden=node.forbidden + (v["required"][0],))
+        self.refuse("not", ptr, "only not with type, enum/const of scalars or one required key is")
+        return node
+
+    # ---- disjointness (oneOf) --------------------------------------------------------------
+    def _values(self, n: Node) -> list:
+        out = []
+        for v in n.enum:
+            if any(_json_equal(v, w) for w in out):
+                continue
+            if self.valid(v, n.srcs):
+                out.append(v)
+        return out
+
+    def _kinds(self, n: Node, depth: int = 0) -> frozenset:
+        if n.enum is not None:
+            return frozenset(_kind_of(v) for v in self._values(n))
+        k = n.kinds
+        if depth < 3:
+            for group in n.groups:
+                try:
+                    k = k & frozenset().union(*[self._kinds(self.node_of(b), depth + 1) for b in group])
+                except UnsupportedSchemaError:
+                    pass
+        return k
+
+    def disjoint(self, a: Node, b: Node, depth: int = 0) -> bool:
+        """True only when no instance satisfies both (a sufficient test)."""
+        if a.enum is not None:
+            return all(not self.valid(v, b.srcs) for v in self._values(a))
+        if b.enum is not None:
+            return all(not self.valid(v, a.srcs) for v in self._values(b))
+        common = self._kinds(a) & self._kinds(b)
+        return all(self._kind_disjoint(a, b, kind, depth) for kind in common)
+
+    def _kind_disjoint(self, a: Node, b: Node, kind: str, depth: int) -> bool:
+        if kind == "object":
+            if depth >= 3:
+                return False
+            for k in dict.fromkeys(a.required + b.required):
+                ca, cb = a.eff(k), b.eff(k)
+                if k in a.forbidden or k in b.forbidden or FALSE_PTR in ca or FALSE_PTR in cb:
+                    return True
+                if self.disjoint(self.node_for(ca), self.node_for(cb), depth + 1):
+                    return True
+            return False
+        if kind in ("int", "frac"):
+            lo, lo_x = _max_lo(a.lo, a.lo_x, b.lo, b.lo_x)
+            hi, hi_x = _min_hi(a.hi, a.hi_x, b.hi, b.hi_x)
+            return lo is not None and hi is not None and (hi < lo or (hi == lo and (lo_x or hi_x)))
+        return False
+
+    # ---- rules ------------------------------------------------------------------------------
+    def rule(self, c: tuple) -> Ref | None:
+        """The rule for a conjunction of schemas, or None when it is unsatisfiable."""
+        c = tuple(sorted(set(c)))
+        if FALSE_PTR in c:
+            return None
+        if c in self._rule_of:
+            name = self._rule_of[c]
+            return None if name is None else Ref(name)
+        if all(self.doc.get(p) is True or self.doc.get(p) == {} for p in c):
+            return self.any_value()
+        name = self.new_rule("v")
+        self._rule_of[c] = name
+        self.rules[name] = ir.NOTHING  # placeholder while lowering (recursion)
+        node = self.node_for(c)
+        if node.trivial():
+            self.rules[name] = self.any_value()
+            return Ref(name)
+        body = self.lower_node(node, name)
+        if body == ir.NOTHING:
+            self._rule_of[c] = None  # references made meanwhile (recursion) stay unproductive
+            return None
+        self.rules[name] = body
+        return Ref(name)
+
+    def any_value(self) -> Ref:
+        if "any" not in self.rules:
+            self.rules["any"] = ir.NOTHING
+            member = seq(self.term(seq(S.STRING, self.colon), "KEY"), Ref("any"))
+            self.rules["any_object"] = alt(
+                self.EMPTY_OBJ,
+                seq(self.LBRACE, member, ir.star(seq(self.COMMA, member)), self.RBRACE),
+            )
+            self.rules["any_array"] = alt(
+                self.EMPTY_ARR,
+                seq(self.LBRACK, Ref("any"), ir.star(seq(self.COMMA, Ref("any"))), self.RBRACK),
+            )
+            self.rules["any"] = alt(
+                Ref("any_object"),
+                Ref("any_array"),
+                self.term(S.STRING, "STRING"),
+                self.term(N.JSON_NUMBER, "NUMBER"),
+                self.term(alt(Text("true"), Text("false"), Text("null")), "LITERAL"),
+            )
+        return Ref("any")
+
+    def lower_node(self, node: Node, name: str, budget: list | None = None) -> ir.Expr:
+        if budget is None:
+            budget = [_MAX_ALTERNATIVES]
+        if not node.kinds and node.enum is None:
+            return ir.NOTHING
+        if node.enum is not None:
+            return self.lower_values(self._values(node))
+        if node.groups:
+            group = node.groups[0]
+            rest = replace(node, groups=node.groups[1:])
+            alts = []
+            for b in group:
+                budget[0] -= 1
+                if budget[0] < 0:
+                    raise _err("anyOf", node.ptr, f"more than {_MAX_ALTERNATIVES} alternatives after distributing anyOf/oneOf over their siblings")
+                if rest.trivial():
+                    r = self.rule((b,))
+                    if r is not None:
+                        alts.append(r)
+                    continue
+                alts.append(self.lower_node(merge(rest, self.node_of(b)), name, budget))
+            alts = [a for a in alts if a != ir.NOTHING]
+            return alt(*alts) if alts else ir.NOTHING
+        if node.deps:
+            (key, req, sch, ptr), rest = node.deps[0], replace(node, deps=node.deps[1:])
+            absent = replace(rest, forbidden=rest.forbidden + (key,))
+            present = replace(rest, required=tuple(dict.fromkeys(rest.required + (key,) + req)))
+            if sch is not None:
+                present = merge(present, self.node_for(sch))
+            budget[0] -= 2
+            if budget[0] < 0:
+                raise _err("dependencies", ptr, "too many alternatives")
+            alts = [self.lower_node(absent, name, budget)]
+            # instances that are not objects satisfy dependencies trivially: only once
+            alts.append(self.lower_node(replace(present, kinds=present.kinds & {"object"}), name, budget))
+            alts = [a for a in alts if a != ir.NOTHING]
+            return alt(*alts) if alts else ir.NOTHING
+        return self.lower_basic(node, name)
+
+    # ---- values (enum / const) ---------------------------------------------------------------
+    def lower_values(self, values: list) -> ir.Expr:
+        strings = [v for v in values if isinstance(v, str)]
+        numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        lits = [v for v in values if v is None or isinstance(v, bool)]
+        other = [v for v in values if isinstance(v, (list, dict))]
+        alts = []
+        if strings:
+            alts.append(self.term(S.quoted(alt(*[S.spell_text(v) for v in strings])), "STRING_ENUM"))
+        if numbers:
+            alts.append(self.term(alt(*[N.value_text(v) for v in numbers]), "NUMBER_ENUM"))
+        if lits:
+            alts.append(self.term(alt(*[Text(json.dumps(v)) for v in lits]), "LITERAL_ENUM"))
+        for v in other:
+            alts.append(self.value_expr(v))
+        return alt(*alts) if alts else ir.NOTHING
+
+    def value_expr(self, v) -> ir.Expr:
+        if isinstance(v, str):
+            return self.term(S.quoted(S.spell_text(v)), "STRING_CONST")
+        if v is None or isinstance(v, bool):
+            return self.term(Text(json.dumps(v)), "LITERAL_CONST")
+        if isinstance(v, (int, float)):
+            return self.term(N.value_text(v), "NUMBER_CONST")
+        if isinstance(v, list):
+            if not v:
+                return self.EMPTY_ARR
+            parts = [self.LBRACK]
+            for i, x in enumerate(v):
+                if i:
+                    parts.append(self.COMMA)
+                parts.append(self.value_expr(x))
+            parts.append(self.RBRACK)
+            return seq(*parts)
+        if isinstance(v, dict):
+            if not v:
+                return self.EMPTY_OBJ
+            parts = [self.LBRACE]
+            for i, (k, x) in enumerate(v.items()):
+                if i:
+                    parts.append(self.COMMA)
+                parts.append(self.key_term(k))
+                parts.append(self.value_expr(x))
+            parts.append(self.RBRACE)
+            return seq(*parts)
+        raise SpecError(f"not a JSON value: {v!r}")
+
+    def key_term(self, k: str) -> Ref:
+        r = self._keys.get(k)
+        if r is None:
+            r = self._keys[k] = self.term(seq(S.quoted(S.spell_text(k)), self.colon), "KEY_" + _ident(k))
+        return r
+
+    # ---- by type ------------------------------------------------------------------------------
+    def lower_basic(self, node: Node, name: str) -> ir.Expr:
+        k = node.kinds
+        alts = []
+        lits = []
+        if "null" in k and not any(v is None for v in node.not_values):
+            lits.append(Text("null"))
+        if "boolean" in k:
+            for b in (True, False):
+                if not any(v is b for v in node.not_values):
+                    lits.append(Text(json.dumps(b)))
+        if lits:
+            alts.append(self.term(alt(*lits), "LITERAL"))
+        if "int" in k or "frac" in k:
+            e = self.number_terminal(node)
+            if e is not None:
+                alts.append(e)
+        if "string" in k:
+            e = self.string_terminal(node)
+            if e is not None:
+                alts.append(e)
+        if "array" in k:
+            e = self.lower_array(node, name)
+            if e != ir.NOTHING:
+                alts.append(e)
+        if "object" in k:
+            e = self.lower_object(node, name)
+            if e != ir.NOTHING:
+                alts.append(e)
+        return alt(*alts) if alts else ir.NOTHING
+
+    def number_terminal(self, node: Node) -> Ref | None:
+        key = ("n", node.lo, node.lo_x, node.hi, node.hi_x, "frac" in node.kinds, node.mult,
+               tuple(json.dumps(v) for v in node.not_values))
+        if key not in self._memo_terms:
+            self._memo_terms[key] = self._number_terminal(node)
+        return self._memo_terms[key]
+
+    def _number_terminal(self, node: Node) -> Ref | None:
+        integer = "frac" not in node.kinds
+        try:
+            e = N.number_text(node.lo, node.lo_x, node.hi, node.hi_x, integer, node.mult)
+        except Exception as ex:  # pragma: no cover - defensive
+            raise _err("multipleOf", node.ptr, str(ex)) from None
+        if "int" not in node.kinds:  # non-integers only (oneOf / not of integer)
+            if e == N.JSON_NUMBER:
+                e = seq(ir.opt(Text("-")), N.UNSIGNED)
+            e = ir.And((e, ir.Not(seq(ir.opt(Text("-")), N.INTEGRAL))))
+        excl = [v for v in node.not_values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if excl:
+            e = ir.And((e, ir.Not(alt(*[N.value_text(v) for v in excl]))))
+        if e == ir.NOTHING or (isinstance(e, (ir.And, ir.Alt)) and _empty(e)):
+            return None
+        return self.term(e, "INTEGER" if integer else "NUMBER")
+
+    def string_body(self, node: Node) -> ir.Expr | None:
+        parts = []
+        if node.max_len is not None and node.max_len < node.min_len:
+            return None
+        if node.min_len or node.max_len is not None:
+            parts.append(S.length_body(node.min_len, node.max_len))
+        for pattern, pptr in node.patterns:
+            try:
+                parts.append(S.spell(search_regex(pattern)))
+            except (RegexError, ValueError) as e:
+                self.refuse("pattern", pptr, f"{pattern!r}: {e}")
+        for fmt, _ in node.formats:
+            rx = F.EXACT.get(fmt) or F.APPROXIMATE[fmt]
+            parts.append(S.spell(Regex(rx).to_ir()))
+        excl = [v for v in node.not_values if isinstance(v, str)]
+        if excl:
+            parts.append(ir.Not(alt(*[S.spell_text(v) for v in excl])))
+            if len(parts) == 1:
+                parts.insert(0, S.BODY)
+        if not parts:
+            return S.BODY
+        e = parts[0] if len(parts) == 1 else ir.And(tuple(parts))
+        if (len(parts) > 1 or node.patterns or node.formats) and _empty(e):
+            return None
+        return e
+
+    def string_terminal(self, node: Node) -> Ref | None:
+        key = ("s", node.min_len, node.max_len, node.patterns, node.formats,
+               tuple(json.dumps(v) for v in node.not_values))
+        if key not in self._memo_terms:
+            body = self.string_body(node)
+            self._memo_terms[key] = None if body is None else self.term(S.quoted(body), "STRING")
+        return self._memo_terms[key]
+
+    # ---- arrays ------------------------------------------------------------------------------
+    def lower_array(self, node: Node, name: str) -> ir.Expr:
+        lo, hi = node.min_items, node.max_items
+        if hi is not None and hi < lo:
+            return ir.NOTHING
+        items = []
+        for i in range(len(node.prefix)):
+            if hi is not None and i >= hi:
+                break
+            r = self.rule(node.prefix[i])
+            if r is None:
+                hi = i if hi is None else min(hi, i)
+                break
+            items.append(r)
+        if hi is not None and hi < lo:
+            return ir.NOTHING
+        k = len(items)
+        rest = None
+        if hi is None or hi > k:
+            if len(items) == len(node.prefix):
+                rest = self.rule(node.rest)
+            if rest is None:
+                hi = k
+                if hi < lo:
+                    return ir.NOTHING
+        alts = []
+        if lo == 0:
+            alts.append(self.EMPTY_ARR)
+        if hi is None or hi >= 1:
+            # tail after the prefix: (COMMA rest){max(lo-k,0), hi-k}
+            if rest is not None:
+                tail = Repeat(seq(self.COMMA, rest), max(lo - k, 0), None if hi is None else hi - k)
+            else:
+                tail = ir.EMPTY
+            for i in range(k - 1, 0, -1):  # positions k..2 (1-based) fold right
+                part = seq(self.COMMA, items[i], tail)
+                tail = part if i < lo else ir.opt(part)
+            if k:
+                first = seq(items[0], tail)
+            else:
+                first = seq(rest, Repeat(seq(self.COMMA, rest), max(lo - 1, 0), None if hi is None else hi - 1))
+            alts.append(seq(self.LBRACK, first, self.RBRACK))
+        return alt(*alts) if alts else ir.NOTHING
+
+    # ---- objects ------------------------------------------------------------------------------
+    def lower_object(self, node: Node, name: str) -> ir.Expr:  # noqa: C901
+        names = list(node.props) + [r for r in node.required if r not in node.props]
+        names += [f for f in node.forbidden if f not in names]
+        pn = node.prop_names
+        declared = []  # (key, rule ref, required)
+        for key in names:
+            if not isinstance(key, str):
+                raise SpecError(f"property names must be strings at {show(node.ptr)}")
+            r = None
+            if key not in node.forbidden and (not pn or self.valid(key, pn)):
+                r = self.rule(node.eff(key))
+            req = key in node.required
+            if r is None:
+                if req:
+                    return ir.NOTHING
+                continue
+            declared.append((key, r, req))
+        # additional members: regions of keys by the patterns they match
+        regions = []
+        base = S.BODY
+        if names:
+            base = ir.And((S.BODY, ir.Not(alt(*[S.spell_text(k) for k in names]))))
+        if pn:
+            pnode = self.node_for(pn)
+            if pnode.enum is not None:
+                vals = [v for v in self._values(pnode) if isinstance(v, str)]
+                body = alt(*[S.spell_text(v) for v in vals]) if vals else None
+            elif "string" in pnode.kinds:
+                if pnode.groups or pnode.deps:
+                    self.refuse("propertyNames", node.ptr, "anyOf/oneOf inside propertyNames")
+                body = self.string_body(pnode)
+            else:
+                body = None
+            base = None if body is None else ir.And((base, body))
+        if base is not None:
+            pats = [(p, c, ptr, li) for li, (ps, _) in enumerate(node.layers) for p, c, ptr in ps]
+            if len(pats) > _MAX_PATTERN_REGIONS:
+                self.refuse("patternProperties", pats[0][2], f"more than {_MAX_PATTERN_REGIONS} patterns")
+                pats = pats[:_MAX_PATTERN_REGIONS]
+            imgs = []
+            for p, _c, ptr, _li in pats:
+                try:
+                    imgs.append(S.spell(search_regex(p)))
+                except (RegexError, ValueError) as e:
+                    raise _err("patternProperties", ptr, f"{p!r}: {e}") from None
+            for mask in range(1 << len(pats)):
+                value: tuple = ()
+                for li, (_, additional) in enumerate(node.layers):
+                    matched = [pats[i][1] for i in range(len(pats)) if mask >> i & 1 and pats[i][3] == li]
+                    value = conj(value, *matched) if matched else conj(value, additional)
+                r = self.rule(value)
+                if r is None:
+                    continue
+                keys = [base]
+                for i in range(len(pats)):
+                    keys.append(imgs[i] if mask >> i & 1 else ir.Not(imgs[i]))
+                kl = keys[0] if len(keys) == 1 else ir.And(tuple(keys))
+                if (len(keys) > 1 or pn) and _empty(kl):
+                    continue
+                regions.append(seq(self.term(seq(S.quoted(kl), self.colon), "KEY"), r))
+        extra = alt(*regions) if regions else None
+        return self._members(node, name, declared, extra)
+
+    def _members(self, node: Node, name: str, declared: list, extra) -> ir.Expr:
+        n = len(declared)
+        lo, hi = node.min_props, node.max_props
+        if hi is not None and hi < lo:
+            return ir.NOTHING
+        nreq = sum(1 for _, _, r in declared if r)
+        if hi is not None and nreq > hi:
+            return ir.NOTHING
+        if extra is None and lo > n:
+            return ir.NOTHING
+        cap = hi if hi is not None else lo  # counter saturates at cap (0: no counting)
+        if (n + 1) * (cap + 1) > _MAX_COUNTED_RULES:
+            raise _err("maxProperties" if hi is not None else "minProperties", node.ptr, "too many properties to count")
+        req_after = [0] * (n + 1)
+        for i in range(n - 1, -1, -1):
+            req_after[i] = req_after[i + 1] + (1 if declared[i][2] else 0)
+        base = self.new_rule(name + "_o")
+        memo: dict = {}
+
+        def nxt(c):
+            return c + 1 if hi is not None else min(c + 1, cap)
+
+        def can_add(c):
+            return hi is None or c < hi
+
+        def tail(i, c):  # after >= 1 member; next declared index i; c members so far
+            key = ("t", i, c)
+            if key in memo:
+                return memo[key]
+            rn = f"{base}_t{i}_{c}"
+            memo[key] = Ref(rn)
+            alts = []
+            if req_after[i] == 0 and c >= lo:
+                alts.append(ir.EMPTY)
+            if can_add(c):
+                ch = choice(i, c)
+                if ch is not None:
+                    alts.append(seq(self.COMMA, ch))
+            self.rules[rn] = alt(*alts) if alts else ir.NOTHING
+            return memo[key]
+
+        def choice(i, c):  # one member (no comma) then the tail
+            key = ("c", i, c)
+            if key in memo:
+                return memo[key]
+            if extra is None and i >= n:
+                memo[key] = None
+                return None
+            rn = f"{base}_c{i}_{c}"
+            memo[key] = Ref(rn)
+            alts = []
+            if extra is not None:
+                alts.append(seq(extra, tail(i, nxt(c))))
+            d = decl(i, c)
+            if d is not None:
+                alts.append(d)
+            self.rules[rn] = alt(*alts)
+            return memo[key]
+
+        def decl(i, c):  # a declared member at index >= i (skipping optional ones)
+            key = ("d", i, c)
+            if key in memo:
+                return memo[key]
+            if i >= n:
+                memo[key] = None
+                return None
+            rn = f"{base}_d{i}_{c}"
+            memo[key] = Ref(rn)
+            k, r, req = declared[i]
+            alts = [seq(self.key_term(k), r, tail(i + 1, nxt(c)))]
+            if not req:
+                d = decl(i + 1, c)
+                if d is not None:
+                    alts.append(d)
+            self.rules[rn] = alt(*alts)
+            return memo[key]
+
+        alts = []
+        if req_after[0] == 0 and lo == 0:
+            alts.append(self.EMPTY_OBJ)
+        if hi is None or hi >= 1:
+            ch = choice(0, 0)
+            if ch is not None:
+                alts.append(seq(self.LBRACE, ch, self.RBRACE))
+        return alt(*alts) if alts else ir.NOTHING
+
+    # ---- the grammar --------------------------------------------------------------------------
+    def grammar(self) -> ir.Grammar:
+        root = self.rule(("",))
+        if root is None:
+            raise unsatisfiable("")
+        start = root if self.ws1 is None else seq(ir.opt(self.ws1), root, ir.opt(self.ws1))
+        rules = {"start": start}
+        rules.update(self.rules)
+        g = ir.Grammar(rules=rules, terminals=dict(self.terminals), start="start")
+        if not _productive(g):
+            raise unsatisfiable("", "no finite instance")
+        return g
+
+
+def _ident(k: str) -> str:
+    s = re.sub(r"[^A-Za-z0-9]+", "_", k).strip("_").upper()
+    return (s or "KEY")[:40]
+
+
+def _empty(e: ir.Expr) -> bool:
+    """Whether a terminal expression matches nothing (exact, via the engine's DFA)."""
+    from ..automata.dfa import DFA
+    from ..automata.lower import lower_regex
+
+    term = lower_regex(e)
+    return DFA(term).empty
+
+
+def _productive(g: ir.Grammar) -> bool:
+    prod: set[str] = set()
+
+    def ok(e) -> bool:
+        if isinstance(e, Ref):
+            return e.name in g.terminals or e.name in prod
+        if isinstance(e, ir.Seq):
+            return all(ok(i) for i in e.items)
+        if isinstance(e, ir.Alt):
+            return any(ok(i) for i in e.items)
+        if isinstance(e, Repeat):
+            return e.min == 0 or ok(e.item)
+        return True
+
+    changed = True
+    while changed:
+        changed = False
+        for name, body in g.rules.items():
+            if name not in prod and ok(body):
+                prod.add(name)
+                changed = True
+    return g.start in prod
