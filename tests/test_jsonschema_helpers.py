@@ -320,3 +320,19 @@ def mutations(value):
 def in_convention_text(text: str) -> bool:
     """Whether every whitespace gap of a json.dumps text is within the bound."""
     return not re.search(rf"\n {{{MAX_WS},}}", text)
+
+
+# --------------------------------------------------------------------------- self-tests
+
+
+def test_order_like_puts_declared_keys_first():
+    schema = {"properties": {"b": {}, "a": {"properties": {"y": {}, "x": {}}}}}
+    value = {"z": 1, "a": {"x": 1, "y": 2}, "b": 0}
+    assert json.dumps(order_like(schema, value)) == '{"b": 0, "a": {"y": 2, "x": 1}, "z": 1}'
+
+
+def test_texts_and_convention():
+    deep = [[[[[[[[[[[1]]]]]]]]]]]
+    assert len(texts(deep)) == 3  # no indent=2 text: its gaps would exceed the bound
+    assert in_convention_text(json.dumps([1], indent=2))
+    assert not in_convention_text("[\n" + " " * MAX_WS + "1]")

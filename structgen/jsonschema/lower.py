@@ -1196,77 +1196,61 @@ class Lowerer:
         for i in range(n - 1, -1, -1):
             req_after[i] = req_after[i + 1] + (1 if declared[i][2] else 0)
         base = self.new_rule(name + "_o")
-        memo: dict = {}
 
         def nxt(c):
             return c + 1 if hi is not None else min(c + 1, cap)
 
-        def can_add(c):
-            return hi is None or c < hi
-
         def tail(i, c):  # after >= 1 member; next declared index i; c members so far
-            key = ("t", i, c)
-            if key in memo:
-                return memo[key]
-            rn = f"{base}_t{i}_{c}"
-            memo[key] = Ref(rn)
-            alts = []
-            if req_after[i] == 0 and c >= lo:
-                alts.append(ir.EMPTY)
-            if can_add(c):
-                ch = choice(i, c)
-                if ch is not None:
-                    alts.append(seq(self.COMMA, ch))
-            self.rules[rn] = alt(*alts) if alts else ir.NOTHING
-            return memo[key]
+            return Ref(f"{base}_t{i}_{c}")
 
         def choice(i, c):  # one member (no comma) then the tail
-            key = ("c", i, c)
-            if key in memo:
-                return memo[key]
-            if extra is None and i >= n:
-                memo[key] = None
-                return None
-            rn = f"{base}_c{i}_{c}"
-            memo[key] = Ref(rn)
-            alts = []
-            if extra is not None:
-                alts.append(seq(extra, tail(i, nxt(c))))
-            d = decl(i, c)
-            if d is not None:
-                alts.append(d)
-            self.rules[rn] = alt(*alts)
-            return memo[key]
+            return Ref(f"{base}_c{i}_{c}")
 
         def decl(i, c):  # a declared member at index >= i (skipping optional ones)
-            key = ("d", i, c)
-            if key in memo:
-                return memo[key]
-            if i >= n:
-                memo[key] = None
-                return None
-            rn = f"{base}_d{i}_{c}"
-            memo[key] = Ref(rn)
-            k, r, req = declared[i]
-            alts = [seq(self.key_term(k), r, tail(i + 1, nxt(c)))]
-            if not req:
-                d = decl(i + 1, c)
-                if d is not None:
-                    alts.append(d)
-            self.rules[rn] = alt(*alts)
-            return memo[key]
+            return Ref(f"{base}_d{i}_{c}")
 
+        # every rule body refers to the others by name: built without recursion
+        for i in range(n, -1, -1):
+            for c in range(cap, -1, -1):
+                alts = []
+                if req_after[i] == 0 and c >= lo:
+                    alts.append(ir.EMPTY)
+                if (hi is None or c < hi) and (extra is not None or i < n):
+                    alts.append(seq(self.COMMA, choice(i, c)))
+                self.rules[tail(i, c).name] = alt(*alts) if alts else ir.NOTHING
+                alts = []
+                if extra is not None:
+                    alts.append(seq(extra, tail(i, nxt(c))))
+                if i < n:
+                    alts.append(decl(i, c))
+                self.rules[choice(i, c).name] = alt(*alts) if alts else ir.NOTHING
+                if i < n:
+                    k, r, req = declared[i]
+                    alts = [seq(self.key_term(k), r, tail(i + 1, nxt(c)))]
+                    if not req and i + 1 < n:
+                        alts.append(decl(i + 1, c))
+                    self.rules[decl(i, c).name] = alt(*alts)
         alts = []
         if req_after[0] == 0 and lo == 0:
             alts.append(self.EMPTY_OBJ)
-        if hi is None or hi >= 1:
-            ch = choice(0, 0)
-            if ch is not None:
-                alts.append(seq(self.LBRACE, ch, self.RBRACE))
+        if (hi is None or hi >= 1) and (extra is not None or n > 0):
+            alts.append(seq(self.LBRACE, choice(0, 0), self.RBRACE))
         return alt(*alts) if alts else ir.NOTHING
 
     # ---- the grammar --------------------------------------------------------------------------
     def grammar(self) -> ir.Grammar:
+        import sys
+
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(limit, 20_000))
+        try:
+            return self._grammar()
+        except RecursionError:
+            raise _err("$ref", "", "the schema is nested too deeply") from None
+        finally:
+            sys.setrecursionlimit(limit)
+
+    def _grammar(self) -> ir.Grammar:
         root = self.rule(("",))
         if root is None:
             raise unsatisfiable("")
