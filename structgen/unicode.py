@@ -20,6 +20,8 @@ import re
 import threading
 from functools import cache, lru_cache
 
+from . import ir
+
 MAX_UNICODE = 0x10FFFF
 
 Ranges = tuple[tuple[int, int], ...]
@@ -115,16 +117,8 @@ def union(*sets: Ranges) -> Ranges:
 
 
 def complement(ranges: Ranges, top: int = MAX_UNICODE) -> Ranges:
-    """All code points 0..top not in ``ranges`` (which must be normalized)."""
-    out = []
-    nxt = 0
-    for lo, hi in ranges:
-        if lo > nxt:
-            out.append((nxt, lo - 1))
-        nxt = hi + 1
-    if nxt <= top:
-        out.append((nxt, top))
-    return tuple(out)
+    """All code points 0..top not in ``ranges``."""
+    return ir.complement_ranges(ranges, top)
 
 
 def intersect(a: Ranges, b: Ranges) -> Ranges:

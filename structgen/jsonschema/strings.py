@@ -21,27 +21,13 @@ from functools import lru_cache
 
 from .. import ir
 from ..ir import Alt, And, Chars, Not, Repeat, Seq, Text, alt, seq
+from ..unicode import intersect as _intersect
 
 MAX_CP = ir.MAX_UNICODE
 SURROGATES = (0xD800, 0xDFFF)
 _SHORT = {0x22: '"', 0x5C: "\\", 0x2F: "/", 0x08: "b", 0x0C: "f", 0x0A: "n", 0x0D: "r", 0x09: "t"}
 _RAW = ir.normalize_ranges([(0x20, 0x21), (0x23, 0x5B), (0x5D, MAX_CP)])
 _ALL = ((0, SURROGATES[0] - 1), (SURROGATES[1] + 1, MAX_CP))
-
-
-def _intersect(a, b):
-    out = []
-    i = j = 0
-    while i < len(a) and j < len(b):
-        lo = max(a[i][0], b[j][0])
-        hi = min(a[i][1], b[j][1])
-        if lo <= hi:
-            out.append((lo, hi))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return tuple(out)
 
 
 def _hex_digit_class(lo: int, hi: int) -> ir.Expr:
