@@ -6,7 +6,12 @@ real tokenizers, and time inside the logits processor while SmolLM2 generates.
 
 Per-token figures come from random walks through the mask (uniform over allowed tokens,
 EOS avoided until the text may end): the first pass over fresh states is the
-"first visit", replaying the same token sequences is the "steady state".
+"first visit", replaying the same token sequences is the "steady state". Compile time
+includes the mask of the initial state (computed by ``structgen.compile``); "1st mask" is
+what is left of the first ``mask()`` call after that.
+
+The intersection section times an email format intersected with a length bound (the
+emptiness checks of ``&``), compiled as a grammar and walked over a few addresses.
 """
 
 from __future__ import annotations
@@ -54,8 +59,14 @@ def walks(compiled, n_walks: int, max_len: int, seed: int = 0):
             mask = m.mask()
             allowed = np.flatnonzero(mask)
             eos_ok = [a for a in eos if mask[a]]
-            non_eos = [a for a in allowed[rng.randrange(len(allowed)) :][:64].tolist() if a not in eos]
-            tok = rng.choice(non_eos) if non_eos and (not eos_ok or rng.random() < 0.85) else eos_ok[0]
+            non_eos = [
+                a for a in allowed[rng.randrange(len(allowed)) :][:64].tolist() if a not in eos
+            ]
+            tok = (
+                rng.choice(non_eos)
+                if non_eos and (not eos_ok or rng.random() < 0.85)
+                else eos_ok[0]
+            )
             ok = m.advance(tok)
             first.append(time.perf_counter() - t0)
             assert ok
@@ -103,13 +114,52 @@ def bench_tokenizer(name: str, n_walks: int, max_len: int) -> None:
         )
 
 
+def bench_intersection(name: str = "smollm2") -> None:
+    from structgen import ir
+
+    tok = assets.load_tokenizer(name)
+    size = assets.MODEL_VOCAB_SIZE.get(name)
+    print(f"\n## email & .{{0,N}} (tokenizer {name})")
+    print(f"{'N':>6} {'compile ms':>10} {'walk ms':>8} {'tokens':>6}")
+    email = structgen.Regex(REGEXES["email"]).to_ir()
+    texts = [
+        "john.smith@example.com",
+        "a.b-c_d+e@sub.domain.co.uk",
+        "x" * 60 + "@" + "y" * 60 + ".org",
+    ]
+    for n in (64, 1024):
+        bound = ir.Repeat(ir.Chars(((0, 0x10FFFF),)), 0, n)
+        grammar = ir.Grammar(rules={"start": ir.And((email, bound))})
+        compile_mod._AUTOMATA.clear()
+        compile_mod._INDEXES.clear()
+        from structgen.automata import grammar as grammar_mod
+
+        grammar_mod._DFA_CACHE.clear()
+        gc.collect()
+        t0 = time.perf_counter()
+        compiled = structgen.compile(grammar, tok, vocab_size=size)
+        t_compile = time.perf_counter() - t0
+        steps = 0
+        t0 = time.perf_counter()
+        for text in texts:
+            m = compiled.matcher()
+            for t in tok.encode(text, add_special_tokens=False):
+                m.mask()
+                m.advance(t)
+                steps += 1
+        t_walk = time.perf_counter() - t0
+        print(f"{n:>6} {t_compile * 1e3:>10.2f} {t_walk * 1e3:>8.2f} {steps:>6}")
+
+
 def bench_model(batch_sizes=(1, 4), max_new_tokens: int = 48) -> None:
     import torch
 
     model, tok = assets.load_model()
     tok.padding_side = "left"
     print("\n## SmolLM2-135M-Instruct generating (greedy), time per decoding step")
-    print(f"{'regex':<11} {'batch':>5} {'steps':>5} {'processor ms/step':>17} {'model ms/step':>13}")
+    print(
+        f"{'regex':<11} {'batch':>5} {'steps':>5} {'processor ms/step':>17} {'model ms/step':>13}"
+    )
     prompts = [
         "Write one example value.",
         "Give an example, nothing else.",
@@ -117,10 +167,14 @@ def bench_model(batch_sizes=(1, 4), max_new_tokens: int = 48) -> None:
         "One sample:",
     ]
     for rname, pattern in REGEXES.items():
-        compiled = structgen.compile(structgen.Regex(pattern), tok, vocab_size=model.config.vocab_size)
+        compiled = structgen.compile(
+            structgen.Regex(pattern), tok, vocab_size=model.config.vocab_size
+        )
         for bs in batch_sizes:
             chats = [
-                tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
+                tok.apply_chat_template(
+                    [{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True
+                )
                 for p in prompts[:bs]
             ]
             enc = tok(chats, return_tensors="pt", padding=True)
@@ -132,7 +186,9 @@ def bench_model(batch_sizes=(1, 4), max_new_tokens: int = 48) -> None:
                     logits_processor=[proc],
                     max_new_tokens=max_new_tokens,
                     do_sample=False,
-                    pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
+                    pad_token_id=tok.pad_token_id
+                    if tok.pad_token_id is not None
+                    else tok.eos_token_id,
                 )
             total = time.perf_counter() - t0
             steps = proc.stats["calls"]
@@ -142,7 +198,9 @@ def bench_model(batch_sizes=(1, 4), max_new_tokens: int = 48) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--tokenizers", default="smollm2,llama3")
     ap.add_argument("--walks", type=int, default=30)
     ap.add_argument("--max-len", type=int, default=64)
@@ -150,9 +208,12 @@ def main() -> None:
     args = ap.parse_args()
     for name in args.tokenizers.split(","):
         bench_tokenizer(name, args.walks, args.max_len)
+    bench_intersection()
     if not args.no_model:
         bench_model()
-    print(f"\n(python {statistics.__name__ and __import__('sys').version.split()[0]}, numpy {np.__version__})")
+    print(
+        f"\n(python {statistics.__name__ and __import__('sys').version.split()[0]}, numpy {np.__version__})"
+    )
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .automata import terms as T
 from .automata.dfa import DFA
 from .automata.grammar import END, Automaton, NeedDeeper
 from .cache import BoundedCache
@@ -36,13 +37,88 @@ class VocabArrays:
         self.lens = np.fromiter((len(b) for b in self.data), dtype=np.int64, count=len(ids))
         self.maxlen = int(self.lens[0]) if len(ids) else 0
         # cnt[j] = number of tokens with more than j bytes
-        self.cnt = [int(np.searchsorted(-self.lens, -j, side="left")) for j in range(self.maxlen + 1)]
+        self.cnt = [
+            int(np.searchsorted(-self.lens, -j, side="left")) for j in range(self.maxlen + 1)
+        ]
         self.cols = []
         for j in range(self.maxlen):
             n = self.cnt[j]
-            self.cols.append(np.frombuffer(b"".join(b[j : j + 1] for b in self.data[:n]), dtype=np.uint8))
+            self.cols.append(
+                np.frombuffer(b"".join(b[j : j + 1] for b in self.data[:n]), dtype=np.uint8)
+            )
         self.eos = np.asarray(sorted(vocab.eos_ids), dtype=np.int64)
         self.lexcache = BoundedCache(limits.max_cache_bytes // 4)
+        self._caps: dict[int, tuple[int, np.ndarray]] = {}
+        self._exc: dict[frozenset, np.ndarray | None] = {}
+        self._capmemo: dict = {}
+        self._lexkeys: dict = {}
+
+    def _cap_of(self, alphabet: int) -> tuple[int, np.ndarray]:
+        c = self._caps.get(alphabet)
+        if c is None:
+            member = np.unpackbits(
+                np.frombuffer(alphabet.to_bytes(32, "little"), dtype=np.uint8), bitorder="little"
+            ).astype(bool)
+            n0 = self.cnt[0] if self.maxlen else 0
+            best = np.zeros(n0, dtype=np.int32)  # longest run of alphabet bytes per token
+            run = best
+            for j in range(self.maxlen):
+                n = self.cnt[j]
+                run = np.where(member[self.cols[j]], run[:n] + 1, 0)
+                np.maximum(best[:n], run, out=best[:n])
+            if n0 > _MAX_EXCEPTIONAL:
+                limit = int(
+                    np.partition(best, n0 - 1 - _MAX_EXCEPTIONAL)[n0 - 1 - _MAX_EXCEPTIONAL]
+                )
+            else:
+                limit = 0
+            # every token but the (at most _MAX_EXCEPTIONAL) exceptional ones has runs < C
+            cap = limit + 1
+            c = (cap, np.flatnonzero(best >= cap))
+            if len(self._caps) > 4096:
+                self._caps.clear()
+                self._exc.clear()
+            self._caps[alphabet] = c
+        return c
+
+    def cap(self, alphabet: int) -> int:
+        """A count ``C`` that no run of bytes from ``alphabet`` (a byte mask) inside one
+        token reaches, except in at most a few exceptional tokens (see
+        :func:`structgen.automata.terms.capped`)."""
+        return self._cap_of(alphabet)[0]
+
+    def exceptional(self, alphas: frozenset) -> np.ndarray | None:
+        """Sorted positions of the exceptional tokens of all ``alphas`` (None if none)."""
+        e = self._exc.get(alphas)
+        if e is None and alphas not in self._exc:
+            parts = [self._cap_of(a)[1] for a in alphas]
+            e = np.unique(np.concatenate(parts)) if parts else None
+            if e is not None and not e.size:
+                e = None
+            self._exc[alphas] = e
+        return e
+
+    def lexkey(self, dfa: DFA, q: int) -> tuple:
+        """``(key, exceptional)``: what an unexceptional token does from ``dfa`` state
+        ``q`` depends only on ``key`` (the state's term with repeat counts clamped to
+        what one token can consume); the tokens at the sorted positions ``exceptional``
+        (or None) must be walked from ``q`` itself. Two states share unexceptional
+        results only if both treat the same tokens as exceptional, so with exceptions
+        the key carries the alphabets they come from."""
+        key = (dfa, q)
+        k = self._lexkeys.get(key)
+        if k is None:
+            if len(self._lexkeys) > 200_000:
+                self._lexkeys.clear()
+                self._capmemo.clear()
+            term, alphas = T.capped(dfa.terms[q], self.cap, self._capmemo)
+            exc = self.exceptional(alphas) if alphas else None
+            k = (term, None) if exc is None else ((term, alphas), exc)
+            self._lexkeys[key] = k
+        return k
+
+
+_MAX_EXCEPTIONAL = 32
 
 
 def vocab_arrays(vocab, limits: Limits = DEFAULT_LIMITS) -> VocabArrays:
@@ -58,50 +134,140 @@ def vocab_arrays(vocab, limits: Limits = DEFAULT_LIMITS) -> VocabArrays:
 
 class LexInfo:
     """What all tokens do from one DFA state: ``inside`` (bool mask over the vocabulary:
-    consumed entirely without dying) and the *exits*: positions (into the sorted token
-    arrays) and offsets ``j`` where the terminal may end before byte ``j`` of the token."""
+    consumed entirely without dying) and the *exits*: where the terminal may end before
+    byte ``j`` of a token, as a tuple of parts ``(positions into the sorted token arrays,
+    offsets j, the bytes at j)``."""
 
-    __slots__ = ("inside", "ex_pos", "ex_off", "ex_first", "nbytes")
+    __slots__ = ("inside", "exits", "nbytes")
 
 
 def lex_info(dfa: DFA, q: int, va: VocabArrays) -> LexInfo:
-    key = (dfa, q)
-    info = va.lexcache.get(key)
+    """What every token does from ``dfa`` state ``q``. Cached per (DFA,
+    :meth:`VocabArrays.lexkey`): the states of a long counter share one entry until the
+    counter comes within one token's reach of its bounds, except for a few exceptional
+    tokens (long runs of the counted bytes), which are walked from each state."""
+    ck, exc = va.lexkey(dfa, q)
+    cache = va.lexcache
+    if exc is None:
+        key = (dfa, ck)
+        info = cache.get(key)
+        if info is None:
+            info = _lex_walk(dfa, q, va, None)
+            cache.put(key, info, info.nbytes)
+        return info
+    key = (dfa, ck, q)
+    info = cache.get(key)
     if info is not None:
         return info
-    inside = np.zeros(va.size, dtype=bool)
-    idx = np.arange(va.cnt[0] if va.maxlen else 0, dtype=np.int64)
-    st = np.full(idx.size, q, dtype=np.int32)
-    ex_pos, ex_off, ex_first = [], [], []
-    for j in range(va.maxlen):
-        if not idx.size:
-            break
-        dfa.ensure(st)
-        st = dfa.table[st, va.cols[j][idx]]
-        keep = st != 0
-        if not keep.all():
-            idx, st = idx[keep], st[keep]
-        k = int(np.searchsorted(idx, va.cnt[j + 1]))  # idx[k:] have exactly j+1 bytes
+    bkey = (dfa, ck)
+    base = cache.get(bkey)
+    if base is None:
+        base = _lex_walk(dfa, q, va, exc)
+        cache.put(bkey, base, base.nbytes)
+    ins: list = []
+    exits: list = []
+    _lex_scalar(dfa, va, exc, np.full(exc.size, q, dtype=np.int32), 0, ins, exits)
+    if not ins and not exits:
+        info = base
+    else:
+        inside = base.inside
+        if ins:
+            inside = inside.copy()
+            inside[va.ids[ins[0]]] = True
+        info = _lex_result(inside, base.exits + tuple(exits))
+    cache.put(key, info, info.nbytes if info is not base else 64)
+    return info
+
+
+def _lex_result(inside: np.ndarray, exits: tuple) -> LexInfo:
+    info = LexInfo()
+    info.inside = inside
+    info.exits = exits
+    info.nbytes = inside.nbytes + sum(p.size * 13 for p, _, _ in exits) + 200
+    return info
+
+
+def _lex_walk(dfa: DFA, q: int, va: VocabArrays, skip: np.ndarray | None) -> LexInfo:
+    """The vectorised walk of every token (but those at positions ``skip``) from ``q``."""
+    ins: list = []  # positions of tokens read entirely
+    ex_pos, ex_off, ex_first = [], [], []  # exits: position, offset, byte at the offset
+    exits: list = []
+    lens, cnt, cols = va.lens, va.cnt, va.cols
+    if va.maxlen:
+        dfa.build(q)
+        st = dfa.table[q][cols[0]]  # byte 0 of every token, from one row
+        if skip is not None:
+            st[skip] = 0
+        idx = np.flatnonzero(st)
+        st = st[idx]
+    else:
+        idx = st = np.zeros(0, dtype=np.int64)
+    j = 0  # bytes read so far (minus one): idx/st are the tokens alive after byte j
+    while idx.size:
+        k = int(np.searchsorted(idx, cnt[j + 1]))  # idx[k:] have exactly j+1 bytes
         if k < idx.size:
-            inside[va.ids[idx[k:]]] = True
+            ins.append(idx[k:])
             idx, st = idx[:k], st[:k]
+            if not k:
+                break
         acc = dfa.accepting[st]
         if acc.any():
             p = idx[acc]
             ex_pos.append(p)
             ex_off.append(np.full(p.size, j + 1, dtype=np.int32))
-            ex_first.append(va.cols[j + 1][p])
-    info = LexInfo()
-    info.inside = inside
+            ex_first.append(cols[j + 1][p])
+        j += 1
+        # few bytes left in all: finish token by token (a numpy call costs as much as a
+        # few hundred scalar steps)
+        left = int(lens[idx[0]]) - j  # tokens are sorted longest first
+        if idx.size <= 8 or int(lens[idx].sum()) - idx.size * j <= 100 * left:
+            _lex_scalar(dfa, va, idx, st, j, ins, exits)
+            break
+        dfa.ensure(st)
+        st = dfa.table[st, cols[j][idx]]
+        keep = st != 0
+        if not keep.all():
+            idx, st = idx[keep], st[keep]
+    inside = np.zeros(va.size, dtype=bool)
+    if ins:
+        inside[va.ids[np.concatenate(ins)]] = True
     if ex_pos:
-        info.ex_pos = np.concatenate(ex_pos)
-        info.ex_off = np.concatenate(ex_off)
-        info.ex_first = np.concatenate(ex_first)
-    else:
-        info.ex_pos = info.ex_off = info.ex_first = None
-    info.nbytes = inside.nbytes + (0 if info.ex_pos is None else info.ex_pos.size * 13) + 200
-    va.lexcache.put(key, info, info.nbytes)
-    return info
+        exits.insert(0, (np.concatenate(ex_pos), np.concatenate(ex_off), np.concatenate(ex_first)))
+    return _lex_result(inside, tuple(exits))
+
+
+def _lex_scalar(dfa: DFA, va: VocabArrays, idx, st, j: int, ins: list, exits: list) -> None:
+    """The end of :func:`lex_info` for the few tokens still alive after ``j`` bytes."""
+    data, step, acc, rows = va.data, dfa.step, dfa.acc, dfa.rows
+    done, xp, xo, xf = [], [], [], []
+    for p, s in zip(idx.tolist(), st.tolist(), strict=True):
+        tok = data[p]
+        n = len(tok)
+        o = j
+        while True:
+            row = rows[s]
+            t = -1 if row is None else row[tok[o]]
+            s = step(s, tok[o]) if t < 0 else t
+            if not s:
+                break
+            o += 1
+            if o == n:
+                done.append(p)
+                break
+            if acc[s]:
+                xp.append(p)
+                xo.append(o)
+                xf.append(tok[o])
+    if done:
+        ins.append(np.asarray(done, dtype=np.int64))
+    if xp:
+        exits.append(
+            (
+                np.asarray(xp, dtype=np.int64),
+                np.asarray(xo, dtype=np.int32),
+                np.asarray(xf, dtype=np.uint8),
+            )
+        )
 
 
 def _valid_remainders(A: Automaton, cont: frozenset, groups: dict) -> list[int]:
@@ -162,6 +328,8 @@ class TokenIndex:
         self._mask_bytes = 0
         self._first_bytes: dict[frozenset, np.ndarray] = {}
         self.initial = self.state(automaton.initial())
+        # every sequence starts here: its mask is part of compiling for the vocabulary
+        self.mask(self.initial)
 
     def state(self, config: frozenset) -> State:
         st = self._states.get(config)
@@ -179,12 +347,15 @@ class TokenIndex:
         m = st._mask
         if m is not None:
             return m
-        m = np.zeros(self.size, dtype=bool)
-        for elem in st.config:
-            if elem[0] >= 0:
+        elems = [e for e in st.config if e[0] >= 0]
+        if len(elems) == 1 and not (st.accepting and self.va.eos.size):
+            m = self._elem_mask(elems[0])  # shared, never written to
+        else:
+            m = np.zeros(self.size, dtype=bool)
+            for elem in elems:
                 m |= self._elem_mask(elem)
-        if st.accepting and self.va.eos.size:
-            m[self.va.eos] = True
+            if st.accepting and self.va.eos.size:
+                m[self.va.eos] = True
         if self._mask_bytes > self.limits.max_cache_bytes // 2:
             for other in self._states.values():
                 other._mask = None
@@ -197,16 +368,21 @@ class TokenIndex:
         """Tokens allowed by one element. Computed on the element's stack truncated to its
         top frames when that suffices (exactly: see Automaton.truncate), so the result is
         shared by every nesting depth below."""
-        m = self._elem_masks.get(elem)
-        if m is not None:
-            return m
         t, q, ret = elem
         A = self.automaton
+        # the mask depends on q only through lex_info, hence through the lexkey
+        ck, exc = self.va.lexkey(A.dfas[t], q)
+        if exc is not None:
+            ck = (ck, q)  # exceptional tokens make the result depend on q itself
+        full = (t, ck, ret)
+        m = self._elem_masks.get(full)
+        if m is not None:
+            return m
         for k in _TRUNCATE_DEPTHS:
             short = A.truncate(ret, k)
             if short is ret:
                 break
-            key = (t, q, short)
+            key = (t, ck, short)
             m = self._elem_masks.get(key)
             if m is None:
                 try:
@@ -214,29 +390,32 @@ class TokenIndex:
                 except NeedDeeper:
                     continue
                 self._elem_masks.put(key, m, m.nbytes)
-            self._elem_masks.put(elem, m, 64)
+            self._elem_masks.put(full, m, 64)
             return m
         m = self._compute_elem_mask(t, q, ret)
-        self._elem_masks.put(elem, m, m.nbytes)
+        self._elem_masks.put(full, m, m.nbytes)
         return m
 
     def _compute_elem_mask(self, t: int, q: int, ret) -> np.ndarray:
         A = self.automaton
         info = lex_info(A.dfas[t], q, self.va)
         m = info.inside
-        if info.ex_pos is not None:
+        if info.exits:
             cont = A.close(A.expand(ret))
             fb = self._first_bytes_of(cont)
-            sel = fb[info.ex_first]
-            if sel.any():
-                m = m.copy()
-                pos, off = info.ex_pos[sel], info.ex_off[sel]
-                groups: dict[bytes, list[int]] = {}
-                data = self.va.data
-                for p, o in zip(pos.tolist(), off.tolist(), strict=True):
-                    groups.setdefault(data[p][o:], []).append(p)
+            if not fb.any():
+                return m
+            groups: dict[bytes, list[int]] = {}
+            data = self.va.data
+            for pos, off, first in info.exits:
+                sel = fb[first]
+                if sel.any():
+                    for p, o in zip(pos[sel].tolist(), off[sel].tolist(), strict=True):
+                        groups.setdefault(data[p][o:], []).append(p)
+            if groups:
                 ok = _valid_remainders(A, cont, groups)
                 if ok:
+                    m = m.copy()
                     m[self.va.ids[np.asarray(ok, dtype=np.int64)]] = True
         return m
 

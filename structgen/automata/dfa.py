@@ -16,7 +16,11 @@ from . import terms as T
 
 
 class DFA:
-    """Lazy DFA for one terminal. ``table[s, b]`` is valid once ``built[s]``."""
+    """Lazy DFA for one terminal. ``table[s, b]`` is valid once ``built[s]``.
+
+    ``rows[s]`` is a Python list of 256 targets for scalar stepping: None until the state
+    is first stepped, -1 for a transition not computed yet (rows fill byte by byte when a
+    text walks through, and wholly when ``build`` is called)."""
 
     def __init__(
         self, root: T.Term, limits: Limits = DEFAULT_LIMITS, name: str = "", nonempty: bool = False
@@ -34,6 +38,8 @@ class DFA:
         self.rows: list[list[int] | None] = [[0] * 256]
         self.acc: list[bool] = [False]  # accepting, as a Python list for scalar stepping
         self._productive: dict[T.Term, bool] = {}
+        self.complete: list[bool] = [True]  # rows[s] holds no -1
+        self._classes: dict[int, list[int]] = {}  # per-class targets of incomplete rows
         if not self._is_productive(root) or (nonempty and root is T.EPS):
             # keep the numbering convention (start = 1) even for an empty language
             self.start = self._add(T.EMPTY, force=True)
@@ -62,6 +68,7 @@ class DFA:
             self.built = np.concatenate([self.built, np.zeros(cap // 2, dtype=bool)])
         self.terms.append(term)
         self.rows.append(None)
+        self.complete.append(False)
         if register and not force:
             self.ids[term] = sid
         self.accepting[sid] = term.nullable
@@ -69,6 +76,7 @@ class DFA:
         if force:
             self.built[sid] = True
             self.rows[sid] = [0] * 256
+            self.complete[sid] = True
         return sid
 
     def state_of(self, term: T.Term) -> int:
@@ -78,7 +86,12 @@ class DFA:
         return sid
 
     def _is_productive(self, term: T.Term) -> bool:
-        """Whether the term's language is non-empty (only in doubt with & and ~)."""
+        """Whether the term's language is non-empty (only in doubt with & and ~).
+
+        A breadth-first search for a nullable derivative: the shortest witness is found
+        first, every term on its path is recorded as productive, and after an exhaustive
+        search every term seen is recorded as unproductive, so later checks of nearby
+        terms stop at once."""
         if term is T.EMPTY:
             return False
         if not term.boolean or term.nullable:
@@ -86,50 +99,63 @@ class DFA:
         known = self._productive.get(term)
         if known is not None:
             return known
-        seen = {term}
-        todo = [term]
-        found = False
-        while todo and not found:
-            t = todo.pop()
-            for cls in T.byte_classes(t):
-                c = (cls & -cls).bit_length() - 1
+        productive = self._productive
+        parent: dict[T.Term, T.Term | None] = {term: None}
+        queue = [term]
+        hit = None
+        i = 0
+        while i < len(queue) and hit is None:
+            t = queue[i]
+            i += 1
+            for c in T.partition(t).reps:
                 d = T.deriv(t, c)
-                if d is T.EMPTY or d in seen:
+                if d is T.EMPTY or d in parent:
                     continue
-                if d.nullable or self._productive.get(d):
-                    found = True
+                p = productive.get(d)
+                if p is False:
+                    continue
+                if p or d.nullable or not d.boolean:
+                    hit = t
                     break
-                seen.add(d)
-                if len(seen) > self.limits.max_states:
+                parent[d] = t
+                if len(parent) > self.limits.max_states:
                     raise LimitError(
-                        f"emptiness check of terminal {self.name!r} exceeds Limits.max_states"
+                        f"emptiness check of terminal {self.name or T.to_text(self.root)[:60]!r} "
+                        f"exceeds Limits.max_states={self.limits.max_states}"
                     )
-                todo.append(d)
-        if found:
-            self._productive[term] = True
-        else:
-            for t in seen:
-                self._productive[t] = False
-        return found
+                queue.append(d)
+        if hit is not None:
+            while hit is not None:
+                productive[hit] = True
+                hit = parent[hit]
+            return True
+        for t in parent:
+            productive[t] = False
+        return False
+
+    def _target(self, term: T.Term, rep: int) -> int:
+        d = T.deriv(term, rep)
+        if d is T.EMPTY or (d.boolean and not self._is_productive(d)):
+            return 0
+        return self.state_of(d)
 
     def build(self, sid: int) -> list[int]:
-        row = self.rows[sid]
-        if row is not None:
-            return row
+        """The complete row of ``sid`` (every transition computed)."""
+        if self.complete[sid]:
+            return self.rows[sid]
         term = self.terms[sid]
         part = T.partition(term)
+        known = self._classes.pop(sid, None)
         targets = []
-        for c in part.reps:
-            d = T.deriv(term, c)
-            if d is T.EMPTY or (d.boolean and not self._is_productive(d)):
-                targets.append(0)
-            else:
-                targets.append(self.state_of(d))
+        for k, c in enumerate(part.reps):
+            s = -1 if known is None else known[k]
+            targets.append(self._target(term, c) if s < 0 else s)
         out = np.asarray(targets, dtype=np.int32)[part.index]
         self.table[sid] = out
         self.built[sid] = True
         row = out.tolist()
         self.rows[sid] = row
+        self.complete[sid] = True
         return row
 
     def ensure(self, states: np.ndarray) -> None:
@@ -142,8 +168,24 @@ class DFA:
     def step(self, sid: int, byte: int) -> int:
         row = self.rows[sid]
         if row is None:
-            row = self.build(sid)
-        return row[byte]
+            row = self.rows[sid] = [-1] * 256
+        else:
+            s = row[byte]
+            if s >= 0:
+                return s
+        # one derivative (for the byte's class), not a whole row: a text walks through
+        # many states (a counter's levels) whose other transitions are never taken
+        term = self.terms[sid]
+        part = T.partition(term)
+        k = part.lindex[byte]
+        known = self._classes.get(sid)
+        if known is None:
+            known = self._classes[sid] = [-1] * len(part.reps)
+        s = known[k]
+        if s < 0:
+            s = known[k] = self._target(term, part.reps[k])
+        row[byte] = s
+        return s
 
     def run(self, data: bytes, sid: int | None = None) -> int:
         s = self.start if sid is None else sid
@@ -154,13 +196,12 @@ class DFA:
         return s
 
     def matches(self, data: bytes) -> bool:
-        return bool(self.accepting[self.run(data)])
+        return self.acc[self.run(data)]  # (run may grow the numpy arrays: read after)
 
     def first_bytes(self, sid: int) -> np.ndarray:
         """bool[256]: bytes with a live transition out of ``sid``."""
-        row = self.rows[sid]
-        if row is None:
-            row = self.build(sid)
+        if not self.complete[sid]:
+            self.build(sid)
         return self.table[sid] != 0
 
     def __len__(self) -> int:

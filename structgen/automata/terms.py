@@ -37,9 +37,11 @@ class Term:
         "boolean",
         "uid",
         "size",
+        "maxcnt",
         "_deriv",
         "_classes",
         "_first",
+        "_alpha",
         "__weakref__",
     )
 
@@ -59,6 +61,8 @@ def _mk(kind: int, a=None, b=None, lo: int = 0, hi: int = 0) -> Term:
     t._deriv = {}
     t._classes = None
     t._first = None
+    t._alpha = None
+    t.maxcnt = 0
     if kind == K_EMPTY or kind == K_BYTES:
         t.nullable = False
         t.boolean = False
@@ -71,10 +75,12 @@ def _mk(kind: int, a=None, b=None, lo: int = 0, hi: int = 0) -> Term:
         t.nullable = a.nullable and b.nullable
         t.boolean = a.boolean or b.boolean
         t.size = a.size + b.size + 1
+        t.maxcnt = max(a.maxcnt, b.maxcnt)
     elif kind == K_ALT:
         t.nullable = any(x.nullable for x in a)
         t.boolean = any(x.boolean for x in a)
         t.size = sum(x.size for x in a) + 1
+        t.maxcnt = max(x.maxcnt for x in a)
     elif kind == K_AND:
         t.nullable = all(x.nullable for x in a)
         t.boolean = True
@@ -87,6 +93,7 @@ def _mk(kind: int, a=None, b=None, lo: int = 0, hi: int = 0) -> Term:
         t.nullable = lo == 0 or a.nullable
         t.boolean = a.boolean
         t.size = a.size + 1
+        t.maxcnt = max(a.maxcnt, lo, hi)
     _intern[key] = t
     return t
 
@@ -262,11 +269,95 @@ def first_masks(t: Term) -> frozenset:
     return f
 
 
+def alphabet(t: Term) -> int:
+    """A byte mask holding every byte that can occur in a string of ``t`` (an
+    over-approximation under ``~``: every byte)."""
+    m = t._alpha
+    if m is not None:
+        return m
+    k = t.kind
+    if k == K_BYTES:
+        m = t.a
+    elif k == K_CAT:
+        m = alphabet(t.a) | alphabet(t.b)
+    elif k == K_ALT or k == K_AND:
+        m = 0
+        for x in t.a:
+            m |= alphabet(x)
+    elif k == K_NOT:
+        m = ALL_BYTES
+    elif k == K_REP:
+        m = alphabet(t.a)
+    else:
+        m = 0
+    t._alpha = m
+    return m
+
+
+_NO_ALPHAS: frozenset = frozenset()
+
+
+def capped(t: Term, cap, memo: dict) -> tuple[Term, frozenset]:
+    """``t`` with the counts of its bounded repeats clamped, to key per-token results.
+
+    ``cap(alphabet)`` is a count ``C`` such that, apart from a few *exceptional* tokens,
+    no token holds ``C`` consecutive bytes of ``alphabet``. Reading a token, a repeat
+    ``X{lo,hi}`` starts at most one iteration per byte, and the bytes from its first to
+    its last started iteration all lie in the alphabet of ``X``; so fewer than ``C``
+    iterations start inside an unexceptional token, and ``X{min(lo,C),min(hi,C)}``
+    accepts, dies and ends at exactly the same bytes of it as ``X{lo,hi}`` (neither count
+    runs out before the token does, or both do at the same byte). Under ``&`` and ``~``
+    nothing is clamped: emptiness there depends on the whole future, not on one token.
+
+    Returns the clamped term and the alphabets of the repeats whose counts reach their
+    ``C`` (possibly clamped): the exceptional tokens of those alphabets must be walked
+    from the real state. The term is a key, never a DFA state."""
+    if t.maxcnt <= 1 or t.kind == K_AND or t.kind == K_NOT:
+        return t, _NO_ALPHAS
+    r = memo.get(t)
+    if r is not None:
+        return r
+    k = t.kind
+    alphas = _NO_ALPHAS
+    if k == K_CAT:
+        items = []
+        x = t
+        while x.kind == K_CAT:
+            items.append(x.a)
+            x = x.b
+        items.append(x)
+        out = EPS
+        for y in reversed(items):
+            cy, ay = capped(y, cap, memo)
+            out = cat(cy, out)
+            if ay:
+                alphas = alphas | ay
+    elif k == K_ALT:
+        parts = []
+        for x in t.a:
+            cx, ax = capped(x, cap, memo)
+            parts.append(cx)
+            if ax:
+                alphas = alphas | ax
+        out = alt_of(parts)
+    else:  # K_REP
+        inner, alphas = capped(t.a, cap, memo)
+        alpha = alphabet(t.a)
+        c = cap(alpha)
+        if t.lo >= c or t.hi >= c:
+            alphas = alphas | {alpha}
+        hi = t.hi if t.hi == -1 else min(t.hi, c)
+        out = rep(inner, min(t.lo, c), None if hi == -1 else hi)
+    r = (out, alphas)
+    memo[t] = r
+    return r
+
+
 class Partition:
     """Bytes grouped into classes with equal derivatives: ``reps[k]`` is a representative
     byte of class k and ``index[b]`` the class of byte b (a numpy array)."""
 
-    __slots__ = ("classes", "reps", "index")
+    __slots__ = ("classes", "reps", "index", "lindex")
 
 
 _PARTITIONS: dict[frozenset, Partition] = {}
@@ -296,12 +387,15 @@ def partition(t: Term) -> Partition:
 
         index = np.zeros(256, dtype=np.int64)
         for k, c in enumerate(classes):
-            bits = np.unpackbits(np.frombuffer(c.to_bytes(32, "little"), dtype=np.uint8), bitorder="little")
+            bits = np.unpackbits(
+                np.frombuffer(c.to_bytes(32, "little"), dtype=np.uint8), bitorder="little"
+            )
             index[bits.astype(bool)] = k
         p = Partition()
         p.classes = classes
         p.reps = [(c & -c).bit_length() - 1 for c in classes]
         p.index = index
+        p.lindex = index.tolist()
         if len(_PARTITIONS) > 20_000:
             _PARTITIONS.clear()
         _PARTITIONS[fm] = p
