@@ -10,6 +10,10 @@ EOS avoided until the text may end): the first pass over fresh states is the
 includes the mask of the initial state (computed by ``structgen.compile``); "1st mask" is
 what is left of the first ``mask()`` call after that.
 
+The replay section feeds fixed realistic outputs (tokenized) through the logits
+processor with random scores, at batch 1 and 4: time inside the processor per step with
+no model running. The model section does the same while SmolLM2 generates.
+
 The intersection section times an email format intersected with a length bound (the
 emptiness checks of ``&``), compiled as a grammar and walked over a few addresses.
 """
@@ -114,6 +118,72 @@ def bench_tokenizer(name: str, n_walks: int, max_len: int) -> None:
         )
 
 
+# realistic outputs, replayed through the processor without the model (bench_replay)
+TEXTS = {
+    "date": ["2024-03-15", "1999-12-31", "2023-07-04", "2000-01-01"],
+    "email": [
+        "john.smith@example.com",
+        "alice_wonder.land+news@mail.server-01.co.uk",
+        "bob@test.io",
+        "first.middle.last@department.university.edu",
+    ],
+    "phone": ["+1 (555) 123-4567", "555-123-4567", "(555) 987-6543", "1 555 234-5678"],
+    "uuid": [
+        "123e4567-e89b-42d3-a456-426614174000",
+        "f47ac10b-58cc-4372-a567-0e02b2c3d479",
+        "6fa459ea-ee8a-3ca4-894e-db77e160355e",
+        "0e4f7c2a-9b1d-5e3f-8a6b-7c8d9e0f1a2b",
+    ],
+    "ipv4": ["192.168.0.1", "10.0.0.255", "172.16.254.3", "8.8.8.8"],
+    "identifier": ["my_variable_name", "parseHttpRequestHeaders", "_private_cache_size", "x1"],
+    "w500": [
+        "The_quick_brown_fox_jumps_over_the_lazy_dog_" * 6,
+        "internationalization_and_localization_of_software_products_" * 4,
+        "Zürich_München_Köln_Düsseldorf_Genève_" * 5,
+        "hello_world",
+    ],
+    "words200": [WORDS[0], WORDS[57], WORDS[123], WORDS[-1]],
+}
+
+
+def bench_replay(name: str = "smollm2", batch_sizes=(1, 4)) -> None:
+    """Time inside the processor per step, replaying realistic outputs (no model): the
+    rows of a batch are the texts of TEXTS (tokenized by the tokenizer) then EOS."""
+    import re
+
+    import torch
+
+    tok = assets.load_tokenizer(name)
+    size = assets.MODEL_VOCAB_SIZE[name]
+    eos = assets.EOS_TOKEN_ID[name]
+    print(f"\n## processor replaying fixed outputs (tokenizer {name}), time per decoding step")
+    print(f"{'regex':<11} {'batch':>5} {'steps':>5} {'processor ms/step':>17}")
+    gen = torch.Generator().manual_seed(0)
+    scores_all = torch.randn((max(batch_sizes), size), generator=gen)
+    prompt = torch.tensor(tok.encode("Example:", add_special_tokens=False), dtype=torch.long)
+    for rname, pattern in REGEXES.items():
+        texts = TEXTS[rname]
+        for t in texts:
+            assert re.fullmatch(pattern, t), (rname, t)
+        compile_mod._AUTOMATA.clear()
+        compile_mod._INDEXES.clear()
+        gc.collect()
+        compiled = structgen.compile(structgen.Regex(pattern), tok, vocab_size=size)
+        seqs = [tok.encode(t, add_special_tokens=False) + [eos] for t in texts]
+        for bs in batch_sizes:
+            proc = structgen.LogitsProcessor(compiled)
+            rows = seqs[:bs]
+            n = max(len(r) for r in rows)
+            ids = prompt.repeat(bs, 1)
+            for k in range(n):
+                proc(ids, scores_all[:bs].clone())
+                nxt = torch.tensor([r[k] if k < len(r) else eos for r in rows], dtype=torch.long)
+                ids = torch.cat([ids, nxt[:, None]], 1)
+            steps = proc.stats["calls"]
+            p_ms = proc.stats["seconds"] / steps * 1e3
+            print(f"{rname:<11} {bs:>5} {steps:>5} {p_ms:>17.3f}")
+
+
 def bench_intersection(name: str = "smollm2") -> None:
     from structgen import ir
 
@@ -209,6 +279,7 @@ def main() -> None:
     for name in args.tokenizers.split(","):
         bench_tokenizer(name, args.walks, args.max_len)
     bench_intersection()
+    bench_replay()
     if not args.no_model:
         bench_model()
     print(

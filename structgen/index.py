@@ -48,12 +48,20 @@ class VocabArrays:
             )
         self.eos = np.asarray(sorted(vocab.eos_ids), dtype=np.int64)
         self.lexcache = BoundedCache(limits.max_cache_bytes // 4)
-        self._caps: dict[int, tuple[int, np.ndarray]] = {}
-        self._exc: dict[frozenset, np.ndarray | None] = {}
-        self._capmemo: dict = {}
+        self._caps: dict[int, list[tuple[int, np.ndarray]]] = {}
+        self._exc: dict[tuple, np.ndarray | None] = {}
+        self._capmemo: list[dict] = [{} for _ in _EXCEPTIONAL_LEVELS]
+        self._capfns = [
+            (lambda alpha, level=level: self._cap_of(alpha)[level][0])
+            for level in range(len(_EXCEPTIONAL_LEVELS))
+        ]
         self._lexkeys: dict = {}
 
-    def _cap_of(self, alphabet: int) -> tuple[int, np.ndarray]:
+    def _cap_of(self, alphabet: int) -> list[tuple[int, np.ndarray]]:
+        """Per level of :data:`_EXCEPTIONAL_LEVELS`: a count ``C`` that no run of bytes
+        from ``alphabet`` (a byte mask) inside one token reaches, except in at most that
+        many exceptional tokens, and their sorted positions (see
+        :func:`structgen.automata.terms.capped`)."""
         c = self._caps.get(alphabet)
         if c is None:
             member = np.unpackbits(
@@ -66,59 +74,70 @@ class VocabArrays:
                 n = self.cnt[j]
                 run = np.where(member[self.cols[j]], run[:n] + 1, 0)
                 np.maximum(best[:n], run, out=best[:n])
-            if n0 > _MAX_EXCEPTIONAL:
-                limit = int(
-                    np.partition(best, n0 - 1 - _MAX_EXCEPTIONAL)[n0 - 1 - _MAX_EXCEPTIONAL]
-                )
-            else:
-                limit = 0
-            # every token but the (at most _MAX_EXCEPTIONAL) exceptional ones has runs < C
-            cap = limit + 1
-            c = (cap, np.flatnonzero(best >= cap))
+            c = []
+            for most in _EXCEPTIONAL_LEVELS:
+                # the (most+1)-th longest run: at most `most` tokens have longer ones
+                limit = int(np.partition(best, n0 - 1 - most)[n0 - 1 - most]) if n0 > most else 0
+                cap = limit + 1
+                c.append((cap, np.flatnonzero(best >= cap)))
             if len(self._caps) > 4096:
                 self._caps.clear()
                 self._exc.clear()
             self._caps[alphabet] = c
         return c
 
-    def cap(self, alphabet: int) -> int:
-        """A count ``C`` that no run of bytes from ``alphabet`` (a byte mask) inside one
-        token reaches, except in at most a few exceptional tokens (see
-        :func:`structgen.automata.terms.capped`)."""
-        return self._cap_of(alphabet)[0]
-
-    def exceptional(self, alphas: frozenset) -> np.ndarray | None:
+    def exceptional(self, alphas: frozenset, level: int) -> np.ndarray | None:
         """Sorted positions of the exceptional tokens of all ``alphas`` (None if none)."""
-        e = self._exc.get(alphas)
-        if e is None and alphas not in self._exc:
-            parts = [self._cap_of(a)[1] for a in alphas]
+        key = (alphas, level)
+        e = self._exc.get(key)
+        if e is None and key not in self._exc:
+            parts = [self._cap_of(a)[level][1] for a in alphas]
             e = np.unique(np.concatenate(parts)) if parts else None
             if e is not None and not e.size:
                 e = None
-            self._exc[alphas] = e
+            self._exc[key] = e
         return e
 
     def lexkey(self, dfa: DFA, q: int) -> tuple:
-        """``(key, exceptional)``: what an unexceptional token does from ``dfa`` state
-        ``q`` depends only on ``key`` (the state's term with repeat counts clamped to
-        what one token can consume); the tokens at the sorted positions ``exceptional``
-        (or None) must be walked from ``q`` itself. Two states share unexceptional
-        results only if both treat the same tokens as exceptional, so with exceptions
-        the key carries the alphabets they come from."""
-        key = (dfa, q)
-        k = self._lexkeys.get(key)
+        """``(ident, key, exceptional)`` for ``dfa`` state ``q``.
+
+        What an unexceptional token does from ``q`` depends only on ``key`` (the state's
+        term with repeat counts clamped to what one token can consume); the tokens at
+        the sorted positions ``exceptional`` (None if none) must be walked from ``q``
+        itself. Two states share unexceptional results only if both treat the same
+        tokens as exceptional, so with exceptions the key carries them. ``ident``
+        determines what every token does: ``key`` itself without exceptions, else the
+        term with counts clamped to the longest run of any token.
+
+        The counts are clamped at the first level of :data:`_EXCEPTIONAL_LEVELS` that
+        clamps anything: far from their bounds, counters share everything; nearer, they
+        share all but the fewest exceptional tokens that allow it."""
+        k = self._lexkeys.get((dfa, q))
         if k is None:
             if len(self._lexkeys) > 200_000:
                 self._lexkeys.clear()
-                self._capmemo.clear()
-            term, alphas = T.capped(dfa.terms[q], self.cap, self._capmemo)
-            exc = self.exceptional(alphas) if alphas else None
-            k = (term, None) if exc is None else ((term, alphas), exc)
-            self._lexkeys[key] = k
+                for memo in self._capmemo:
+                    memo.clear()
+            term = dfa.terms[q]
+            full = None
+            for level, capfn in enumerate(self._capfns):
+                ck, alphas = T.capped(term, capfn, self._capmemo[level])
+                if level == 0:
+                    full = ck
+                if ck is not term:
+                    break
+            exc = self.exceptional(alphas, level) if alphas else None
+            if exc is None:
+                k = (ck, ck, None)
+            else:
+                k = (("all", full), (ck, alphas, level), exc)
+            self._lexkeys[(dfa, q)] = k
         return k
 
 
-_MAX_EXCEPTIONAL = 32
+# how many exceptional tokens (walked per state) each level of clamping allows: none
+# first, then a few more, each level clamping nearer to the bounds of the counts
+_EXCEPTIONAL_LEVELS = (0, 2, 8, 32)
 
 
 def vocab_arrays(vocab, limits: Limits = DEFAULT_LIMITS) -> VocabArrays:
@@ -142,22 +161,20 @@ class LexInfo:
 
 
 def lex_info(dfa: DFA, q: int, va: VocabArrays) -> LexInfo:
-    """What every token does from ``dfa`` state ``q``. Cached per (DFA,
+    """What every token does from ``dfa`` state ``q``, cached per (DFA,
     :meth:`VocabArrays.lexkey`): the states of a long counter share one entry until the
-    counter comes within one token's reach of its bounds, except for a few exceptional
-    tokens (long runs of the counted bytes), which are walked from each state."""
-    ck, exc = va.lexkey(dfa, q)
+    counter comes within one token's reach of its bounds. Nearer the bounds they still
+    share the walk of all but a few exceptional tokens (the longest runs of the counted
+    bytes), which are walked from each state."""
+    ident, ck, exc = va.lexkey(dfa, q)
     cache = va.lexcache
-    if exc is None:
-        key = (dfa, ck)
-        info = cache.get(key)
-        if info is None:
-            info = _lex_walk(dfa, q, va, None)
-            cache.put(key, info, info.nbytes)
-        return info
-    key = (dfa, ck, q)
+    key = (dfa, ident)
     info = cache.get(key)
     if info is not None:
+        return info
+    if exc is None:
+        info = _lex_walk(dfa, q, va, None)
+        cache.put(key, info, info.nbytes)
         return info
     bkey = (dfa, ck)
     base = cache.get(bkey)
@@ -199,9 +216,10 @@ def _lex_walk(dfa: DFA, q: int, va: VocabArrays, skip: np.ndarray | None) -> Lex
         if skip is not None:
             st[skip] = 0
         idx = np.flatnonzero(st)
-        st = st[idx]
+        st = st[idx].astype(np.int64)
     else:
         idx = st = np.zeros(0, dtype=np.int64)
+    built = dfa.built
     j = 0  # bytes read so far (minus one): idx/st are the tokens alive after byte j
     while idx.size:
         k = int(np.searchsorted(idx, cnt[j + 1]))  # idx[k:] have exactly j+1 bytes
@@ -219,12 +237,15 @@ def _lex_walk(dfa: DFA, q: int, va: VocabArrays, skip: np.ndarray | None) -> Lex
         j += 1
         # few bytes left in all: finish token by token (a numpy call costs as much as a
         # few hundred scalar steps)
-        left = int(lens[idx[0]]) - j  # tokens are sorted longest first
-        if idx.size <= 8 or int(lens[idx].sum()) - idx.size * j <= 100 * left:
+        n = idx.size
+        if n <= 8 or (n <= 2048 and int(lens[idx].sum()) - n * j <= 100 * (int(lens[idx[0]]) - j)):
             _lex_scalar(dfa, va, idx, st, j, ins, exits)
             break
-        dfa.ensure(st)
-        st = dfa.table[st, cols[j][idx]]
+        if not built[st].all():
+            dfa.ensure(st)
+            built = dfa.built
+        table = dfa.table.reshape(-1)
+        st = table[st * 256 + cols[j][idx]]
         keep = st != 0
         if not keep.all():
             idx, st = idx[keep], st[keep]
@@ -371,9 +392,7 @@ class TokenIndex:
         t, q, ret = elem
         A = self.automaton
         # the mask depends on q only through lex_info, hence through the lexkey
-        ck, exc = self.va.lexkey(A.dfas[t], q)
-        if exc is not None:
-            ck = (ck, q)  # exceptional tokens make the result depend on q itself
+        ck = self.va.lexkey(A.dfas[t], q)[0]
         full = (t, ck, ret)
         m = self._elem_masks.get(full)
         if m is not None:
