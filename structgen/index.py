@@ -74,11 +74,13 @@ class VocabArrays:
                 n = self.cnt[j]
                 run = np.where(member[self.cols[j]], run[:n] + 1, 0)
                 np.maximum(best[:n], run, out=best[:n])
+            # at_least[r] = number of tokens whose longest run is >= r
+            at_least = np.cumsum(np.bincount(best, minlength=1)[::-1])[::-1]
             c = []
             for most in _EXCEPTIONAL_LEVELS:
-                # the (most+1)-th longest run: at most `most` tokens have longer ones
-                limit = int(np.partition(best, n0 - 1 - most)[n0 - 1 - most]) if n0 > most else 0
-                cap = limit + 1
+                # the smallest cap such that at most `most` tokens have runs >= cap
+                cap = int(np.searchsorted(-at_least, -most, side="left"))
+                cap = max(cap, 1)
                 c.append((cap, np.flatnonzero(best >= cap)))
             if len(self._caps) > 4096:
                 self._caps.clear()
