@@ -6,6 +6,15 @@ its last token), and the parent's matcher is forked and advanced by that token. 
 may reorder, duplicate or drop rows between calls; finished rows (EOS, then padding) are
 left alone. A call whose rows extend none of the previous call's rows starts a new
 generation, so one processor can serve several ``generate()`` calls in a row.
+
+A list of compiled constraints gives one per prompt: at the start of a generation row
+``i`` gets constraint ``i // (rows // len(list))``, which is how ``generate()`` lays out
+``num_return_sequences`` copies and beams of each prompt; later rows inherit the
+constraint of the row they extend.
+
+With ``max_new_tokens`` the processor steers every row to finish within the budget: once
+the tokens left come within ``margin`` of the shortest completion, only tokens after
+which a completion still fits are allowed (see :mod:`structgen.budget`).
 """
 
 from __future__ import annotations
@@ -38,13 +47,31 @@ class LogitsProcessor(_HFLogitsProcessor):
     Measurements of the time spent inside the processor accumulate in ``self.stats``.
     """
 
-    def __init__(self, compiled: Compiled):
-        if not isinstance(compiled, Compiled):
-            raise TypeError(
-                "LogitsProcessor expects the result of structgen.compile(spec, tokenizer), "
-                f"got {type(compiled).__name__}"
-            )
-        self.compiled = compiled
+    def __init__(
+        self,
+        compiled: Compiled | list[Compiled] | tuple[Compiled, ...],
+        *,
+        max_new_tokens: int | None = None,
+        margin: int = 32,
+    ):
+        many = isinstance(compiled, (list, tuple))
+        items = list(compiled) if many else [compiled]
+        if not items:
+            raise ValueError("LogitsProcessor needs at least one compiled constraint")
+        for c in items:
+            if not isinstance(c, Compiled):
+                raise TypeError(
+                    "LogitsProcessor expects the result of structgen.compile(spec, tokenizer) "
+                    f"(or a list of them, one per prompt), got {type(c).__name__}"
+                )
+        if max_new_tokens is not None and (
+            not isinstance(max_new_tokens, int) or max_new_tokens < 1
+        ):
+            raise ValueError(f"max_new_tokens must be a positive int, not {max_new_tokens!r}")
+        self.compiled = items if many else items[0]
+        self._constraints = items
+        self.max_new_tokens = max_new_tokens
+        self.margin = int(margin)
         self._prev_ids: torch.Tensor | None = None
         self._prev_matchers: list[Matcher] = []
         self._masks: OrderedDict = OrderedDict()
@@ -85,17 +112,37 @@ class LogitsProcessor(_HFLogitsProcessor):
                 )
         # a new generation: every row is a fresh prompt
         self._prompt_len = length
-        return [self.compiled.matcher() for _ in range(n)]
+        cons = self._constraints
+        if len(cons) == 1:
+            return [cons[0].matcher() for _ in range(n)]
+        if n % len(cons):
+            raise StructgenError(
+                f"{len(cons)} constraints (one per prompt) but the batch has {n} rows, "
+                "not a multiple of it"
+            )
+        per = n // len(cons)
+        return [cons[i // per].matcher() for i in range(n)]
 
-    def _row_bias(self, m: Matcher, scores: torch.Tensor, row: torch.Tensor) -> torch.Tensor:
+    def _left(self, m: Matcher, generated: int) -> int | None:
+        """Tokens left for this row when the budget is tight enough to steer, else None."""
+        if self.max_new_tokens is None:
+            return None
+        left = self.max_new_tokens - generated
+        if left - 1 >= m.tokens_to_complete() + self.margin:
+            return None  # a completion fits with room to spare: no need to look closer
+        return left
+
+    def _row_bias(
+        self, m: Matcher, scores: torch.Tensor, row: torch.Tensor, left: int | None = None
+    ) -> torch.Tensor:
         """0 where allowed, -inf elsewhere, in the dtype and on the device of ``scores``."""
         width = scores.shape[-1]
-        key = (m.state, width, scores.dtype, scores.device)
+        key = (m.state, width, scores.dtype, scores.device, left)
         t = self._masks.get(key)
         if t is not None:
             self._masks.move_to_end(key)
             return t
-        arr = m.mask()
+        arr = m.mask() if left is None else m.mask_within(left)
         if not arr.any():
             raise EmptyMaskError(
                 "no token can continue the constrained text and it is not complete: "
@@ -121,7 +168,7 @@ class LogitsProcessor(_HFLogitsProcessor):
         return t
 
     def _text(self, row: torch.Tensor) -> str:
-        toks = self.compiled.vocabulary.tokens
+        toks = self._constraints[0].vocabulary.tokens
         data = b"".join(toks[t] or b"" for t in row[self._prompt_len :].tolist() if t < len(toks))
         return data.decode("utf-8", "replace")
 
@@ -137,6 +184,7 @@ class LogitsProcessor(_HFLogitsProcessor):
         rows = []
         zeros = None
         use_np = _numpy_path(scores)
+        generated = ids.shape[1] - self._prompt_len
         for i, m in enumerate(matchers):
             if m.ended:  # finished row: generate() replaces its token with padding
                 if zeros is None:
@@ -147,7 +195,7 @@ class LogitsProcessor(_HFLogitsProcessor):
                     )
                 rows.append(zeros)
             else:
-                rows.append(self._row_bias(m, scores, ids[i]))
+                rows.append(self._row_bias(m, scores, ids[i], self._left(m, generated)))
         # one vectorised op: adding 0 / -inf (much faster on CPU than masked_fill). On CPU
         # it runs in numpy, single-threaded, so it never fights the model for torch's threads.
         if use_np:
