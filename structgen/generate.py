@@ -201,10 +201,16 @@ def generate(
     if pad is None:
         pad = getattr(gen_cfg, "pad_token_id", None)
     if pad is None:
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        pad = (
+            tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        )
     with torch.no_grad():
         out = model.generate(
-            **enc, logits_processor=procs, max_new_tokens=budget, pad_token_id=pad, **generate_kwargs
+            **enc,
+            logits_processor=procs,
+            max_new_tokens=budget,
+            pad_token_id=pad,
+            **generate_kwargs,
         )
     if not torch.is_tensor(out):
         out = out.sequences

@@ -32,6 +32,8 @@ tolerates; ``uuid`` strings are the canonical ``8-4-4-4-12`` hex form.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import json
 import typing
 from collections.abc import Callable
@@ -80,7 +82,9 @@ def output_spec(output_type: Any, *, whitespace: str = "bounded", strict: bool =
     if isinstance(output_type, Regex):
         return Output(output_type, _text, output_type)
     if isinstance(output_type, JsonSchema):
-        return Output(output_type, _schema_parser(output_type.schema), output_type, output_type.schema)
+        return Output(
+            output_type, _schema_parser(output_type.schema), output_type, output_type.schema
+        )
     if _is_grammar(output_type):
         return Output(output_type, _text, output_type)
     if isinstance(output_type, (dict, bool)):
@@ -119,6 +123,8 @@ def _python_type(tp: Any, whitespace: str, strict: bool) -> Output:
 
     from .jsonschema import JsonSchema
 
+    if inspect.isroutine(tp) or isinstance(tp, functools.partial):
+        raise SpecError(f"{tp!r} is a function, not a supported output type")
     try:
         adapter = pydantic.TypeAdapter(tp)
         schema = adapter.json_schema()

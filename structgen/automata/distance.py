@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from .grammar import END, R_ALT, R_CAT, R_EPS, R_REP, R_SYM, Automaton, RExpr, Stack
+from .grammar import END, R_ALT, R_CAT, R_EPS, R_SYM, Automaton, RExpr, Stack
 
 INF = math.inf
 _MAX_MEMO = 200_000
@@ -46,7 +46,9 @@ class Distances:
         self._stack: dict[Stack, float] = {}
         self._config: dict[frozenset, float] = {}
         self._search_bound = automaton.limits.max_states
-        self.terminal_min = [self.to_accept(t, automaton.starts[t]) for t in range(len(automaton.dfas))]
+        self.terminal_min = [
+            self.to_accept(t, automaton.starts[t]) for t in range(len(automaton.dfas))
+        ]
         self.rule_min = self._rule_fixpoint()
 
     # ---- terminals ----------------------------------------------------------------------------
