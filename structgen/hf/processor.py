@@ -72,6 +72,7 @@ class LogitsProcessor(_HFLogitsProcessor):
         self._constraints = items
         self.max_new_tokens = max_new_tokens
         self.margin = int(margin)
+        self._n_prompts = 1
         self._prev_ids: torch.Tensor | None = None
         self._prev_matchers: list[Matcher] = []
         self._masks: OrderedDict = OrderedDict()
@@ -83,6 +84,23 @@ class LogitsProcessor(_HFLogitsProcessor):
         self._prev_ids = None
         self._prev_matchers = []
 
+    def _parents(self, eq: torch.Tensor) -> list[int]:
+        """Parents when rows of different constraints may share a prefix (equal prompts):
+        a row keeps its own position if it matches, else a match within its prompt's block
+        of rows (beams never leave their prompt's block), else the first match."""
+        n, n_prev = eq.shape
+        per, per_prev = max(n // self._n_prompts, 1), max(n_prev // self._n_prompts, 1)
+        out = []
+        for i, row in enumerate(eq.tolist()):
+            if n == n_prev and row[i]:
+                out.append(i)
+                continue
+            block = i // per
+            cands = [j for j, hit in enumerate(row) if hit]
+            same = [j for j in cands if j // per_prev == block]
+            out.append((same or cands)[0])
+        return out
+
     def _rows(self, input_ids: torch.Tensor) -> list[Matcher]:
         prev = self._prev_ids
         n, length = input_ids.shape
@@ -90,7 +108,11 @@ class LogitsProcessor(_HFLogitsProcessor):
             eq = (input_ids[:, None, :-1] == prev[None, :, :]).all(-1)  # [n, n_prev]
             has = eq.any(1)
             if bool(has.all()):
-                parent = eq.float().argmax(1).tolist()
+                parent = (
+                    self._parents(eq)
+                    if len(self._constraints) > 1
+                    else eq.float().argmax(1).tolist()
+                )
                 last = input_ids[:, -1].tolist()
                 out = []
                 for i in range(n):
@@ -121,6 +143,7 @@ class LogitsProcessor(_HFLogitsProcessor):
                 "not a multiple of it"
             )
         per = n // len(cons)
+        self._n_prompts = len(cons)
         return [cons[i // per].matcher() for i in range(n)]
 
     def _left(self, m: Matcher, generated: int) -> int | None:
