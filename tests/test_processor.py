@@ -205,7 +205,9 @@ def test_budget_steering_always_completes(name):
                     if ids[i, -1] in (EOS, PAD) and ids.shape[1] > 1:
                         nxt.append(PAD)
                         continue
-                    nxt.append(EOS if EOS in allowed and rng.random() < 0.2 else rng.choice(allowed))
+                    nxt.append(
+                        EOS if EOS in allowed and rng.random() < 0.2 else rng.choice(allowed)
+                    )
                 ids = torch.cat([ids, torch.tensor(nxt)[:, None]], 1)
             for row in ids.tolist():
                 m = compiled.matcher()
