@@ -54,6 +54,7 @@ class Budget:
         self.va = vocab_arrays(index.vocab, index.limits)
         self._walks: OrderedDict = OrderedDict()
         self._masks: OrderedDict = OrderedDict()
+        self._next: OrderedDict = OrderedDict()
 
     def tokens_to_complete(self, st: State) -> float:
         """Tokens that always suffice to complete the text from ``st`` (INF: none do)."""
@@ -135,7 +136,13 @@ class Budget:
         if m is not None:
             self._masks.move_to_end(key)
             return m
-        best = self.next_distances(st)
+        best = self._next.get(st)
+        if best is None:
+            best = self._next[st] = self.next_distances(st)
+            while len(self._next) > 32:
+                self._next.popitem(last=False)
+        else:
+            self._next.move_to_end(st)
         m = best <= n - 1
         if not m.any():
             lo = best.min()

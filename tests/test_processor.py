@@ -233,3 +233,18 @@ def test_budget_is_not_consulted_while_there_is_room():
     for t in allowed:
         m = compiled.matcher()
         assert m.advance(t) and m.is_accepting()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
+def test_cuda_logits_keep_device_and_dtype(dtype):
+    dtype = getattr(torch, dtype)
+    compiled = structgen.compile(GRAMMARS["arith"][0], vocabulary=VOCAB)
+    proc = structgen.LogitsProcessor(compiled, max_new_tokens=3, margin=0)
+    ids = torch.tensor([[1]] * 2, device="cuda")
+    scores = torch.randn(2, WIDTH, device="cuda").to(dtype)
+    out = proc(ids, scores)
+    assert out.device == scores.device and out.dtype == dtype
+    for t in torch.nonzero(torch.isfinite(out[0])).flatten().tolist():
+        m = compiled.matcher()
+        assert m.advance(t) and m.tokens_to_complete() <= 2
