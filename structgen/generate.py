@@ -19,7 +19,8 @@ Prompts:
 
 With ``num_return_sequences=k > 1`` each prompt gives a list of ``k`` values.
 
-The token budget: ``max_new_tokens`` (default: the model's generation config, else 256).
+The token budget: ``max_new_tokens`` (default: that of the ``generation_config`` passed
+or the model's, else 256).
 When ``steer=True`` (the default) it is checked before generating — if even the shortest
 valid output does not fit, :class:`~structgen.errors.IncompleteOutputError` is raised with
 an empty ``text`` — and every row is steered to close within it, so a result is always
@@ -155,7 +156,7 @@ def generate(
             c = compiled_by_id[id(o)] = compile(o.spec, tokenizer, vocab_size=width)
         compiled.append(c)
 
-    gen_cfg = getattr(model, "generation_config", None)
+    gen_cfg = generate_kwargs.get("generation_config") or getattr(model, "generation_config", None)
     budget = generate_kwargs.pop("max_new_tokens", None)
     if budget is None:
         budget = getattr(gen_cfg, "max_new_tokens", None) or _DEFAULT_MAX_NEW_TOKENS

@@ -322,3 +322,15 @@ def test_prompts_chat_template_and_plain(tok):
             structgen.generate(model, tok, msgs, structgen.Regex("ok"), max_new_tokens=3)
     finally:
         tok.chat_template = saved
+
+
+def test_budget_from_a_generation_config(tok):
+    model = _model()
+    cfg = SimpleNamespace(max_new_tokens=7, pad_token_id=None)
+    structgen.generate(model, tok, "x", structgen.Regex("[a-z]{3}"), generation_config=cfg)
+    assert model.calls[-1].max_new_tokens == 7
+    model.generation_config.max_new_tokens = 9
+    structgen.generate(model, tok, "x", structgen.Regex("[a-z]{3}"))
+    assert model.calls[-1].max_new_tokens == 9
+    with pytest.raises(structgen.IncompleteOutputError, match="too small"):
+        structgen.generate(model, tok, "x", structgen.Regex("[a-z]{30}"), generation_config=cfg)
