@@ -43,8 +43,14 @@ def _numpy_path(scores: torch.Tensor) -> bool:
 class LogitsProcessor(_HFLogitsProcessor):
     """Mask every token that would break ``compiled`` (greedy, sampling, beams, batches).
 
-    ``compiled`` is the result of :func:`structgen.compile` for the model's tokenizer.
-    Measurements of the time spent inside the processor accumulate in ``self.stats``.
+    ``compiled`` is the result of :func:`structgen.compile` for the model's tokenizer, or a
+    list of them, one per prompt of the batch (see the module docstring for how rows map
+    to prompts). ``max_new_tokens`` (the same number given to ``generate()``) turns on
+    steering: once the tokens left are fewer than ``margin`` more than a row's shortest
+    completion, only tokens that keep a completion within the budget are allowed, so the
+    text is complete when the budget runs out. The mask is built in the dtype and on the
+    device of the logits (float32/16, bfloat16; CPU or CUDA). Measurements of the time
+    spent inside the processor accumulate in ``self.stats``.
     """
 
     def __init__(
