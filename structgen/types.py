@@ -26,7 +26,11 @@ Schema says, so every text the grammar admits parses: objects without
 ``additionalProperties`` get ``additionalProperties: false`` (pydantic ignores extra keys
 by default, so they would only waste tokens; ``extra="allow"`` models keep theirs);
 ``date-time`` / ``date`` / ``time`` strings exclude the trailing newline ``jsonschema``
-tolerates; ``uuid`` strings are the canonical ``8-4-4-4-12`` hex form.
+tolerates; ``uuid`` strings are the canonical ``8-4-4-4-12`` hex form; ``dict`` keys that
+pydantic parses from strings get ``propertyNames`` (``dict[int, T]``: canonical integers).
+Formats pydantic checks more strictly than the grammar can (``EmailStr``'s ``email``,
+``ipvanyaddress``, ``uuid4``, ...) raise :class:`~structgen.errors.UnsupportedSchemaError`,
+as do keywords the JSON Schema front end refuses (``set[T]``'s ``uniqueItems``, ...).
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-from .errors import SpecError
+from .errors import SpecError, UnsupportedSchemaError
 from .ir import Grammar
 from .regex import Regex
 
@@ -127,7 +131,7 @@ def _python_type(tp: Any, whitespace: str, strict: bool) -> Output:
         raise SpecError(f"{tp!r} is a function, not a supported output type")
     try:
         adapter = pydantic.TypeAdapter(tp)
-        schema = adapter.json_schema()
+        schema = adapter.json_schema(schema_generator=_schema_generator())
     except pydantic.errors.PydanticUserError as e:
         raise SpecError(f"cannot derive a JSON Schema from {tp!r}: {e}") from None
     except (pydantic.errors.PydanticSchemaGenerationError, TypeError) as e:
@@ -135,8 +139,9 @@ def _python_type(tp: Any, whitespace: str, strict: bool) -> Output:
             f"{tp!r} is not a supported output type (a pydantic model, dataclass, TypedDict, "
             f"Literal, Enum, Union, list/tuple/dict, scalar or Annotated type): {e}"
         ) from None
-    schema = _narrow(schema)
+    schema = _narrow(schema, "")
     spec = JsonSchema(schema, whitespace=whitespace, strict=strict)
+    spec.to_grammar()  # refusals surface here, naming the keyword and its place
     if isinstance(tp, type) and issubclass(tp, pydantic.BaseModel):
         parse = tp.model_validate_json
     else:
@@ -161,25 +166,63 @@ _SCHEMA_ONE = (
 _SCHEMA_LISTS = ("prefixItems", "anyOf", "oneOf", "allOf", "items")
 
 
-def _narrow(node: Any) -> Any:
+def _schema_generator():
+    """pydantic's JSON Schema generator, plus ``propertyNames`` for ``dict`` keys that
+    pydantic parses from strings (``dict[int, T]``: canonical integers)."""
+    from pydantic.json_schema import GenerateJsonSchema
+
+    class Generator(GenerateJsonSchema):
+        def dict_schema(self, schema):
+            out = super().dict_schema(schema)
+            keys = schema.get("keys_schema") or {}
+            kind = keys.get("type")
+            if "propertyNames" in out or kind in (None, "any", "str"):
+                return out
+            extra = set(keys) - {"type", "ref", "metadata"}
+            if kind in _KEY_NAMES and not extra:
+                out["propertyNames"] = _KEY_NAMES[kind]
+                return out
+            raise SpecError(f"dict keys of pydantic type {kind!r} are not supported (use str keys)")
+
+    return Generator
+
+
+_KEY_NAMES = {
+    "int": {"pattern": r"^-?(0|[1-9][0-9]*)\Z"},
+    "float": {"pattern": r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?\Z"},
+    "bool": {"enum": ["true", "false"]},
+}
+# formats that pydantic validates exactly as the grammar enforces them (after the
+# narrowing below), or not at all; any other format from a Python type is refused
+_SAFE_FORMATS = frozenset(
+    {"date-time", "date", "time", "uuid", "ipv4", "ipv6", "binary", "path", "password"}
+)
+
+
+def _narrow(node: Any, ptr: str) -> Any:
     """The narrowing of schemas from Python types described in the module docstring."""
     if not isinstance(node, dict):
         return node
     out = dict(node)
     for k in _SCHEMA_MAPS:
         if isinstance(out.get(k), dict):
-            out[k] = {name: _narrow(sub) for name, sub in out[k].items()}
+            out[k] = {name: _narrow(sub, f"{ptr}/{k}/{name}") for name, sub in out[k].items()}
     for k in _SCHEMA_ONE:
         if isinstance(out.get(k), dict):
-            out[k] = _narrow(out[k])
+            out[k] = _narrow(out[k], f"{ptr}/{k}")
     for k in _SCHEMA_LISTS:
         if isinstance(out.get(k), list):
-            out[k] = [_narrow(sub) for sub in out[k]]
+            out[k] = [_narrow(sub, f"{ptr}/{k}/{i}") for i, sub in enumerate(out[k])]
     fmt = out.get("format")
-    if out.get("type") == "string" and fmt == "uuid":
+    if fmt is not None and fmt not in _SAFE_FORMATS:
+        raise UnsupportedSchemaError(
+            f"format {fmt!r} at {ptr or '/'} is not supported for Python types: pydantic "
+            "validates it more strictly than the grammar can enforce"
+        )
+    if fmt == "uuid":
         del out["format"]
         out = _with_pattern(out, _UUID_PATTERN)
-    elif out.get("type") == "string" and fmt in ("date-time", "date", "time"):
+    elif fmt in ("date-time", "date", "time"):
         out = _with_pattern(out, _NO_NEWLINE)
     if (
         out.get("type") == "object"

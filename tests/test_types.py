@@ -278,13 +278,44 @@ def test_json_schema_dicts_parse_with_jsonschema():
     assert _accepts(out, '{"n":1,"other":null}')
 
 
+def test_dict_keys_that_pydantic_parses_from_strings():
+    out = output_spec(dict[int, str])
+    assert _accepts(out, '{"12":"a","-3":"b"}') and not _accepts(out, '{"x":"a"}')
+    assert out.parse('{"12":"a"}') == {12: "a"}
+    out = output_spec(dict[bool, int])
+    assert out.parse('{"true":1}') == {True: 1} and not _accepts(out, '{"yes":1}')
+    out = output_spec(dict[uuid.UUID, int])
+    key = "12345678-1234-1234-1234-123456789abc"
+    assert out.parse(f'{{"{key}":1}}') == {uuid.UUID(key): 1}
+    assert not _accepts(out, '{"x":1}')
+    assert output_spec(dict[Literal["a", "b"], int]).json_schema["propertyNames"] == {
+        "enum": ["a", "b"]
+    }
+
+
+def test_formats_pydantic_checks_more_strictly_are_refused():
+    from pydantic import UUID4, IPvAnyAddress
+
+    for tp, fmt in ((IPvAnyAddress, "ipvanyaddress"), (UUID4, "uuid4")):
+        with pytest.raises(structgen.UnsupportedSchemaError, match=f"format {fmt!r} at /"):
+            output_spec(tp)
+
+    class WithIp(BaseModel):
+        ip: IPvAnyAddress
+
+    with pytest.raises(structgen.UnsupportedSchemaError, match="at /properties/ip"):
+        output_spec(WithIp)
+
+
 def test_refusals_are_clear():
     with pytest.raises(structgen.SpecError, match="ambiguous"):
         output_spec("[a-z]+")
     with pytest.raises(structgen.SpecError, match="not a supported output type|cannot derive"):
         output_spec(object())
-    with pytest.raises(structgen.SpecError, match="not a supported output type|cannot derive"):
+    with pytest.raises(structgen.SpecError, match="is a function"):
         output_spec(lambda x: x)
+    with pytest.raises(structgen.UnsupportedSchemaError, match="uniqueItems"):
+        output_spec(set[int])
 
 
 # ---- pydantic instances, token by token on real tokenizers ----------------------------------
