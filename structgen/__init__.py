@@ -13,6 +13,7 @@ from .compiler import Compiled, compile
 from .errors import (
     EmptyMaskError,
     GrammarError,
+    IncompleteOutputError,
     LimitError,
     RegexError,
     SpecError,
@@ -20,6 +21,7 @@ from .errors import (
     UnsupportedSchemaError,
     VocabularyError,
 )
+from .generate import generate
 from .limits import Limits
 from .matcher import Matcher
 from .regex import Regex
@@ -31,6 +33,7 @@ __all__ = [
     "Compiled",
     "EmptyMaskError",
     "GrammarError",
+    "IncompleteOutputError",
     "LimitError",
     "Limits",
     "LogitsProcessor",
@@ -44,6 +47,7 @@ __all__ = [
     "VocabularyError",
     "__version__",
     "compile",
+    "generate",
     "ir",
 ]
 

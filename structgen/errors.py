@@ -42,3 +42,16 @@ class VocabularyError(StructgenError, ValueError):
 
 class EmptyMaskError(StructgenError, RuntimeError):
     """No token (and not EOS) can continue the text: the constraint reached a dead end."""
+
+
+class IncompleteOutputError(StructgenError, RuntimeError):
+    """Generation stopped (``max_new_tokens``) before the constrained text was complete.
+
+    ``text`` is the partial output ("" when raised before generating because the budget
+    cannot fit any valid output); ``index`` is the batch row it belongs to, if any.
+    """
+
+    def __init__(self, msg: str, text: str = "", index: int | None = None):
+        super().__init__(msg)
+        self.text = text
+        self.index = index

@@ -59,6 +59,25 @@ class Matcher:
     def fork(self) -> Matcher:
         return Matcher(self.index, self.state, self.ended)
 
+    def tokens_to_complete(self) -> float:
+        """A number of tokens that always suffices to complete the text (``math.inf`` when
+        none does). Conservative: one token per byte of the shortest completion, counted
+        over the bytes that are single tokens of the vocabulary; 0 when accepting."""
+        if self.ended:
+            return 0
+        from .budget import budget_for
+
+        return budget_for(self.index).tokens_to_complete(self.state)
+
+    def mask_within(self, n: int) -> np.ndarray:
+        """Like :meth:`mask`, restricted to the tokens after which the text can still be
+        completed within ``n - 1`` more tokens (see :mod:`structgen.budget`)."""
+        if self.ended:
+            return _zeros(self.index)
+        from .budget import budget_for
+
+        return budget_for(self.index).allowed(self.state, int(n))
+
     def allowed_token_ids(self) -> np.ndarray:
         return np.flatnonzero(self.mask())
 

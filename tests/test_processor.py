@@ -134,3 +134,117 @@ def test_mask_is_one_vectorised_op_and_dtype_preserved():
 def test_processor_rejects_non_compiled():
     with pytest.raises(TypeError, match="structgen.compile"):
         structgen.LogitsProcessor(Grammar(rules={"start": Ref("X")}))
+
+
+# ---- one constraint per prompt ----------------------------------------------------------------
+
+
+def _allowed(out_row) -> list[int]:
+    return torch.nonzero(out_row > -float("inf")).flatten().tolist()
+
+
+def test_one_constraint_per_prompt_with_copies_per_prompt():
+    """A list of constraints: row i of the first call gets constraint i // rows_per_prompt
+    (num_return_sequences / beams lay copies out that way); later rows inherit theirs."""
+    a = structgen.compile(regular_grammar(Text("12")), vocabulary=VOCAB)
+    b = structgen.compile(regular_grammar(Text("(")), vocabulary=VOCAB)
+    one, paren, two = (VOCAB.tokens.index(x) for x in (b"1", b"(", b"2"))
+    for prompts in ([3, 4], [3, 3]):  # distinct prompts, and equal prompts
+        proc = structgen.LogitsProcessor([a, b])
+        ids = torch.tensor([[prompts[0]]] * 3 + [[prompts[1]]] * 3)  # 2 prompts x 3 copies
+        out = proc(ids, torch.zeros(6, WIDTH))
+        for i in range(6):
+            allowed = _allowed(out[i])
+            assert (one in allowed) == (i < 3) and (paren in allowed) == (i >= 3), i
+        # rows reorder within their prompt's block, as beams do
+        nxt = torch.cat([ids[[2, 0, 0, 5, 3, 3]], torch.tensor([[one]] * 3 + [[paren]] * 3)], 1)
+        out = proc(nxt, torch.zeros(6, WIDTH))
+        for i in range(3):
+            assert two in _allowed(out[i])
+        for i in range(3, 6):
+            assert _allowed(out[i]) == [EOS]
+    # distinct prompts: a row is matched to its parent by prefix wherever it moved
+    proc = structgen.LogitsProcessor([a, b])
+    proc(torch.tensor([[3], [4]]), torch.zeros(2, WIDTH))
+    out = proc(torch.tensor([[4, paren], [3, one]]), torch.zeros(2, WIDTH))
+    assert _allowed(out[0]) == [EOS] and two in _allowed(out[1])
+
+
+def test_constraint_list_must_divide_the_batch():
+    a = structgen.compile(regular_grammar(Text("12")), vocabulary=VOCAB)
+    proc = structgen.LogitsProcessor([a, a])
+    with pytest.raises(structgen.StructgenError, match="not a multiple"):
+        proc(torch.tensor([[3]] * 3), torch.zeros(3, WIDTH))
+    with pytest.raises(ValueError, match="at least one"):
+        structgen.LogitsProcessor([])
+    with pytest.raises(ValueError, match="max_new_tokens"):
+        structgen.LogitsProcessor(a, max_new_tokens=0)
+
+
+# ---- budgets -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(GRAMMARS))
+def test_budget_steering_always_completes(name):
+    """Random walks under a budget: every row ends complete within max_new_tokens, in every
+    dtype, as long as the budget covers the shortest completion."""
+    grammar, ok, _ = GRAMMARS[name]
+    compiled = structgen.compile(grammar, vocabulary=VOCAB)
+    need = compiled.matcher().tokens_to_complete()
+    rng = random.Random(hash(name) & 0xFFFF)
+    for dtype in (torch.float32, torch.bfloat16, torch.float16):
+        for budget in sorted({max(int(need), 1), int(need) + 1, int(need) + 3, int(need) + 9}):
+            proc = structgen.LogitsProcessor(compiled, max_new_tokens=budget, margin=2)
+            ids = torch.tensor([[7]] * 4)
+            for _ in range(budget):
+                out = proc(ids, torch.randn(ids.shape[0], WIDTH).to(dtype))
+                assert out.dtype == dtype
+                nxt = []
+                for i in range(ids.shape[0]):
+                    allowed = _allowed(out[i])
+                    if ids[i, -1] in (EOS, PAD) and ids.shape[1] > 1:
+                        nxt.append(PAD)
+                        continue
+                    nxt.append(
+                        EOS if EOS in allowed and rng.random() < 0.2 else rng.choice(allowed)
+                    )
+                ids = torch.cat([ids, torch.tensor(nxt)[:, None]], 1)
+            for row in ids.tolist():
+                m = compiled.matcher()
+                for t in row[1:]:
+                    if t == PAD:
+                        break
+                    assert m.advance(t)
+                assert m.is_accepting(), (name, budget, _text(row, 1))
+                if EOS in row:
+                    assert ok(_text(row, 1))
+
+
+def test_budget_is_not_consulted_while_there_is_room():
+    compiled = structgen.compile(GRAMMARS["arith"][0], vocabulary=VOCAB)
+    free = structgen.LogitsProcessor(compiled)
+    roomy = structgen.LogitsProcessor(compiled, max_new_tokens=1000)
+    ids = torch.tensor([[1]])
+    assert torch.equal(free(ids, torch.zeros(1, WIDTH)), roomy(ids, torch.zeros(1, WIDTH)))
+    tight = structgen.LogitsProcessor(compiled, max_new_tokens=1)
+    allowed = _allowed(tight(ids, torch.zeros(1, WIDTH))[0])
+    # one token left: only tokens that complete an expression on their own
+    assert allowed and len(allowed) < len(_allowed(free(ids, torch.zeros(1, WIDTH))[0]))
+    for t in allowed:
+        m = compiled.matcher()
+        assert m.advance(t) and m.is_accepting()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
+def test_cuda_logits_keep_device_and_dtype(dtype):
+    dtype = getattr(torch, dtype)
+    compiled = structgen.compile(GRAMMARS["arith"][0], vocabulary=VOCAB)
+    proc = structgen.LogitsProcessor(compiled, max_new_tokens=3, margin=0)
+    ids = torch.tensor([[1]] * 2, device="cuda")
+    scores = torch.randn(2, WIDTH, device="cuda").to(dtype)
+    out = proc(ids, scores)
+    assert out.device == scores.device and out.dtype == dtype
+    for t in torch.nonzero(torch.isfinite(out[0])).flatten().tolist():
+        m = compiled.matcher()
+        assert m.advance(t) and m.tokens_to_complete() <= 2
