@@ -79,7 +79,7 @@ class Distances:
             depth += 1
             nxt = []
             for s in frontier:
-                if dfa.rows[s] is None:
+                if not dfa.complete[s]:
                     dfa.build(s)
                 for s2 in np.unique(dfa.table[s, cols]).tolist():
                     if s2 == 0 or s2 in seen:
