@@ -11,12 +11,31 @@ Stacks are interned linked frames; a frame is the *residual* of a rule expressio
 is left of the rule after the symbol just being read), computed by ``firsts``, so EBNF
 repetition, bounded counts (``item{0,1000}``) and tail recursion never grow the stack.
 Nothing here knows about tokens; :mod:`structgen.index` lifts it to a vocabulary.
+
+Two grammar features are handled here rather than in the front ends:
+
+* ``Grammar.ignore`` (Lark's ``%ignore``): wherever a symbol may begin (and at the end of
+  the text), an ignored terminal may begin with the *same* continuation stack, so after it
+  the parse resumes exactly where it was.
+* ``Grammar.longest_match`` (the way Lark's dynamic lexer reads terminals): a terminal may
+  not end where the next byte could continue it. The continuation of such a terminal is a
+  *guard* frame on the stack; expanding the guard yields the continuation's terminals
+  restricted to texts that do not begin with such a byte (the restricted terminal is the
+  intersection ``T & [^F].*``, a DFA of its own). Each terminal reference in a rule is
+  then one token: sequences of terminals are not merged into one regular terminal.
+
+Left recursion (direct, and indirect through rules at the left edge) is rewritten into
+repetition before compiling (``A: A a | b`` becomes ``A: b a*``; indirect recursion by
+ordered substitution); a cycle that consumes nothing (``A: A``), or left recursion hidden
+behind a nullable prefix, is refused with a :class:`GrammarError`.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
+
+import numpy as np
 
 from ..errors import GrammarError, LimitError
 from ..ir import Alt, And, Bytes, Chars, Expr, Grammar, Not, Ref, Repeat, Seq, Text
@@ -32,9 +51,10 @@ _MAX_INTERNED_STACKS = 500_000
 class NeedDeeper(Exception):
     """A computation on a truncated stack reached the truncated part."""
 
+
 # ---- rule expressions over symbols (terminal ids >= 0, rule ids < 0) ------------------------
 
-R_EPS, R_SYM, R_CAT, R_ALT, R_REP = range(5)
+R_EPS, R_SYM, R_CAT, R_ALT, R_REP, R_GUARD = range(6)
 
 
 class RExpr:
@@ -180,6 +200,10 @@ class Automaton:
         self._lowering = TerminalLowering(grammar.terminals)
         self.rule_names: list[str] = []
         self._rule_ids: dict[str, int] = {}
+        self.longest_match = bool(getattr(grammar, "longest_match", False))
+        # token mode: every terminal reference in a rule is one token (needed for %ignore
+        # and longest-match lexing); otherwise regular sub-expressions become one terminal
+        self._tokens = self.longest_match or bool(grammar.ignore)
         self.bodies: list[RExpr | None] = []
         if grammar.start not in grammar.rules:
             raise GrammarError(f"start rule {grammar.start!r} is not defined")
@@ -192,9 +216,16 @@ class Automaton:
             if time.perf_counter() - t0 > limits.max_compile_seconds:
                 raise LimitError("grammar compile exceeded Limits.max_compile_seconds")
         self._prune_unproductive()
+        if self._eliminate_left_recursion():
+            self._prune_unproductive()
         self._check_left_recursion()
+        self.ignore_ids = self._ignore_terminals()
         self._stacks: dict = {}
         self.starts = [d.start for d in self.dfas]
+        self._guards: dict[int, RExpr | None] = {}  # terminal id -> guard frame (None: no guard)
+        self._guard_frames: dict[int, RExpr] = {}  # forbidden-byte mask -> guard frame
+        self._restricted: dict = {}  # (terminal id, mask) -> restricted terminal id or None
+        self._restrict_memo: dict = {}
         self.opaque = Stack()  # stands for "the rest of the stack" in truncated stacks
         self.opaque.frame, self.opaque.parent, self.opaque.depth = None, None, 0
         self.opaque.expansion = None
@@ -230,7 +261,13 @@ class Automaton:
 
     def _lower_rule(self, e: Expr, where: str) -> RExpr | None:
         A = self.alg
-        if _is_regular(e, self.grammar.terminals):
+        if self._tokens:
+            leaf = isinstance(e, (Text, Chars, Bytes, And, Not)) or (
+                isinstance(e, Ref) and e.name in self.grammar.terminals
+            )
+        else:
+            leaf = _is_regular(e, self.grammar.terminals)
+        if leaf:
             name = e.name if isinstance(e, Ref) else f"<{where}>"
             return self._terminal(self._lowering.lower(e), name)
         if isinstance(e, Ref):
@@ -316,7 +353,9 @@ class Automaton:
             raise GrammarError(
                 f"the start rule {self.grammar.start!r} derives no finite text (unproductive)"
             )
-        self.bodies = [self._strip(b, prod) if rid in prod else None for rid, b in enumerate(self.bodies)]
+        self.bodies = [
+            self._strip(b, prod) if rid in prod else None for rid, b in enumerate(self.bodies)
+        ]
         self.nullable_rules = self._nullable_rules()
 
     def _nullable_rules(self) -> set:
@@ -366,24 +405,170 @@ class Automaton:
             return res
         return self._left_refs(e.a, out) or e.lo == 0
 
-    def _check_left_recursion(self) -> None:
+    def _left_edges(self) -> dict[int, set]:
         edges = {}
         for rid, body in enumerate(self.bodies):
             out: set[int] = set()
             self._left_refs(body, out)
             edges[rid] = out
+        return edges
+
+    def _eliminate_left_recursion(self) -> bool:
+        """Rewrite left recursion into repetition; True when some rule changed.
+
+        Only rules on a left-recursive cycle are touched. Within one strongly connected
+        component of the left-edge graph the rules are ordered; a leading reference to an
+        earlier rule is replaced by that rule's (already rewritten) body, then direct left
+        recursion ``A = A·a | b`` becomes ``A = b·a*``. Left recursion behind a nullable
+        prefix is not seen here and is refused by :meth:`_check_left_recursion`.
+        """
+        edges = self._left_edges()
+        sccs = _cyclic_sccs(edges)
+        if not sccs:
+            return False
+        A = self.alg
+        for comp in sccs:
+            order = sorted(comp)
+            for pos, i in enumerate(order):
+                earlier = set(order[:pos])
+                body = self.bodies[i]
+                if body is None:
+                    continue
+                for _ in range(len(order) + 1):  # substitute leading references to earlier rules
+                    pairs = A.firsts(body)
+                    if not any(sym < 0 and (-1 - sym) in earlier for sym, _ in pairs):
+                        break
+                    parts = [A.eps] if body.nullable else []
+                    for sym, rest in pairs:
+                        r = -1 - sym
+                        if sym < 0 and r in earlier:
+                            if self.bodies[r] is not None:
+                                parts.append(A.cat(self.bodies[r], rest))
+                        else:
+                            parts.append(A.cat(A.sym(sym), rest))
+                    body = A.alt(parts)
+                    if body is None:
+                        break
+                if body is None:
+                    self.bodies[i] = None
+                    continue
+                pairs = A.firsts(body)
+                rec = [rest for sym, rest in pairs if sym == -1 - i]
+                if not rec:
+                    self.bodies[i] = body
+                    continue
+                tail = A.alt(rec)
+                if tail.nullable:
+                    raise GrammarError(
+                        f"rule {self.rule_names[i]!r} derives itself without reading anything "
+                        f"({self.rule_names[i]} -> {self.rule_names[i]}); remove that cycle"
+                    )
+                base = [A.eps] if body.nullable else []
+                base += [A.cat(A.sym(sym), rest) for sym, rest in pairs if sym != -1 - i]
+                head = A.alt(base)
+                self.bodies[i] = None if head is None else A.cat(head, A.rep(tail, 0, -1))
+        return True
+
+    def _check_left_recursion(self) -> None:
+        edges = self._left_edges()
         for rid in range(len(self.bodies)):
             seen, todo = set(), list(edges[rid])
             while todo:
                 r = todo.pop()
                 if r == rid:
                     raise GrammarError(
-                        f"rule {self.rule_names[rid]!r} is left-recursive; rewrite it with "
-                        "repetition (e.g. `expr: term (\"+\" term)*`)"
+                        f"rule {self.rule_names[rid]!r} is left-recursive behind a prefix that "
+                        "can be empty (or through a cycle that reads nothing); rewrite it with "
+                        'repetition (e.g. `expr: term ("+" term)*`)'
                     )
                 if r not in seen:
                     seen.add(r)
                     todo.extend(edges[r])
+
+    def _ignore_terminals(self) -> list[int]:
+        ids = []
+        for name in self.grammar.ignore:
+            if name not in self.grammar.terminals:
+                raise GrammarError(f"%ignore names {name!r}, which is not a defined terminal")
+            term = self._lowering.named(name)
+            x = self._terminal(term, name)
+            if x is None or x.kind == R_EPS:
+                raise GrammarError(f"the ignored terminal {name!r} matches no non-empty text")
+            sym = x.a if x.kind == R_SYM else next(y.a for y in x.a if y.kind == R_SYM)
+            if sym not in ids:
+                ids.append(sym)
+        return ids
+
+    # ---- longest match ----------------------------------------------------------------------
+    def _guard(self, t: int) -> RExpr | None:
+        """The guard frame that follows terminal ``t`` (None when nothing can extend it)."""
+        g = self._guards.get(t, False)
+        if g is not False:
+            return g
+        dfa = self.dfas[t]
+        mask = np.zeros(256, dtype=bool)
+        seen = {dfa.start}
+        todo = [dfa.start]
+        while todo:
+            q = todo.pop()
+            row = dfa.build(q)
+            if dfa.acc[q]:
+                mask |= dfa.table[q] != 0
+            for q2 in set(row):
+                if q2 and q2 not in seen:
+                    seen.add(q2)
+                    todo.append(q2)
+        g = None
+        if mask.any():
+            key = int.from_bytes(np.packbits(mask, bitorder="little").tobytes(), "little")
+            g = self._guard_frames.get(key)
+            if g is None:
+                g = RExpr()
+                g.kind, g.a, g.b, g.lo, g.hi = R_GUARD, key, None, 0, 0
+                g.nullable, g._firsts = True, ()
+                self._guard_frames[key] = g
+        self._guards[t] = g
+        return g
+
+    def _restrict(self, elems: frozenset, forbid: int) -> frozenset:
+        """``elems`` with every terminal restricted to texts not starting with a byte of
+        ``forbid`` (a 256-bit mask); END stays."""
+        key = (elems, forbid)
+        res = self._restrict_memo.get(key)
+        if res is not None:
+            return res
+        out = set()
+        for e in elems:
+            t, q, s = e
+            if t < 0:
+                out.add(e)
+                continue
+            t2 = self._restricted_terminal(t, forbid)
+            if t2 is not None:
+                out.add((t2, self.starts[t2], s))
+        res = frozenset(out)
+        self._restrict_memo[key] = res
+        return res
+
+    def _restricted_terminal(self, t: int, forbid: int) -> int | None:
+        key = (t, forbid)
+        if key in self._restricted:
+            return self._restricted[key]
+        allowed = T.ALL_BYTES & ~forbid
+        term = T.conj(self.dfas[t].root, T.cat(T.byteset(allowed), T.TOP))
+        tid = self._term_ids.get(term)
+        if tid is None:
+            dfa = shared_dfa(term, self.limits, nonempty=True)
+            if dfa.empty:
+                tid = None
+            else:
+                tid = len(self.dfas)
+                self._term_ids[term] = tid
+                self.dfas.append(dfa)
+                self.terminal_names.append(self.terminal_names[t])
+                self.starts.append(dfa.start)
+        self._restricted[key] = tid
+        return tid
 
     # ---- stacks and configurations -------------------------------------------------------------
     def stack(self, frame: RExpr, parent: Stack | None) -> Stack:
@@ -426,6 +611,14 @@ class Automaton:
             return self.final if parent is None else parent
         return self.stack(rest, parent)
 
+    def _guarded(self, t: int, ret: Stack, guards: dict | None) -> Stack:
+        if guards is None:
+            return ret
+        g = guards.get(t, False)
+        if g is False:
+            g = self._guard(t)
+        return ret if g is None else self.stack(g, ret)
+
     def expand(self, st: Stack) -> frozenset:
         """Elements that begin what ``st`` expects next (terminals at their start states)."""
         if st.expansion is not None:
@@ -435,6 +628,10 @@ class Automaton:
         todo = [st]
         firsts, starts, bodies = self.alg.firsts, self.starts, self.bodies
         opaque = self.opaque
+        guards = self._guards if self.longest_match else None
+        if self.ignore_ids and st.frame is not None and st.frame.kind != R_GUARD:
+            for i in self.ignore_ids:
+                out.add((i, starts[i], self._guarded(i, st, guards)))
         while todo:
             s = todo.pop()
             if s in seen:
@@ -443,9 +640,14 @@ class Automaton:
                 raise NeedDeeper
             seen.add(s)
             frame, parent = s.frame, s.parent
+            if frame.kind == R_GUARD:
+                out |= self._restrict(self.expand(parent), frame.a)
+                continue
             for sym, rest in firsts(frame):
                 ret = self._ret(rest, parent)
                 if sym >= 0:
+                    if guards is not None:
+                        ret = self._guarded(sym, ret, guards)
                     out.add((sym, starts[sym], ret))
                 else:
                     body = bodies[-1 - sym]
@@ -457,7 +659,9 @@ class Automaton:
                 else:
                     todo.append(parent)
             if len(seen) > self.limits.max_stacks:
-                raise LimitError(f"more than Limits.max_stacks={self.limits.max_stacks} parser stacks")
+                raise LimitError(
+                    f"more than Limits.max_stacks={self.limits.max_stacks} parser stacks"
+                )
         res = frozenset(out)
         st.expansion = res
         return res
@@ -500,3 +704,51 @@ class Automaton:
 
     def matches(self, data: bytes) -> bool:
         return END in self.run(self._initial, data)
+
+
+def _cyclic_sccs(edges: dict[int, set]) -> list[set]:
+    """Strongly connected components of ``edges`` that contain a cycle (Tarjan, iterative)."""
+    index: dict[int, int] = {}
+    low: dict[int, int] = {}
+    on: set[int] = set()
+    stack: list[int] = []
+    out: list[set] = []
+    counter = 0
+    for root in edges:
+        if root in index:
+            continue
+        work = [(root, iter(edges[root]))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on.add(root)
+        while work:
+            v, it = work[-1]
+            advanced = False
+            for w in it:
+                if w not in index:
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on.add(w)
+                    work.append((w, iter(edges[w])))
+                    advanced = True
+                    break
+                if w in on:
+                    low[v] = min(low[v], index[w])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == index[v]:
+                comp = set()
+                while True:
+                    w = stack.pop()
+                    on.discard(w)
+                    comp.add(w)
+                    if w == v:
+                        break
+                if len(comp) > 1 or v in edges[v]:
+                    out.append(comp)
+    return out
