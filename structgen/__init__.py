@@ -20,6 +20,7 @@ from .errors import (
     UnsupportedSchemaError,
     VocabularyError,
 )
+from .lark_grammar import Grammar
 from .limits import Limits
 from .matcher import Matcher
 from .regex import Regex
@@ -30,6 +31,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Compiled",
     "EmptyMaskError",
+    "Grammar",
     "GrammarError",
     "LimitError",
     "Limits",

@@ -146,7 +146,12 @@ class RuleAlgebra:
             hi = -1 if e.hi == -1 else e.hi - 1
             rest = self.rep(e.a, max(e.lo - 1, 0), hi)
             f = tuple((s, self.cat(r, rest)) for s, r in self.firsts(e.a))
-        f = tuple(dict.fromkeys(f))
+        # left-factor: s·r1 + s·r2 = s·(r1 | r2), so alternatives sharing a first symbol
+        # share one residual (one parser stack) instead of one each
+        by_sym: dict = {}
+        for s, r in f:
+            by_sym.setdefault(s, []).append(r)
+        f = tuple((s, rs[0] if len(rs) == 1 else self.alt(rs)) for s, rs in by_sym.items())
         e._firsts = f
         return f
 
