@@ -32,6 +32,7 @@ behind a nullable prefix, is refused with a :class:`GrammarError`.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections import OrderedDict
 
@@ -227,7 +228,8 @@ class Automaton:
         self.ignore_ids = self._ignore_terminals()
         self._stacks: dict = {}
         self.starts = [d.start for d in self.dfas]
-        self._guards: dict[int, RExpr | None] = {}  # terminal id -> guard frame (None: no guard)
+        self._variant_cache: dict[int, list] = {}  # terminal id -> [(view id, guard frame)]
+        self._view_info: dict[int, tuple] = {}  # view id -> (base terminal id, extension mask)
         self._guard_frames: dict[int, RExpr] = {}  # forbidden-byte mask -> guard frame
         self._restricted: dict = {}  # (terminal id, mask) -> restricted terminal id or None
         self._restrict_memo: dict = {}
@@ -505,35 +507,48 @@ class Automaton:
         return ids
 
     # ---- longest match ----------------------------------------------------------------------
-    def _guard(self, t: int) -> RExpr | None:
-        """The guard frame that follows terminal ``t`` (None when nothing can extend it)."""
-        g = self._guards.get(t, False)
-        if g is not False:
-            return g
-        dfa = self.dfas[t]
-        mask = np.zeros(256, dtype=bool)
-        seen = {dfa.start}
-        todo = [dfa.start]
-        while todo:
-            q = todo.pop()
-            row = dfa.build(q)
-            if dfa.acc[q]:
-                mask |= dfa.table[q] != 0
-            for q2 in set(row):
-                if q2 and q2 not in seen:
-                    seen.add(q2)
-                    todo.append(q2)
-        g = None
-        if mask.any():
-            key = int.from_bytes(np.packbits(mask, bitorder="little").tobytes(), "little")
-            g = self._guard_frames.get(key)
-            if g is None:
-                g = RExpr()
-                g.kind, g.a, g.b, g.lo, g.hi = R_GUARD, key, None, 0, 0
-                g.nullable, g._firsts = True, ()
-                self._guard_frames[key] = g
-        self._guards[t] = g
+    def _guard_frame(self, mask: int) -> RExpr | None:
+        if not mask:
+            return None
+        g = self._guard_frames.get(mask)
+        if g is None:
+            g = RExpr()
+            g.kind, g.a, g.b, g.lo, g.hi = R_GUARD, mask, None, 0, 0
+            g.nullable, g._firsts = True, ()
+            self._guard_frames[mask] = g
         return g
+
+    def _variants(self, t: int) -> list:
+        """``[(terminal id, guard frame or None)]`` standing for terminal ``t`` under
+        longest match. The terminal's accepting states are grouped by the bytes that could
+        extend the match there; each group becomes a view of the same DFA that accepts
+        only in that group, followed by the guard that forbids exactly those bytes."""
+        v = self._variant_cache.get(t)
+        if v is not None:
+            return v
+        base, keep = self._view_info.get(t, (t, None))
+        dfa = self.dfas[t]
+        classes = _extension_classes(dfa)
+        if keep is not None:
+            classes = {m: qs for m, qs in classes.items() if m == keep}
+        if len(classes) <= 1:
+            v = [(t, self._guard_frame(next(iter(classes), 0)))]
+        else:
+            v = []
+            for mask, states in classes.items():
+                view = copy.copy(dfa)
+                view.accepting = np.zeros_like(dfa.accepting)
+                view.accepting[states] = True
+                view.acc = view.accepting.tolist()
+                tid = len(self.dfas)
+                self.dfas.append(view)
+                self.terminal_names.append(self.terminal_names[t])
+                self.starts.append(view.start)
+                self._view_info[tid] = (base, mask)
+                self._variant_cache[tid] = [(tid, self._guard_frame(mask))]
+                v.append((tid, self._guard_frame(mask)))
+        self._variant_cache[t] = v
+        return v
 
     def _restrict(self, elems: frozenset, forbid: int) -> frozenset:
         """``elems`` with every terminal restricted to texts not starting with a byte of
@@ -556,11 +571,13 @@ class Automaton:
         return res
 
     def _restricted_terminal(self, t: int, forbid: int) -> int | None:
+        """Terminal ``t`` limited to texts whose first byte is not in ``forbid``."""
         key = (t, forbid)
         if key in self._restricted:
             return self._restricted[key]
+        base, keep = self._view_info.get(t, (t, None))
         allowed = T.ALL_BYTES & ~forbid
-        term = T.conj(self.dfas[t].root, T.cat(T.byteset(allowed), T.TOP))
+        term = T.conj(self.dfas[base].root, T.cat(T.byteset(allowed), T.TOP))
         tid = self._term_ids.get(term)
         if tid is None:
             dfa = shared_dfa(term, self.limits, nonempty=True)
@@ -570,8 +587,23 @@ class Automaton:
                 tid = len(self.dfas)
                 self._term_ids[term] = tid
                 self.dfas.append(dfa)
-                self.terminal_names.append(self.terminal_names[t])
+                self.terminal_names.append(self.terminal_names[base])
                 self.starts.append(dfa.start)
+        if tid is not None and keep is not None:
+            # a view: the restricted DFA accepting only where the extension bytes are `keep`
+            dfa = self.dfas[tid]
+            states = _extension_classes(dfa).get(keep)
+            if not states:
+                tid = None
+            else:
+                view = copy.copy(dfa)
+                view.accepting = np.zeros_like(dfa.accepting)
+                view.accepting[states] = True
+                view.acc = view.accepting.tolist()
+                tid = len(self.dfas)
+                self.dfas.append(view)
+                self.terminal_names.append(self.terminal_names[base])
+                self.starts.append(view.start)
         self._restricted[key] = tid
         return tid
 
@@ -616,13 +648,13 @@ class Automaton:
             return self.final if parent is None else parent
         return self.stack(rest, parent)
 
-    def _guarded(self, t: int, ret: Stack, guards: dict | None) -> Stack:
-        if guards is None:
-            return ret
-        g = guards.get(t, False)
-        if g is False:
-            g = self._guard(t)
-        return ret if g is None else self.stack(g, ret)
+    def _begin(self, t: int, ret: Stack, out: set) -> None:
+        """Add the elements that begin terminal ``t`` with continuation ``ret``."""
+        if not self.longest_match:
+            out.add((t, self.starts[t], ret))
+            return
+        for tid, g in self._variants(t):
+            out.add((tid, self.starts[tid], ret if g is None else self.stack(g, ret)))
 
     def expand(self, st: Stack) -> frozenset:
         """Elements that begin what ``st`` expects next (terminals at their start states)."""
@@ -631,12 +663,12 @@ class Automaton:
         out: set = set()
         seen: set = set()
         todo = [st]
-        firsts, starts, bodies = self.alg.firsts, self.starts, self.bodies
+        firsts, bodies = self.alg.firsts, self.bodies
         opaque = self.opaque
-        guards = self._guards if self.longest_match else None
+        begin = self._begin
         if self.ignore_ids and st.frame is not None and st.frame.kind != R_GUARD:
             for i in self.ignore_ids:
-                out.add((i, starts[i], self._guarded(i, st, guards)))
+                begin(i, st, out)
         while todo:
             s = todo.pop()
             if s in seen:
@@ -651,9 +683,7 @@ class Automaton:
             for sym, rest in firsts(frame):
                 ret = self._ret(rest, parent)
                 if sym >= 0:
-                    if guards is not None:
-                        ret = self._guarded(sym, ret, guards)
-                    out.add((sym, starts[sym], ret))
+                    begin(sym, ret, out)
                 else:
                     body = bodies[-1 - sym]
                     if body is not None:
@@ -757,3 +787,25 @@ def _cyclic_sccs(edges: dict[int, set]) -> list[set]:
                 if len(comp) > 1 or v in edges[v]:
                     out.append(comp)
     return out
+
+
+def _extension_classes(dfa: DFA) -> dict[int, list[int]]:
+    """The DFA's accepting states grouped by the bytes that continue the match there (a
+    256-bit mask), after building every state of the DFA."""
+    seen = {dfa.start}
+    todo = [dfa.start]
+    classes: dict[int, list[int]] = {}
+    while todo:
+        q = todo.pop()
+        row = dfa.build(q)
+        if dfa.acc[q]:
+            mask = 0
+            for b, q2 in enumerate(row):
+                if q2:
+                    mask |= 1 << b
+            classes.setdefault(mask, []).append(q)
+        for q2 in set(row):
+            if q2 and q2 not in seen:
+                seen.add(q2)
+                todo.append(q2)
+    return classes
