@@ -14,9 +14,14 @@ Nothing here knows about tokens; :mod:`structgen.index` lifts it to a vocabulary
 
 Two grammar features are handled here rather than in the front ends:
 
-* ``Grammar.ignore`` (Lark's ``%ignore``): wherever a symbol may begin (and at the end of
-  the text), an ignored terminal may begin with the *same* continuation stack, so after it
-  the parse resumes exactly where it was.
+* ``Grammar.ignore`` (Lark's ``%ignore``): ignored terminals may come before every token
+  and at the end of the text. Those that can be folded into the tokens without changing
+  the language (whitespace: nothing but itself can continue it) are: with ``S`` their
+  union, every terminal ``T`` of the rules is compiled as ``S* T`` and the end of the
+  text may be preceded by ``S+``, so a token such as ``" select"`` stays inside one
+  terminal and the vocabulary is walked vectorised. The others (a ``# comment`` that
+  longest match must end at a newline) are elements of their own: wherever a symbol may
+  begin, they may begin with the *same* continuation stack.
 * ``Grammar.longest_match`` (the way Lark's dynamic lexer reads terminals): a terminal may
   not end where the next byte could continue it. The continuation of such a terminal is a
   *guard* frame on the stack; expanding the guard yields the continuation's terminals
@@ -213,6 +218,7 @@ class Automaton:
         self.bodies: list[RExpr | None] = []
         if grammar.start not in grammar.rules:
             raise GrammarError(f"start rule {grammar.start!r} is not defined")
+        self._ignore_prefix = self._ignore_term()
         self._rule_id(grammar.start)
         i = 0
         while i < len(self.rule_names):  # lower reachable rules (list grows while lowering)
@@ -225,7 +231,17 @@ class Automaton:
         if self._eliminate_left_recursion():
             self._prune_unproductive()
         self._check_left_recursion()
-        self.ignore_ids = self._ignore_terminals()
+        self._trail = None
+        if self._ignore_prefix is not None:
+            x = self._terminal(T.cat(self._ignore_prefix, self._ignore_one), "%ignore")
+            self._trail = x.a if x is not None and x.kind == R_SYM else None
+        self.ignore_ids = []
+        for name, term in self._unfolded:
+            if self._ignore_prefix is not None:
+                term = T.cat(self._ignore_prefix, term)
+            x = self._terminal(term, name)
+            if x is not None and x.kind == R_SYM and x.a not in self.ignore_ids:
+                self.ignore_ids.append(x.a)
         self._stacks: dict = {}
         self.starts = [d.start for d in self.dfas]
         self._variant_cache: dict[int, list] = {}  # terminal id -> [(view id, guard frame)]
@@ -276,7 +292,10 @@ class Automaton:
             leaf = _is_regular(e, self.grammar.terminals)
         if leaf:
             name = e.name if isinstance(e, Ref) else f"<{where}>"
-            return self._terminal(self._lowering.lower(e), name)
+            term = self._lowering.lower(e)
+            if self._ignore_prefix is not None:
+                term = T.cat(self._ignore_prefix, term)
+            return self._terminal(term, name)
         if isinstance(e, Ref):
             if e.name in self.grammar.rules:
                 return A.sym(-1 - self._rule_id(e.name))
@@ -492,19 +511,68 @@ class Automaton:
                     seen.add(r)
                     todo.extend(edges[r])
 
-    def _ignore_terminals(self) -> list[int]:
-        ids = []
+    def _ignore_term(self) -> T.Term | None:
+        """``S*`` for the union ``S`` of the ignored terminals that fold into tokens (None
+        when there are none); the other ignored terms go to ``self._unfolded``."""
+        self._unfolded: list[tuple[str, T.Term]] = []
+        if not self.grammar.ignore:
+            return None
+        ignored = []
         for name in self.grammar.ignore:
             if name not in self.grammar.terminals:
                 raise GrammarError(f"%ignore names {name!r}, which is not a defined terminal")
             term = self._lowering.named(name)
-            x = self._terminal(term, name)
-            if x is None or x.kind == R_EPS:
-                raise GrammarError(f"the ignored terminal {name!r} matches no non-empty text")
-            sym = x.a if x.kind == R_SYM else next(y.a for y in x.a if y.kind == R_SYM)
-            if sym not in ids:
-                ids.append(sym)
-        return ids
+            if shared_dfa(term, self.limits, nonempty=True).empty:
+                raise GrammarError(f"the ignored terminal {name!r} matches no text")
+            ignored.append((name, term))
+        folded = []
+        for name, term in ignored:
+            if self._foldable(term, [t for n, t in ignored if n != name]):
+                folded.append(term)
+            else:
+                self._unfolded.append((name, term))
+        if not folded:
+            return None
+        self._ignore_one = T.alt_of(folded)
+        return T.star(self._ignore_one)
+
+    def _foldable(self, term: T.Term, others: list) -> bool:
+        """Whether ``S* T`` reads the ignored ``term`` as longest match would: without
+        longest match always; with it, when no byte that could continue ``term`` can begin
+        another terminal, and ``term term`` is ``term`` again (like whitespace)."""
+        if not self.longest_match:
+            return True
+        dfa = shared_dfa(term, self.limits, nonempty=True)
+        ext = 0
+        for mask in _extension_classes(dfa):
+            ext |= mask
+        if not ext:
+            return True
+        twice = T.conj(T.cat(term, term), T.neg(term))
+        if not shared_dfa(twice, self.limits, nonempty=False).empty:
+            return False
+        firsts = 0
+        for t in set(self._rule_leaf_terms() + others):
+            if t is term:
+                continue
+            dfa = shared_dfa(t, self.limits, nonempty=True)
+            for b in np.flatnonzero(dfa.first_bytes(dfa.start)).tolist():
+                firsts |= 1 << b
+        return not (ext & firsts)
+
+    def _rule_leaf_terms(self) -> list:
+        """The terms of every terminal the rules can use (named and inline)."""
+        out = [self._lowering.named(n) for n in self.grammar.terminals]
+        todo = list(self.grammar.rules.values())
+        while todo:
+            e = todo.pop()
+            if isinstance(e, (Text, Chars, Bytes, And, Not)):
+                out.append(self._lowering.lower(e))
+            elif isinstance(e, (Seq, Alt)):
+                todo.extend(e.items)
+            elif isinstance(e, Repeat):
+                todo.append(e.item)
+        return out
 
     # ---- longest match ----------------------------------------------------------------------
     def _guard_frame(self, mask: int) -> RExpr | None:
@@ -666,6 +734,7 @@ class Automaton:
         firsts, bodies = self.alg.firsts, self.bodies
         opaque = self.opaque
         begin = self._begin
+        trail = self._trail
         if self.ignore_ids and st.frame is not None and st.frame.kind != R_GUARD:
             for i in self.ignore_ids:
                 begin(i, st, out)
@@ -691,6 +760,8 @@ class Automaton:
             if frame.nullable:
                 if parent is None:
                     out.add(END)
+                    if trail is not None:
+                        begin(trail, self.final, out)
                 else:
                     todo.append(parent)
             if len(seen) > self.limits.max_stacks:
