@@ -140,3 +140,21 @@ def test_random_walks_through_the_mask_parse_with_lark(name, tok_name, tokenizer
         assert rest is not None, f"no completion found after {data!r}"
         text = (data + rest).decode("utf-8")
         assert d.lark_accepts(text), f"walk produced {text!r}, which Lark rejects"
+
+
+def test_the_wheel_ships_every_subpackage_and_the_grammar_library():
+    tomllib = pytest.importorskip("tomllib")
+    root = Path(__file__).resolve().parent.parent
+    conf = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "setuptools"
+    ]
+    listed = set(conf["packages"])
+    found = {
+        ".".join(p.parent.relative_to(root).parts)
+        for p in (root / "structgen").rglob("__init__.py")
+    }
+    assert found <= listed, f"add {sorted(found - listed)} to [tool.setuptools] packages"
+    assert conf["package-dir"]["structgen.grammars"] == "grammars"
+    shipped = {p.stem for p in (root / "grammars").glob("*.lark")}
+    assert set(GRAMMARS) <= shipped
+    assert "*.lark" in conf["package-data"]["structgen.grammars"]
