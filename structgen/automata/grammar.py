@@ -51,6 +51,8 @@ from .dfa import DFA
 from .lower import TerminalLowering
 
 END = (-1, 0, None)
+_EMPTY_CONFIG: frozenset = frozenset()
+_MAX_STEP_MEMO = 200_000
 _MAX_INTERNED_STACKS = 500_000
 
 
@@ -249,6 +251,7 @@ class Automaton:
         self._guard_frames: dict[int, RExpr] = {}  # forbidden-byte mask -> guard frame
         self._restricted: dict = {}  # (terminal id, mask) -> restricted terminal id or None
         self._restrict_memo: dict = {}
+        self._step_memo: dict = {}  # (configuration, byte) -> configuration
         self.opaque = Stack()  # stands for "the rest of the stack" in truncated stacks
         self.opaque.frame, self.opaque.parent, self.opaque.depth = None, None, 0
         self.opaque.expansion = None
@@ -787,6 +790,11 @@ class Automaton:
         return self._initial
 
     def step(self, config: frozenset, byte: int) -> frozenset:
+        key = (config, byte)
+        memo = self._step_memo
+        res = memo.get(key)
+        if res is not None:
+            return res
         nxt = []
         dfas = self.dfas
         for t, q, s in config:
@@ -795,7 +803,11 @@ class Automaton:
             q2 = dfas[t].step(q, byte)
             if q2:
                 nxt.append((t, q2, s))
-        return self.close(nxt) if nxt else frozenset()
+        res = self.close(nxt) if nxt else _EMPTY_CONFIG
+        if len(memo) >= _MAX_STEP_MEMO:
+            memo.clear()  # bounded; results stay exact
+        memo[key] = res
+        return res
 
     def run(self, config: frozenset, data: bytes) -> frozenset:
         for c in data:
