@@ -51,7 +51,7 @@ class Grammar:
     :class:`~structgen.GrammarError` with the line, column and the offending text.
     """
 
-    __slots__ = ("text", "start", "source", "_ir")
+    __slots__ = ("text", "start", "source", "_ir", "_display")
 
     def __init__(self, text: str, *, start: str = "start", source: str = "<string>"):
         if not isinstance(text, str):
@@ -59,7 +59,8 @@ class Grammar:
         self.text = text
         self.start = start
         self.source = source
-        self._ir = _lower(text, start, source)
+        self._display: dict[str, str] = {}
+        self._ir = _lower(text, start, source, self._display)
         self._check()
 
     # -- constructors -----------------------------------------------------------------------
@@ -109,13 +110,15 @@ class Grammar:
                     text,
                     pos,
                     f"rejected at character {pos} ({text[pos : pos + 1]!r}); "
-                    f"expected {_expected(a, config)}",
+                    f"expected {_expected(a, config, self._display)}",
                 )
             config = nxt
         if a.is_accepting(config):
             return "accepted"
         return _caret(
-            text, len(text), f"incomplete: the text ends where {_expected(a, config)} must follow"
+            text,
+            len(text),
+            f"incomplete: the text ends where {_expected(a, config, self._display)} must follow",
         )
 
     def _check(self) -> None:
@@ -152,13 +155,15 @@ def _rebuild(text: str, start: str, source: str) -> Grammar:
 # --------------------------------------------------------------------------- diagnostics
 
 
-def _expected(a, config) -> str:
+def _expected(a, config, display: dict) -> str:
     names = []
     for t, _q, _s in config:
         if t >= 0:
             n = a.terminal_names[t]
+            n = display.get(n, n)
             if n not in names:
                 names.append(n)
+    names.sort()
     if a.is_accepting(config):
         names.append("the end of the text")
     return "one of: " + ", ".join(names) if names else "nothing (dead end)"
@@ -234,7 +239,7 @@ def _position_of(msg: str, text: str) -> int | None:
 # --------------------------------------------------------------------------- lowering
 
 
-def _lower(text: str, start: str, source: str) -> ir.Grammar:
+def _lower(text: str, start: str, source: str, display: dict) -> ir.Grammar:
     import lark
     from lark.load_grammar import GrammarBuilder
 
@@ -276,6 +281,11 @@ def _lower(text: str, start: str, source: str) -> ir.Grammar:
 
     terms: dict[str, ir.Expr] = {}
     for td in terminals:
+        raw = td.pattern.raw
+        if raw and not re.search(
+            rf"^[ \t]*{re.escape(td.name)}\b[ \t]*(\.[-\d]+)?[ \t]*:", text, re.M
+        ):
+            display[td.name] = raw  # an anonymous terminal: show it as written
         try:
             terms[td.name] = _terminal_ir(td.pattern.to_regexp())
         except RegexError as e:
