@@ -20,6 +20,7 @@ change which texts parse, so they are ignored.
 
 from __future__ import annotations
 
+import bisect
 import os
 import re
 from functools import lru_cache
@@ -383,18 +384,41 @@ def _group_end(rx: str, i: int) -> int:
 
 
 def _require_words(shape: ir.Expr, rx: str) -> None:
-    from .automata.dfa import DFA
-    from .automata.lower import lower_regex as to_term
-    from .regex import lower_regex
-
-    words = lower_regex(r"\w+")
-    if not DFA(to_term(ir.And((shape, ir.Not(words))))).empty:
+    if not _only_word_chars(shape):
         raise RegexError(
             "a leading negative lookahead (?!...\\b) is only supported before a pattern "
             "that matches words (\\w+)",
             rx,
             0,
         )
+
+
+@lru_cache(maxsize=1)
+def _word_ranges() -> tuple[tuple[int, int], ...]:
+    from .regex import lower_regex
+
+    w = lower_regex(r"\w")
+    assert isinstance(w, ir.Chars)
+    return w.ranges
+
+
+def _only_word_chars(e: ir.Expr) -> bool:
+    """Whether every text of ``e`` consists of ``\\w`` characters only (a syntactic check)."""
+    if isinstance(e, ir.Text):
+        return all(re.fullmatch(r"\w", c) for c in e.value)
+    if isinstance(e, ir.Chars):
+        words = _word_ranges()
+        starts = [a for a, _ in words]
+        for lo, hi in e.ranges:
+            i = bisect.bisect_right(starts, lo) - 1
+            if i < 0 or hi > words[i][1]:
+                return False
+        return True
+    if isinstance(e, (ir.Seq, ir.Alt)):
+        return all(_only_word_chars(i) for i in e.items)
+    if isinstance(e, ir.Repeat):
+        return _only_word_chars(e.item)
+    return False
 
 
 def _has_lazy(rx: str) -> bool:
