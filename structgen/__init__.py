@@ -22,6 +22,7 @@ from .errors import (
     VocabularyError,
 )
 from .generate import generate
+from .lark_grammar import Grammar
 from .limits import Limits
 from .matcher import Matcher
 from .regex import Regex
@@ -32,6 +33,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Compiled",
     "EmptyMaskError",
+    "Grammar",
     "GrammarError",
     "IncompleteOutputError",
     "LimitError",

@@ -161,12 +161,16 @@ class Grammar:
     ``rules`` map lower-case names to rule expressions; ``terminals`` map upper-case
     names to regular expressions (which may reference other terminals by :class:`Ref`).
     ``ignore`` lists terminal names allowed between any two symbols of the rules.
+    ``longest_match`` reads terminals as Lark's (dynamic) lexer does: a terminal may not
+    end where the next character could continue it, and each terminal in a rule is a
+    token of its own.
     """
 
     rules: dict[str, Expr]
     terminals: dict[str, Expr] = field(default_factory=dict)
     start: str = "start"
     ignore: tuple[str, ...] = ()
+    longest_match: bool = False
 
     def to_lark(self) -> str:
         from .printer import grammar_to_lark

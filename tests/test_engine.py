@@ -149,10 +149,13 @@ def test_fork_is_independent():
     assert f.is_accepting() and not m.is_accepting()
 
 
-def test_left_recursion_is_a_clear_error():
+def test_left_recursion_is_rewritten_and_empty_cycles_are_refused():
     g = Grammar(rules={"start": Alt((Seq((Ref("start"), Text("+"), Text("1"))), Text("1")))})
-    with pytest.raises(GrammarError, match="left-recursive"):
-        Automaton(g)
+    a = Automaton(g)
+    assert a.matches(b"1") and a.matches(b"1+1+1")
+    assert not a.matches(b"1+") and not a.matches(b"+1")
+    with pytest.raises(GrammarError, match="derives itself without reading"):
+        Automaton(Grammar(rules={"start": Alt((Ref("start"), Text("x")))}))
 
 
 def test_undefined_rule_and_unproductive_start():

@@ -11,12 +11,37 @@ Stacks are interned linked frames; a frame is the *residual* of a rule expressio
 is left of the rule after the symbol just being read), computed by ``firsts``, so EBNF
 repetition, bounded counts (``item{0,1000}``) and tail recursion never grow the stack.
 Nothing here knows about tokens; :mod:`structgen.index` lifts it to a vocabulary.
+
+Two grammar features are handled here rather than in the front ends:
+
+* ``Grammar.ignore`` (Lark's ``%ignore``): ignored terminals may come before every token
+  and at the end of the text. Those that can be folded into the tokens without changing
+  the language (whitespace: nothing but itself can continue it) are: with ``S`` their
+  union, every terminal ``T`` of the rules is compiled as ``S* T`` and the end of the
+  text may be preceded by ``S+``, so a token such as ``" select"`` stays inside one
+  terminal and the vocabulary is walked vectorised. The others (a ``# comment`` that
+  longest match must end at a newline) are elements of their own: wherever a symbol may
+  begin, they may begin with the *same* continuation stack.
+* ``Grammar.longest_match`` (the way Lark's dynamic lexer reads terminals): a terminal may
+  not end where the next byte could continue it. The continuation of such a terminal is a
+  *guard* frame on the stack; expanding the guard yields the continuation's terminals
+  restricted to texts that do not begin with such a byte (the restricted terminal is the
+  intersection ``T & [^F].*``, a DFA of its own). Each terminal reference in a rule is
+  then one token: sequences of terminals are not merged into one regular terminal.
+
+Left recursion (direct, and indirect through rules at the left edge) is rewritten into
+repetition before compiling (``A: A a | b`` becomes ``A: b a*``; indirect recursion by
+ordered substitution); a cycle that consumes nothing (``A: A``), or left recursion hidden
+behind a nullable prefix, is refused with a :class:`GrammarError`.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from collections import OrderedDict
+
+import numpy as np
 
 from ..errors import GrammarError, LimitError
 from ..ir import Alt, And, Bytes, Chars, Expr, Grammar, Not, Ref, Repeat, Seq, Text
@@ -26,15 +51,18 @@ from .dfa import DFA
 from .lower import TerminalLowering
 
 END = (-1, 0, None)
+_EMPTY_CONFIG: frozenset = frozenset()
+_MAX_STEP_MEMO = 200_000
 _MAX_INTERNED_STACKS = 500_000
 
 
 class NeedDeeper(Exception):
     """A computation on a truncated stack reached the truncated part."""
 
+
 # ---- rule expressions over symbols (terminal ids >= 0, rule ids < 0) ------------------------
 
-R_EPS, R_SYM, R_CAT, R_ALT, R_REP = range(5)
+R_EPS, R_SYM, R_CAT, R_ALT, R_REP, R_GUARD = range(6)
 
 
 class RExpr:
@@ -126,7 +154,12 @@ class RuleAlgebra:
             hi = -1 if e.hi == -1 else e.hi - 1
             rest = self.rep(e.a, max(e.lo - 1, 0), hi)
             f = tuple((s, self.cat(r, rest)) for s, r in self.firsts(e.a))
-        f = tuple(dict.fromkeys(f))
+        # left-factor: s·r1 + s·r2 = s·(r1 | r2), so alternatives sharing a first symbol
+        # share one residual (one parser stack) instead of one each
+        by_sym: dict = {}
+        for s, r in f:
+            by_sym.setdefault(s, []).append(r)
+        f = tuple((s, rs[0] if len(rs) == 1 else self.alt(rs)) for s, rs in by_sym.items())
         e._firsts = f
         return f
 
@@ -180,9 +213,14 @@ class Automaton:
         self._lowering = TerminalLowering(grammar.terminals)
         self.rule_names: list[str] = []
         self._rule_ids: dict[str, int] = {}
+        self.longest_match = bool(getattr(grammar, "longest_match", False))
+        # token mode: every terminal reference in a rule is one token (needed for %ignore
+        # and longest-match lexing); otherwise regular sub-expressions become one terminal
+        self._tokens = self.longest_match or bool(grammar.ignore)
         self.bodies: list[RExpr | None] = []
         if grammar.start not in grammar.rules:
             raise GrammarError(f"start rule {grammar.start!r} is not defined")
+        self._ignore_prefix = self._ignore_term()
         self._rule_id(grammar.start)
         i = 0
         while i < len(self.rule_names):  # lower reachable rules (list grows while lowering)
@@ -192,9 +230,28 @@ class Automaton:
             if time.perf_counter() - t0 > limits.max_compile_seconds:
                 raise LimitError("grammar compile exceeded Limits.max_compile_seconds")
         self._prune_unproductive()
+        if self._eliminate_left_recursion():
+            self._prune_unproductive()
         self._check_left_recursion()
+        self._trail = None
+        if self._ignore_prefix is not None:
+            x = self._terminal(T.cat(self._ignore_prefix, self._ignore_one), "%ignore")
+            self._trail = x.a if x is not None and x.kind == R_SYM else None
+        self.ignore_ids = []
+        for name, term in self._unfolded:
+            if self._ignore_prefix is not None:
+                term = T.cat(self._ignore_prefix, term)
+            x = self._terminal(term, name)
+            if x is not None and x.kind == R_SYM and x.a not in self.ignore_ids:
+                self.ignore_ids.append(x.a)
         self._stacks: dict = {}
         self.starts = [d.start for d in self.dfas]
+        self._variant_cache: dict[int, list] = {}  # terminal id -> [(view id, guard frame)]
+        self._view_info: dict[int, tuple] = {}  # view id -> (base terminal id, extension mask)
+        self._guard_frames: dict[int, RExpr] = {}  # forbidden-byte mask -> guard frame
+        self._restricted: dict = {}  # (terminal id, mask) -> restricted terminal id or None
+        self._restrict_memo: dict = {}
+        self._step_memo: dict = {}  # (configuration, byte) -> configuration
         self.opaque = Stack()  # stands for "the rest of the stack" in truncated stacks
         self.opaque.frame, self.opaque.parent, self.opaque.depth = None, None, 0
         self.opaque.expansion = None
@@ -230,9 +287,18 @@ class Automaton:
 
     def _lower_rule(self, e: Expr, where: str) -> RExpr | None:
         A = self.alg
-        if _is_regular(e, self.grammar.terminals):
+        if self._tokens:
+            leaf = isinstance(e, (Text, Chars, Bytes, And, Not)) or (
+                isinstance(e, Ref) and e.name in self.grammar.terminals
+            )
+        else:
+            leaf = _is_regular(e, self.grammar.terminals)
+        if leaf:
             name = e.name if isinstance(e, Ref) else f"<{where}>"
-            return self._terminal(self._lowering.lower(e), name)
+            term = self._lowering.lower(e)
+            if self._ignore_prefix is not None:
+                term = T.cat(self._ignore_prefix, term)
+            return self._terminal(term, name)
         if isinstance(e, Ref):
             if e.name in self.grammar.rules:
                 return A.sym(-1 - self._rule_id(e.name))
@@ -316,7 +382,9 @@ class Automaton:
             raise GrammarError(
                 f"the start rule {self.grammar.start!r} derives no finite text (unproductive)"
             )
-        self.bodies = [self._strip(b, prod) if rid in prod else None for rid, b in enumerate(self.bodies)]
+        self.bodies = [
+            self._strip(b, prod) if rid in prod else None for rid, b in enumerate(self.bodies)
+        ]
         self.nullable_rules = self._nullable_rules()
 
     def _nullable_rules(self) -> set:
@@ -366,24 +434,249 @@ class Automaton:
             return res
         return self._left_refs(e.a, out) or e.lo == 0
 
-    def _check_left_recursion(self) -> None:
+    def _left_edges(self) -> dict[int, set]:
         edges = {}
         for rid, body in enumerate(self.bodies):
             out: set[int] = set()
             self._left_refs(body, out)
             edges[rid] = out
+        return edges
+
+    def _eliminate_left_recursion(self) -> bool:
+        """Rewrite left recursion into repetition; True when some rule changed.
+
+        Only rules on a left-recursive cycle are touched. Within one strongly connected
+        component of the left-edge graph the rules are ordered; a leading reference to an
+        earlier rule is replaced by that rule's (already rewritten) body, then direct left
+        recursion ``A = A·a | b`` becomes ``A = b·a*``. Left recursion behind a nullable
+        prefix is not seen here and is refused by :meth:`_check_left_recursion`.
+        """
+        edges = self._left_edges()
+        sccs = _cyclic_sccs(edges)
+        if not sccs:
+            return False
+        A = self.alg
+        for comp in sccs:
+            order = sorted(comp)
+            for pos, i in enumerate(order):
+                earlier = set(order[:pos])
+                body = self.bodies[i]
+                if body is None:
+                    continue
+                for _ in range(len(order) + 1):  # substitute leading references to earlier rules
+                    pairs = A.firsts(body)
+                    if not any(sym < 0 and (-1 - sym) in earlier for sym, _ in pairs):
+                        break
+                    parts = [A.eps] if body.nullable else []
+                    for sym, rest in pairs:
+                        r = -1 - sym
+                        if sym < 0 and r in earlier:
+                            if self.bodies[r] is not None:
+                                parts.append(A.cat(self.bodies[r], rest))
+                        else:
+                            parts.append(A.cat(A.sym(sym), rest))
+                    body = A.alt(parts)
+                    if body is None:
+                        break
+                if body is None:
+                    self.bodies[i] = None
+                    continue
+                pairs = A.firsts(body)
+                rec = [rest for sym, rest in pairs if sym == -1 - i]
+                if not rec:
+                    self.bodies[i] = body
+                    continue
+                tail = A.alt(rec)
+                if tail.nullable:
+                    raise GrammarError(
+                        f"rule {self.rule_names[i]!r} derives itself without reading anything "
+                        f"({self.rule_names[i]} -> {self.rule_names[i]}); remove that cycle"
+                    )
+                base = [A.eps] if body.nullable else []
+                base += [A.cat(A.sym(sym), rest) for sym, rest in pairs if sym != -1 - i]
+                head = A.alt(base)
+                self.bodies[i] = None if head is None else A.cat(head, A.rep(tail, 0, -1))
+        return True
+
+    def _check_left_recursion(self) -> None:
+        edges = self._left_edges()
         for rid in range(len(self.bodies)):
             seen, todo = set(), list(edges[rid])
             while todo:
                 r = todo.pop()
                 if r == rid:
                     raise GrammarError(
-                        f"rule {self.rule_names[rid]!r} is left-recursive; rewrite it with "
-                        "repetition (e.g. `expr: term (\"+\" term)*`)"
+                        f"rule {self.rule_names[rid]!r} is left-recursive behind a prefix that "
+                        "can be empty (or through a cycle that reads nothing); rewrite it with "
+                        'repetition (e.g. `expr: term ("+" term)*`)'
                     )
                 if r not in seen:
                     seen.add(r)
                     todo.extend(edges[r])
+
+    def _ignore_term(self) -> T.Term | None:
+        """``S*`` for the union ``S`` of the ignored terminals that fold into tokens (None
+        when there are none); the other ignored terms go to ``self._unfolded``."""
+        self._unfolded: list[tuple[str, T.Term]] = []
+        if not self.grammar.ignore:
+            return None
+        ignored = []
+        for name in self.grammar.ignore:
+            if name not in self.grammar.terminals:
+                raise GrammarError(f"%ignore names {name!r}, which is not a defined terminal")
+            term = self._lowering.named(name)
+            if shared_dfa(term, self.limits, nonempty=True).empty:
+                raise GrammarError(f"the ignored terminal {name!r} matches no text")
+            ignored.append((name, term))
+        folded = []
+        for name, term in ignored:
+            if self._foldable(term, [t for n, t in ignored if n != name]):
+                folded.append(term)
+            else:
+                self._unfolded.append((name, term))
+        if not folded:
+            return None
+        self._ignore_one = T.alt_of(folded)
+        return T.star(self._ignore_one)
+
+    def _foldable(self, term: T.Term, others: list) -> bool:
+        """Whether ``S* T`` reads the ignored ``term`` as longest match would: without
+        longest match always; with it, when no byte that could continue ``term`` can begin
+        another terminal, and ``term term`` is ``term`` again (like whitespace)."""
+        if not self.longest_match:
+            return True
+        dfa = shared_dfa(term, self.limits, nonempty=True)
+        ext = 0
+        for mask in _extension_classes(dfa):
+            ext |= mask
+        if not ext:
+            return True
+        twice = T.conj(T.cat(term, term), T.neg(term))
+        if not shared_dfa(twice, self.limits, nonempty=False).empty:
+            return False
+        firsts = 0
+        for t in set(self._rule_leaf_terms() + others):
+            if t is term:
+                continue
+            dfa = shared_dfa(t, self.limits, nonempty=True)
+            for b in np.flatnonzero(dfa.first_bytes(dfa.start)).tolist():
+                firsts |= 1 << b
+        return not (ext & firsts)
+
+    def _rule_leaf_terms(self) -> list:
+        """The terms of every terminal the rules can use (named and inline)."""
+        out = [self._lowering.named(n) for n in self.grammar.terminals]
+        todo = list(self.grammar.rules.values())
+        while todo:
+            e = todo.pop()
+            if isinstance(e, (Text, Chars, Bytes, And, Not)):
+                out.append(self._lowering.lower(e))
+            elif isinstance(e, (Seq, Alt)):
+                todo.extend(e.items)
+            elif isinstance(e, Repeat):
+                todo.append(e.item)
+        return out
+
+    # ---- longest match ----------------------------------------------------------------------
+    def _guard_frame(self, mask: int) -> RExpr | None:
+        if not mask:
+            return None
+        g = self._guard_frames.get(mask)
+        if g is None:
+            g = RExpr()
+            g.kind, g.a, g.b, g.lo, g.hi = R_GUARD, mask, None, 0, 0
+            g.nullable, g._firsts = True, ()
+            self._guard_frames[mask] = g
+        return g
+
+    def _variants(self, t: int) -> list:
+        """``[(terminal id, guard frame or None)]`` standing for terminal ``t`` under
+        longest match. The terminal's accepting states are grouped by the bytes that could
+        extend the match there; each group becomes a view of the same DFA that accepts
+        only in that group, followed by the guard that forbids exactly those bytes."""
+        v = self._variant_cache.get(t)
+        if v is not None:
+            return v
+        base, keep = self._view_info.get(t, (t, None))
+        dfa = self.dfas[t]
+        classes = _extension_classes(dfa)
+        if keep is not None:
+            classes = {m: qs for m, qs in classes.items() if m == keep}
+        if len(classes) <= 1:
+            v = [(t, self._guard_frame(next(iter(classes), 0)))]
+        else:
+            v = []
+            for mask, states in classes.items():
+                view = copy.copy(dfa)
+                view.accepting = np.zeros_like(dfa.accepting)
+                view.accepting[states] = True
+                view.acc = view.accepting.tolist()
+                tid = len(self.dfas)
+                self.dfas.append(view)
+                self.terminal_names.append(self.terminal_names[t])
+                self.starts.append(view.start)
+                self._view_info[tid] = (base, mask)
+                self._variant_cache[tid] = [(tid, self._guard_frame(mask))]
+                v.append((tid, self._guard_frame(mask)))
+        self._variant_cache[t] = v
+        return v
+
+    def _restrict(self, elems: frozenset, forbid: int) -> frozenset:
+        """``elems`` with every terminal restricted to texts not starting with a byte of
+        ``forbid`` (a 256-bit mask); END stays."""
+        key = (elems, forbid)
+        res = self._restrict_memo.get(key)
+        if res is not None:
+            return res
+        out = set()
+        for e in elems:
+            t, q, s = e
+            if t < 0:
+                out.add(e)
+                continue
+            t2 = self._restricted_terminal(t, forbid)
+            if t2 is not None:
+                out.add((t2, self.starts[t2], s))
+        res = frozenset(out)
+        self._restrict_memo[key] = res
+        return res
+
+    def _restricted_terminal(self, t: int, forbid: int) -> int | None:
+        """Terminal ``t`` limited to texts whose first byte is not in ``forbid``."""
+        key = (t, forbid)
+        if key in self._restricted:
+            return self._restricted[key]
+        base, keep = self._view_info.get(t, (t, None))
+        allowed = T.ALL_BYTES & ~forbid
+        term = T.conj(self.dfas[base].root, T.cat(T.byteset(allowed), T.TOP))
+        tid = self._term_ids.get(term)
+        if tid is None:
+            dfa = shared_dfa(term, self.limits, nonempty=True)
+            if dfa.empty:
+                tid = None
+            else:
+                tid = len(self.dfas)
+                self._term_ids[term] = tid
+                self.dfas.append(dfa)
+                self.terminal_names.append(self.terminal_names[base])
+                self.starts.append(dfa.start)
+        if tid is not None and keep is not None:
+            # a view: the restricted DFA accepting only where the extension bytes are `keep`
+            dfa = self.dfas[tid]
+            states = _extension_classes(dfa).get(keep)
+            if not states:
+                tid = None
+            else:
+                view = copy.copy(dfa)
+                view.accepting = np.zeros_like(dfa.accepting)
+                view.accepting[states] = True
+                view.acc = view.accepting.tolist()
+                tid = len(self.dfas)
+                self.dfas.append(view)
+                self.terminal_names.append(self.terminal_names[base])
+                self.starts.append(view.start)
+        self._restricted[key] = tid
+        return tid
 
     # ---- stacks and configurations -------------------------------------------------------------
     def stack(self, frame: RExpr, parent: Stack | None) -> Stack:
@@ -426,6 +719,14 @@ class Automaton:
             return self.final if parent is None else parent
         return self.stack(rest, parent)
 
+    def _begin(self, t: int, ret: Stack, out: set) -> None:
+        """Add the elements that begin terminal ``t`` with continuation ``ret``."""
+        if not self.longest_match:
+            out.add((t, self.starts[t], ret))
+            return
+        for tid, g in self._variants(t):
+            out.add((tid, self.starts[tid], ret if g is None else self.stack(g, ret)))
+
     def expand(self, st: Stack) -> frozenset:
         """Elements that begin what ``st`` expects next (terminals at their start states)."""
         if st.expansion is not None:
@@ -433,8 +734,13 @@ class Automaton:
         out: set = set()
         seen: set = set()
         todo = [st]
-        firsts, starts, bodies = self.alg.firsts, self.starts, self.bodies
+        firsts, bodies = self.alg.firsts, self.bodies
         opaque = self.opaque
+        begin = self._begin
+        trail = self._trail
+        if self.ignore_ids and st.frame is not None and st.frame.kind != R_GUARD:
+            for i in self.ignore_ids:
+                begin(i, st, out)
         while todo:
             s = todo.pop()
             if s in seen:
@@ -443,10 +749,13 @@ class Automaton:
                 raise NeedDeeper
             seen.add(s)
             frame, parent = s.frame, s.parent
+            if frame.kind == R_GUARD:
+                out |= self._restrict(self.expand(parent), frame.a)
+                continue
             for sym, rest in firsts(frame):
                 ret = self._ret(rest, parent)
                 if sym >= 0:
-                    out.add((sym, starts[sym], ret))
+                    begin(sym, ret, out)
                 else:
                     body = bodies[-1 - sym]
                     if body is not None:
@@ -454,10 +763,14 @@ class Automaton:
             if frame.nullable:
                 if parent is None:
                     out.add(END)
+                    if trail is not None:
+                        begin(trail, self.final, out)
                 else:
                     todo.append(parent)
             if len(seen) > self.limits.max_stacks:
-                raise LimitError(f"more than Limits.max_stacks={self.limits.max_stacks} parser stacks")
+                raise LimitError(
+                    f"more than Limits.max_stacks={self.limits.max_stacks} parser stacks"
+                )
         res = frozenset(out)
         st.expansion = res
         return res
@@ -477,6 +790,11 @@ class Automaton:
         return self._initial
 
     def step(self, config: frozenset, byte: int) -> frozenset:
+        key = (config, byte)
+        memo = self._step_memo
+        res = memo.get(key)
+        if res is not None:
+            return res
         nxt = []
         dfas = self.dfas
         for t, q, s in config:
@@ -485,7 +803,11 @@ class Automaton:
             q2 = dfas[t].step(q, byte)
             if q2:
                 nxt.append((t, q2, s))
-        return self.close(nxt) if nxt else frozenset()
+        res = self.close(nxt) if nxt else _EMPTY_CONFIG
+        if len(memo) >= _MAX_STEP_MEMO:
+            memo.clear()  # bounded; results stay exact
+        memo[key] = res
+        return res
 
     def run(self, config: frozenset, data: bytes) -> frozenset:
         for c in data:
@@ -500,3 +822,73 @@ class Automaton:
 
     def matches(self, data: bytes) -> bool:
         return END in self.run(self._initial, data)
+
+
+def _cyclic_sccs(edges: dict[int, set]) -> list[set]:
+    """Strongly connected components of ``edges`` that contain a cycle (Tarjan, iterative)."""
+    index: dict[int, int] = {}
+    low: dict[int, int] = {}
+    on: set[int] = set()
+    stack: list[int] = []
+    out: list[set] = []
+    counter = 0
+    for root in edges:
+        if root in index:
+            continue
+        work = [(root, iter(edges[root]))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on.add(root)
+        while work:
+            v, it = work[-1]
+            advanced = False
+            for w in it:
+                if w not in index:
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on.add(w)
+                    work.append((w, iter(edges[w])))
+                    advanced = True
+                    break
+                if w in on:
+                    low[v] = min(low[v], index[w])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == index[v]:
+                comp = set()
+                while True:
+                    w = stack.pop()
+                    on.discard(w)
+                    comp.add(w)
+                    if w == v:
+                        break
+                if len(comp) > 1 or v in edges[v]:
+                    out.append(comp)
+    return out
+
+
+def _extension_classes(dfa: DFA) -> dict[int, list[int]]:
+    """The DFA's accepting states grouped by the bytes that continue the match there (a
+    256-bit mask), after building every state of the DFA."""
+    seen = {dfa.start}
+    todo = [dfa.start]
+    classes: dict[int, list[int]] = {}
+    while todo:
+        q = todo.pop()
+        row = dfa.build(q)
+        if dfa.acc[q]:
+            mask = 0
+            for b, q2 in enumerate(row):
+                if q2:
+                    mask |= 1 << b
+            classes.setdefault(mask, []).append(q)
+        for q2 in set(row):
+            if q2 and q2 not in seen:
+                seen.add(q2)
+                todo.append(q2)
+    return classes

@@ -1,0 +1,152 @@
+"""Grammar benchmark: for every shipped grammar and several texts, compile time and the
+per-token cost of mask + advance on real tokenizers, as one table.
+
+    python -m bench.bench_grammar                       # smollm2 and llama3
+    python -m bench.bench_grammar --tokenizers llama3   # one tokenizer
+    python -m bench.bench_grammar --grammars sql json
+
+* compile ms: ``Grammar.builtin(name)`` (Lark loading, lowering, the automaton) plus
+  ``structgen.compile(grammar, vocabulary=...)`` (the token index and its initial state),
+  with every cache cleared first. The vocabulary itself is mapped once per tokenizer.
+* first visit: each text is fed token by token through fresh states (``mask()`` then
+  ``advance(token)``), the cost a new text pays; texts of one grammar share the caches, as
+  generations of one compiled grammar do.
+* steady: the same token sequences replayed (memoised masks and moves).
+
+llguidance (its Lark syntax) and XGrammar (EBNF) are measured on the same grammars and
+texts only when they are installed (optional bench dependencies, never runtime ones).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib.util
+import time
+from pathlib import Path
+
+import numpy as np
+
+import structgen
+from structgen import assets, lark_grammar, regex
+from structgen import compiler as compile_mod
+from structgen.automata import grammar as automaton_mod
+from structgen.index import vocab_arrays
+from structgen.testing import token_ids_for_text
+
+SAMPLES = Path(__file__).resolve().parent.parent / "grammars" / "samples"
+EXTRA = {
+    "arithmetic": ["1 + 2 * 3", "f(x, y ** 2) / (a - -b) % 7"],
+    "csv": ['id,name,score\n1,Ann,9.5\n2,"Bob, Jr.",7\n'],
+    "json": ['{"a": 1, "b": [true, null, "x\\n"], "c": {"d": -0.5e-3}}'],
+    "minic": ["int main() { return 0; }"],
+    "python_expr": ["[f(x) for x in xs if x]", "a.b(c)[1:2] + {'k': lambda y: y * 2}"],
+    "sql": [
+        "SELECT a FROM t",
+        "select count(*) from t1 join t2 on t1.id = t2.id where x in (1, 2)",
+    ],
+}
+
+
+def texts_for(name: str) -> list[str]:
+    files = sorted(SAMPLES.glob(f"{name}_*.txt"))
+    return [p.read_text(encoding="utf-8") for p in files] + EXTRA.get(name, [])
+
+
+def pct(xs, p) -> float:
+    return float(np.percentile(np.asarray(xs), p)) if xs else float("nan")
+
+
+def clear_caches() -> None:
+    """Forget every compiled grammar, lowered regex and terminal DFA (a fresh process,
+    apart from the imports and the per-tokenizer vocabulary)."""
+    compile_mod._AUTOMATA.clear()
+    compile_mod._INDEXES.clear()
+    lark_grammar._terminal_ir.cache_clear()
+    regex.lower_regex.cache_clear()
+    automaton_mod._DFA_CACHE.clear()
+    gc.collect()
+
+
+def bench_structgen(name: str, tok, vocab) -> dict:
+    clear_caches()
+    t0 = time.perf_counter()
+    grammar = structgen.Grammar.builtin(name)
+    compiled = structgen.compile(grammar, vocabulary=vocab)
+    t_compile = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    compiled.matcher().mask()
+    t_first_mask = time.perf_counter() - t0
+    first, steady, n_tokens = [], [], 0
+    seqs = [token_ids_for_text(tok, text) for text in texts_for(name)]
+    for seq in seqs:
+        m = compiled.matcher()
+        for t in seq:
+            t0 = time.perf_counter()
+            mask = m.mask()
+            ok = m.advance(t)
+            first.append(time.perf_counter() - t0)
+            assert mask[t] and ok, f"{name}: token {t} refused"
+        assert m.is_accepting()
+        n_tokens += len(seq)
+    for seq in seqs:
+        m = compiled.matcher()
+        for t in seq:
+            t0 = time.perf_counter()
+            m.mask()
+            m.advance(t)
+            steady.append(time.perf_counter() - t0)
+    return {
+        "compile_ms": t_compile * 1e3,
+        "first_mask_ms": t_first_mask * 1e3,
+        "first_p50_us": pct(first, 50) * 1e6,
+        "first_p99_us": pct(first, 99) * 1e6,
+        "steady_p50_us": pct(steady, 50) * 1e6,
+        "steady_p99_us": pct(steady, 99) * 1e6,
+        "tokens": n_tokens,
+        "texts": len(seqs),
+    }
+
+
+def peers() -> dict[str, str]:
+    out = {}
+    for mod, label in (("llguidance", "llguidance"), ("xgrammar", "XGrammar")):
+        out[label] = "installed" if importlib.util.find_spec(mod) else "not installed"
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--tokenizers", nargs="+", default=["smollm2", "llama3"])
+    ap.add_argument("--grammars", nargs="+", default=structgen.Grammar.builtin_names())
+    args = ap.parse_args()
+    structgen.Grammar('start: "a"')  # import Lark and build its grammar parser once
+    other = peers()
+    print("peers: " + ", ".join(f"{k}: {v}" for k, v in other.items()))
+    if any(v == "installed" for v in other.values()):
+        print("(side-by-side columns for installed peers are not implemented in this script yet)")
+    head = (
+        f"{'tokenizer':<9} {'grammar':<12} {'compile ms':>10} {'1st mask ms':>11} "
+        f"{'first p50 us':>12} {'first p99 us':>12} {'steady p50 us':>13} {'steady p99 us':>13} "
+        f"{'tokens':>6} {'llguidance':>14} {'XGrammar':>14}"
+    )
+    print(head)
+    for tname in args.tokenizers:
+        tok = assets.load_tokenizer(tname)
+        vocab = structgen.Vocabulary.from_tokenizer(
+            tok, vocab_size=assets.MODEL_VOCAB_SIZE.get(tname)
+        )
+        vocab_arrays(vocab)  # per tokenizer, not part of any grammar's compile time
+        for gname in args.grammars:
+            r = bench_structgen(gname, tok, vocab)
+            print(
+                f"{tname:<9} {gname:<12} {r['compile_ms']:>10.1f} {r['first_mask_ms']:>11.1f} "
+                f"{r['first_p50_us']:>12.1f} {r['first_p99_us']:>12.1f} {r['steady_p50_us']:>13.2f} "
+                f"{r['steady_p99_us']:>13.2f} {r['tokens']:>6} {other['llguidance']:>14} "
+                f"{other['XGrammar']:>14}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
