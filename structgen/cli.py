@@ -209,6 +209,39 @@ def load_model(name: str | None, device: str | None, verbose: bool = True) -> tu
     return model, tok
 
 
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    import socket
+    from urllib.parse import urlparse
+
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    host = urlparse(endpoint).hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _check_hub(name: str) -> None:
+    """Fail fast (instead of minutes of retries) when a hub id is neither in the local
+    hub cache nor downloadable."""
+    offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = isinstance(try_to_load_from_cache(name, "config.json"), str)
+    except Exception:
+        cached = False
+    if cached or offline:
+        return
+    if not _hub_reachable():
+        raise CliError(
+            f"cannot load model {name!r}: it is not a local folder or .gguf file, not in the "
+            "local model hub cache, and the model hub cannot be reached. Omit --model to use "
+            "the built-in default model."
+        )
+
+
 def _load_transformers_model(name: str) -> tuple[Any, Any]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -229,6 +262,7 @@ def _load_transformers_model(name: str) -> tuple[Any, Any]:
         elif path.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1:
             raise CliError(f"--model {name}: not a model folder or a .gguf file")
         else:
+            _check_hub(name)
             model = AutoModelForCausalLM.from_pretrained(name)
             tok = AutoTokenizer.from_pretrained(name)
     except CliError:
