@@ -20,6 +20,7 @@ from .errors import (
     UnsupportedSchemaError,
     VocabularyError,
 )
+from .function import function
 from .limits import Limits
 from .matcher import Matcher
 from .regex import Regex
@@ -44,6 +45,7 @@ __all__ = [
     "VocabularyError",
     "__version__",
     "compile",
+    "function",
     "ir",
 ]
 

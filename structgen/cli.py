@@ -53,7 +53,11 @@ class Spec:
     spec: Any  # compilable by structgen.compile
     kind: str  # "json", "regex", "grammar", "type"
     source: str
-    parse: Any = None  # text -> value, for --type
+    output_type: Any = None  # what structgen.generate is given (default: spec)
+
+    def __post_init__(self) -> None:
+        if self.output_type is None:
+            self.output_type = self.spec
 
 
 def _read_text(path: str, what: str) -> str:
@@ -153,26 +157,23 @@ def _spec_from_args(args: argparse.Namespace, schema_path: str | None) -> Spec:
     from .types import output_spec
 
     out = output_spec(tp)
-    return Spec(out.spec, "type", args.type, parse=out.parse)
+    return Spec(out.spec, "type", args.type, output_type=tp)
 
 
-def _render(spec: Spec, text: str, pretty: bool) -> str:
-    """The line printed for one generated text."""
-    if spec.kind == "json":
-        value = json.loads(text)
-        return json.dumps(value, indent=2 if pretty else None, ensure_ascii=False)
-    if spec.kind == "type":
-        value = spec.parse(text)
-        dump = getattr(value, "model_dump", None)
-        data = dump(mode="json") if dump is not None else _jsonable(value)
-        return json.dumps(data, indent=2 if pretty else None, ensure_ascii=False)
-    return text
+def _render(spec: Spec, value: Any, pretty: bool) -> str:
+    """The text printed for one result: JSON for schemas and types, the text otherwise."""
+    if spec.kind in ("json", "type"):
+        return json.dumps(_jsonable(value), indent=2 if pretty else None, ensure_ascii=False)
+    return value
 
 
 def _jsonable(value: Any) -> Any:
     import dataclasses
     import enum
 
+    dump = getattr(value, "model_dump", None)
+    if dump is not None:  # a pydantic model
+        return dump(mode="json")
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {k: _jsonable(v) for k, v in dataclasses.asdict(value).items()}
     if isinstance(value, enum.Enum):
@@ -282,7 +283,7 @@ def _load_transformers_model(name: str) -> tuple[Any, Any]:
 
 
 def _gen_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    kw: dict[str, Any] = {}
+    kw: dict[str, Any] = {"do_sample": False}
     if args.temperature is not None and args.temperature > 0:
         kw["do_sample"] = True
         kw["temperature"] = args.temperature
@@ -399,7 +400,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise CliError("--output needs --input")
     if args.max_new_tokens < 1:
         raise CliError(f"--max-new-tokens must be at least 1, got {args.max_new_tokens}")
-    gen = _gen_kwargs(args)
+    gen_kwargs = _gen_kwargs(args)
     inputs = _read_inputs(args.input) if args.input is not None else [(0, args.prompt, None)]
 
     clock = _Clock(args.timings)
@@ -411,76 +412,78 @@ def cmd_run(args: argparse.Namespace) -> int:
         torch.manual_seed(args.seed)
     from . import diskcache
     from .compiler import compile
-    from .function import generate_texts
+    from .errors import IncompleteOutputError
+    from .function import messages
+    from .generate import generate
 
     vocab_size = getattr(getattr(model, "config", None), "vocab_size", None)
-    compiled = compile(spec.spec, tok, vocab_size=vocab_size)
+    compiled = compile(spec.spec, tok, vocab_size=vocab_size)  # loads the disk cache
     clock.lap("compile")
+    output_type = spec.output_type
+
+    def gen(prompts: list[str]) -> list[Any]:
+        return generate(
+            model,
+            tok,
+            [messages(p, args.system) for p in prompts],
+            output_type,
+            max_new_tokens=args.max_new_tokens,
+            **gen_kwargs,
+        )
 
     out_path = Path(args.output) if args.output is not None else None
     done = _done_lines(out_path) if out_path is not None else set()
     todo = [x for x in inputs if x[0] not in done]
-    sink = open(out_path, "a", encoding="utf-8") if out_path is not None else None
-    progress = _Progress(len(inputs), len(inputs) - len(todo)) if sink is not None else None
-    failures = 0
+    progress = None
     try:
-        bs = max(1, args.batch_size)
-        for start in range(0, len(todo), bs):
-            chunk = todo[start : start + bs]
-            rows = generate_texts(
-                model,
-                tok,
-                [p for _, p, _ in chunk],
-                compiled,
-                max_new_tokens=args.max_new_tokens,
-                chat=not args.raw_prompt,
-                system=args.system,
-                **gen,
-            )
-            for (line, _prompt, ident), r in zip(chunk, rows, strict=True):
-                if sink is None:
-                    if not r.complete:
-                        raise CliError(_cut_off(r, args.max_new_tokens))
-                    print(_render(spec, r.text, args.pretty))
-                    continue
-                rec: dict[str, Any] = {"line": line}
-                if ident is not None:
-                    rec["id"] = ident
-                if r.complete:
-                    rendered = _render(spec, r.text, False)
-                    rec["output"] = (
-                        json.loads(rendered) if spec.kind in ("json", "type") else rendered
-                    )
-                else:
-                    failures += 1
-                    rec["error"] = _cut_off(r, args.max_new_tokens)
-                sink.write(json.dumps(rec, ensure_ascii=False) + "\n")
-                sink.flush()
-            if progress is not None:
-                progress.advance(len(chunk))
+        if out_path is None:
+            try:
+                (value,) = gen([inputs[0][1]])
+            except IncompleteOutputError as e:
+                raise CliError(str(e)) from None
+            print(_render(spec, value, args.pretty))
+        else:
+            progress = _Progress(len(inputs), len(inputs) - len(todo))
+            failures = 0
+            with open(out_path, "a", encoding="utf-8") as sink:
+                bs = max(1, args.batch_size)
+                for start in range(0, len(todo), bs):
+                    chunk = todo[start : start + bs]
+                    try:
+                        results: list[Any] = [("ok", v) for v in gen([p for _, p, _ in chunk])]
+                    except IncompleteOutputError:  # find which rows: one at a time
+                        results = []
+                        for _, p, _ in chunk:
+                            try:
+                                results.append(("ok", gen([p])[0]))
+                            except IncompleteOutputError as e:
+                                results.append(("error", str(e)))
+                    for (line, _p, ident), (status, value) in zip(chunk, results, strict=True):
+                        rec: dict[str, Any] = {"line": line}
+                        if ident is not None:
+                            rec["id"] = ident
+                        if status == "ok":
+                            rec["output"] = _jsonable(value)
+                        else:
+                            failures += 1
+                            rec["error"] = value
+                        sink.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                        sink.flush()
+                    progress.advance(len(chunk))
+            if failures:
+                print(
+                    f"structgen: {failures} output(s) did not fit in --max-new-tokens "
+                    f'{args.max_new_tokens}; their lines hold an "error"',
+                    file=sys.stderr,
+                )
     finally:
         if progress is not None:
             progress.close()
-        if sink is not None:
-            sink.close()
         clock.lap("generate")
         diskcache.save_compiled(compiled)
         clock.lap("save cache")
         clock.report()
-    if failures:
-        print(
-            f"structgen: {failures} output(s) were cut off by --max-new-tokens "
-            f'{args.max_new_tokens}; their lines hold an "error"',
-            file=sys.stderr,
-        )
     return EXIT_OK
-
-
-def _cut_off(r: Any, max_new_tokens: int) -> str:
-    return (
-        f"the output was cut off after {r.num_tokens} tokens (--max-new-tokens "
-        f"{max_new_tokens}) before it was complete: {r.text[:120]!r}"
-    )
 
 
 # --------------------------------------------------------------------------- grammar / check
@@ -707,9 +710,6 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="random seed for sampling")
     run.add_argument("--num-beams", type=int, help="beam search with this many beams")
     run.add_argument("--system", help="a system message")
-    run.add_argument(
-        "--raw-prompt", action="store_true", help="do not wrap the prompt in the chat template"
-    )
     run.add_argument(
         "--batch-size", type=int, default=8, help="rows per generate() call with --input"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from pathlib import Path
@@ -10,6 +11,11 @@ import jsonschema
 import pytest
 
 from structgen import cli
+
+# TEMPORARY guard until structgen.generate / structgen.types are merged: remove it then
+needs_generate = pytest.mark.skipif(
+    importlib.util.find_spec("structgen.generate") is None, reason="structgen.generate missing"
+)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 PERSON = EXAMPLES / "person.schema.json"
@@ -222,6 +228,7 @@ def test_models_lists_the_default_model(capsys):
 
 
 @pytest.mark.model
+@needs_generate
 def test_run_prints_one_line_of_valid_json(capsys, smollm2):
     code, out, err = run(
         capsys,
@@ -240,7 +247,8 @@ def test_run_prints_one_line_of_valid_json(capsys, smollm2):
 
 
 @pytest.mark.model
-def test_run_regex_pretty_and_cut_off(capsys, smollm2):
+@needs_generate
+def test_run_regex_and_a_budget_too_small(capsys, smollm2):
     code, out, err = run(capsys, "run", "--regex", r"(yes|no)", "--prompt", "Is water wet?", "-q")
     assert code == 0, err
     assert out.strip() in ("yes", "no")
@@ -255,10 +263,11 @@ def test_run_regex_pretty_and_cut_off(capsys, smollm2):
         "2",
         "-q",
     )
-    assert_one_error(code, err, r"cut off after 2 tokens")
+    assert_one_error(code, err, r"max_new_tokens=2 is too small")
 
 
 @pytest.mark.model
+@needs_generate
 def test_run_batch_output_is_resumable(capsys, smollm2, tmp_path):
     inp = tmp_path / "in.jsonl"
     inp.write_text(
