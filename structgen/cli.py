@@ -534,13 +534,17 @@ def _byte_name(b: int) -> str:
 def describe_bytes(allowed: Any) -> str:
     """A short English list of the bytes set in a bool[256] (``'"' or '}'``, ``'0'-'9'``)."""
     parts: list[str] = []
+    ws = (0x09, 0x0A, 0x0D, 0x20)
+    skip = set(ws) if all(allowed[x] for x in ws) else set()
+    if skip:
+        parts.append("whitespace")
     b = 0
     while b < 0x80:
-        if not allowed[b]:
+        if not allowed[b] or b in skip:
             b += 1
             continue
         e = b
-        while e + 1 < 0x80 and allowed[e + 1]:
+        while e + 1 < 0x80 and allowed[e + 1] and e + 1 not in skip:
             e += 1
         if e - b >= 2 and 0x21 <= b and e <= 0x7E:
             parts.append(f"{chr(b)!r}-{chr(e)!r}")

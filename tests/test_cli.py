@@ -309,3 +309,14 @@ def test_run_batch_output_is_resumable(capsys, smollm2, tmp_path):
     before = outp.read_text()
     assert run(capsys, *argv)[0] == 0
     assert outp.read_text() == before
+
+
+@pytest.mark.model
+def test_unavailable_device_is_an_error(capsys, smollm2):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    code, _, err = run(capsys, "run", "--regex", "a", "--prompt", "x", "--device", "cuda", "-q")
+    assert_one_error(code, err, r"--device cuda: ")
+    assert next(smollm2[0].parameters()).device.type == "cpu"
