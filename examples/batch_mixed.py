@@ -36,7 +36,7 @@ def main() -> None:
         structgen.Regex(r"[A-Z]{1,2}\d{1,2} \d[A-Z]{2}"),  # a regex: the text
     ]
     # one model.generate() call; the logits processor holds one constraint per row
-    results = structgen.generate(model, tok, prompts, types, max_new_tokens=96)
+    results = structgen.generate(model, tok, prompts, types, max_new_tokens=64)
     for p, r in zip(prompts, results, strict=True):
         print(f"{p}\n  -> {r!r}")
     assert isinstance(results[1], Book) and results[2] in ("yes", "no")

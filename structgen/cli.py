@@ -156,8 +156,12 @@ def _spec_from_args(args: argparse.Namespace, schema_path: str | None) -> Spec:
     tp = _import_type(args.type)
     from .types import output_spec
 
-    out = output_spec(tp)
-    return Spec(out.spec, "type", args.type, output_type=tp)
+    out = output_spec(
+        tp,
+        whitespace="compact" if getattr(args, "compact", False) else "bounded",
+        strict=not getattr(args, "lenient", False),
+    )
+    return Spec(out.spec, "type", args.type, output_type=out)
 
 
 def _render(spec: Spec, value: Any, pretty: bool) -> str:
@@ -191,8 +195,13 @@ def _jsonable(value: Any) -> Any:
 def load_model(name: str | None, device: str | None, verbose: bool = True) -> tuple[Any, Any]:
     """``(model, tokenizer)`` for ``--model``: None (the built-in default), a local folder,
     a ``.gguf`` file, or a model hub id."""
+    from transformers.utils import logging as hf_logging
+
     from . import assets
 
+    # stderr is for structgen's own messages: no per-load progress bars or notices
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
     if name is None or name in ("default", assets.MODEL_NAME):
         model, tok = assets.load_default_model(verbose=verbose)
     else:

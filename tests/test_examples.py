@@ -63,16 +63,16 @@ def test_example_runs(path, smollm2, capsys, monkeypatch):
 
 
 def _documented_commands() -> list[tuple[str, str]]:
-    """(where, command) for every `structgen ...` line in a shell code block."""
-    out = []
+    """(where, command) for every distinct `structgen ...` line in a shell code block."""
+    out: dict[str, str] = {}
     for doc in DOCS:
         text = doc.read_text()
         for block in re.findall(r"```(?:bash|sh|console|shell)\n(.*?)```", text, re.S):
             for line in block.splitlines():
                 line = line.split("  #")[0].strip().removeprefix("$ ")
-                if line.startswith("structgen "):
-                    out.append((doc.name, line))
-    return out
+                if line.startswith("structgen ") and line not in out:
+                    out[line] = doc.name
+    return [(where, command) for command, where in out.items()]
 
 
 COMMANDS = _documented_commands()
