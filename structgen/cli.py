@@ -16,6 +16,7 @@ shows the traceback instead. ``check`` exits with 1 when the text is not accepte
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -445,7 +446,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     todo = [x for x in inputs if x[0] not in done]
     progress = None
     try:
-        if out_path is None:
+        if args.input is None:
             try:
                 (value,) = gen([inputs[0][1]])
             except IncompleteOutputError as e:
@@ -454,7 +455,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         else:
             progress = _Progress(len(inputs), len(inputs) - len(todo))
             failures = 0
-            with open(out_path, "a", encoding="utf-8") as sink:
+            with (
+                open(out_path, "a", encoding="utf-8")
+                if out_path is not None
+                else contextlib.nullcontext(sys.stdout)
+            ) as sink:
                 bs = max(1, args.batch_size)
                 for start in range(0, len(todo), bs):
                     chunk = todo[start : start + bs]

@@ -309,6 +309,22 @@ def test_run_batch_output_is_resumable(capsys, smollm2, tmp_path):
     before = outp.read_text()
     assert run(capsys, *argv)[0] == 0
     assert outp.read_text() == before
+    # without --output the records go to stdout, one JSON object per line
+    code, out, err = run(capsys, *argv[:5], "-q", "--max-new-tokens", "4")
+    assert code == 0, err
+    assert [json.loads(x)["line"] for x in out.splitlines()] == [1, 2]
+
+
+def test_default_model_is_fetched_on_first_use(monkeypatch, capsys):
+    from structgen import assets
+
+    calls = []
+    monkeypatch.setattr(assets, "_is_complete", lambda folder, marker: False)
+    monkeypatch.setattr(assets, "fetch", lambda *a, **kw: calls.append((a, kw)))
+    monkeypatch.setattr(assets, "load_model", lambda: ("model", "tok"))
+    assert assets.load_default_model() == ("model", "tok")
+    assert calls == [(([],), {"model": True, "verbose": True})]  # the model only
+    assert "first use: fetching the default model" in capsys.readouterr().err
 
 
 @pytest.mark.model
