@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import time
 from collections import OrderedDict
 from typing import Any
@@ -144,7 +145,7 @@ def _vocabulary(tokenizer: Any, vocab_size: int | None, eos_token_id: Any):
     eos = eos_token_id if eos_token_id is not None else getattr(tokenizer, "eos_token_id", None)
     if eos is None:
         eos_t: tuple[int, ...] = ()
-    elif isinstance(eos, int):
+    elif isinstance(eos, numbers.Integral):
         eos_t = (int(eos),)
     else:
         eos_t = tuple(sorted({int(e) for e in eos}))

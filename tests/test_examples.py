@@ -25,6 +25,16 @@ _HAS_GENERATE = importlib.util.find_spec("structgen.generate") is not None
 _HAS_GRAMMAR = hasattr(structgen, "Grammar")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _private_disk_cache(tmp_path_factory):
+    """Keep the tests' compiled grammars out of the user's disk cache."""
+    from structgen import diskcache
+
+    diskcache.configure(tmp_path_factory.mktemp("diskcache"))
+    yield
+    diskcache.configure(True)
+
+
 def _needs(text: str) -> str | None:
     if not _HAS_GENERATE and (
         "structgen.generate(" in text or "@structgen.function" in text or "--input" in text

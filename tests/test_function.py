@@ -33,6 +33,16 @@ class Point:
     y: int
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _private_disk_cache(tmp_path_factory):
+    """Keep the tests' compiled grammars out of the user's disk cache."""
+    from structgen import diskcache
+
+    diskcache.configure(tmp_path_factory.mktemp("diskcache"))
+    yield
+    diskcache.configure(True)
+
+
 def _typed(fn, **kw):
     return TypedFunction(fn, model=None, tokenizer=None, **kw)
 
