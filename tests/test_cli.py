@@ -336,3 +336,23 @@ def test_unavailable_device_is_an_error(capsys, smollm2):
     code, _, err = run(capsys, "run", "--regex", "a", "--prompt", "x", "--device", "cuda", "-q")
     assert_one_error(code, err, r"--device cuda: ")
     assert next(smollm2[0].parameters()).device.type == "cpu"
+
+
+@needs_generate
+def test_type_from_a_module(capsys, tmp_path, monkeypatch):
+    (tmp_path / "mymodels.py").write_text(
+        "from pydantic import BaseModel\n\nclass Pet(BaseModel):\n    name: str\n    legs: int\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code, out, err = run(capsys, "grammar", "--type", "mymodels:Pet", "--compact")
+    assert code == 0, err
+    assert out.startswith("start:")
+    data = tmp_path / "pet.json"
+    data.write_text('{"name":"Rex","legs":4}')
+    assert run(capsys, "check", "--type", "mymodels:Pet", "--compact", data)[0] == 0
+    data.write_text('{"name":"Rex","legs":"4"}')
+    code, out, _ = run(capsys, "check", "--type", "mymodels:Pet", "--compact", data)
+    assert code == 1 and "at byte 21" in out
+    code, _, err = run(capsys, "grammar", "--type", "mymodels:Cat")
+    assert_one_error(code, err, r"has no attribute 'Cat'")
