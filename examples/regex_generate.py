@@ -1,7 +1,7 @@
 """Generate text that fully matches a regular expression with the real SmolLM2 model.
 
-    python examples/regex_generate.py
-    python examples/regex_generate.py "(19|20)\\d\\d-\\d\\d-\\d\\d" "When did Apollo 11 land?"
+python examples/regex_generate.py
+python examples/regex_generate.py "(19|20)\\d\\d-\\d\\d-\\d\\d" "When did Apollo 11 land?"
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from structgen import assets
 
 
 def main() -> None:
-    pattern = sys.argv[1] if len(sys.argv) > 1 else r"[A-Z][a-z]{2,12} [A-Z][a-z]{2,12}, \d{2} years old"
+    pattern = (
+        sys.argv[1] if len(sys.argv) > 1 else r"[A-Z][a-z]{2,12} [A-Z][a-z]{2,12}, \d{2} years old"
+    )
     question = sys.argv[2] if len(sys.argv) > 2 else "Invent a person: name and age."
     model, tok = assets.load_model()  # fetched by `python -m structgen.assets fetch`
     compiled = structgen.compile(structgen.Regex(pattern), tok, vocab_size=model.config.vocab_size)

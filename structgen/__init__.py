@@ -21,6 +21,7 @@ from .errors import (
     UnsupportedSchemaError,
     VocabularyError,
 )
+from .function import function
 from .generate import generate
 from .lark_grammar import Grammar
 from .limits import Limits
@@ -49,6 +50,7 @@ __all__ = [
     "VocabularyError",
     "__version__",
     "compile",
+    "function",
     "generate",
     "ir",
 ]

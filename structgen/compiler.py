@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numbers
 import time
 from collections import OrderedDict
 from typing import Any
 
+from . import diskcache
 from .automata.grammar import Automaton
 from .errors import LimitError, SpecError
 from .index import TokenIndex
@@ -91,6 +93,11 @@ class Compiled:
     def matcher(self) -> Matcher:
         return Matcher(self.index)
 
+    def save(self) -> bool:
+        """Store the masks computed so far in the disk cache (so the next process that
+        compiles the same grammar for the same vocabulary starts with them)."""
+        return diskcache.save_compiled(self)
+
     def __repr__(self) -> str:
         return f"Compiled({self.spec!r}, vocab_size={self.vocab_size})"
 
@@ -103,24 +110,61 @@ def compile(  # noqa: A001 - the public name mirrors re.compile
     vocabulary: Any = None,
     eos_token_id: int | list[int] | None = None,
     limits: Limits | None = None,
+    persist: bool = True,
 ) -> Compiled:
     """Compile ``spec`` for ``tokenizer`` (or an explicit ``vocabulary``).
 
     ``vocab_size`` is the model's logits width (``model.config.vocab_size``); it defaults
-    to the tokenizer's size. Results are cached per (spec, vocabulary, limits).
+    to the tokenizer's size. Results are cached per (spec, vocabulary, limits) in memory,
+    and on disk (the vocabulary and the masks computed so far, see
+    :mod:`structgen.diskcache`) unless ``persist=False`` or the disk cache is disabled;
+    :meth:`Compiled.save` stores the masks a generation has computed.
     """
-    from .vocab import Vocabulary
-
     limits = limits or DEFAULT_LIMITS
     if vocabulary is None:
         if tokenizer is None:
             raise TypeError("compile() needs a tokenizer or a vocabulary")
-        vocabulary = Vocabulary.from_tokenizer(
-            tokenizer, vocab_size=vocab_size, eos_token_id=eos_token_id
-        )
+        vocabulary = _vocabulary(tokenizer, vocab_size, eos_token_id)
     key = (_spec_key(spec), vocabulary.fingerprint, limits)
     index = _lru_get(_INDEXES, key)
     if index is None:
         automaton = compile_automaton(spec, limits)
         index = _lru_put(_INDEXES, key, TokenIndex(automaton, vocabulary, limits), _MAX_INDEXES)
+        compiled = Compiled(spec, index)
+        if persist:
+            diskcache.load_masks(compiled)
+        return compiled
     return Compiled(spec, index)
+
+
+def _vocabulary(tokenizer: Any, vocab_size: int | None, eos_token_id: Any):
+    """Vocabulary.from_tokenizer, backed by the disk cache (see structgen.diskcache)."""
+    from . import vocab as V
+
+    # the same in-process key as Vocabulary.from_tokenizer: a hit there costs nothing
+    eos = eos_token_id if eos_token_id is not None else getattr(tokenizer, "eos_token_id", None)
+    if eos is None:
+        eos_t: tuple[int, ...] = ()
+    elif isinstance(eos, numbers.Integral):
+        eos_t = (int(eos),)
+    else:
+        eos_t = tuple(sorted({int(e) for e in eos}))
+    try:
+        n = len(tokenizer)
+    except TypeError:
+        n = None
+    size = n if vocab_size is None else vocab_size
+    if size is not None:
+        hit = V._cache_get((id(tokenizer), n, int(size), eos_t), tokenizer)
+        if hit is not None:
+            return hit
+        cached = diskcache.load_vocabulary(tokenizer, size, eos_t)
+        if cached is not None:
+            V._cache_put((id(tokenizer), n, int(size), eos_t), tokenizer, cached)
+            return cached
+    vocabulary = V.Vocabulary.from_tokenizer(
+        tokenizer, vocab_size=vocab_size, eos_token_id=eos_token_id
+    )
+    if size is not None:
+        diskcache.save_vocabulary(tokenizer, size, eos_t, vocabulary)
+    return vocabulary

@@ -1,0 +1,183 @@
+"""Typed functions: ``@structgen.function(model=..., tokenizer=...)``.
+
+The decorated function's docstring (or the string it returns) is the prompt template,
+formatted with the call's arguments (``str.format`` syntax, ``{name}``); its return
+annotation is the output type. Calling it generates under the output type's grammar and
+returns the validated value::
+
+    @structgen.function(model=model, tokenizer=tok)
+    def extract(text: str) -> Person:
+        \"\"\"Extract the person described in this text as JSON: {text}\"\"\"
+
+    person = extract(text="Ann Lee is 33.")                    # a validated Person
+    people = extract.map([{"text": a}, {"text": b}])           # one batched generate()
+
+The output type is anything :func:`structgen.types.output_spec` accepts (pydantic models,
+dataclasses, ``Literal`` / ``Enum``, ``list[...]``, ``Annotated[str, structgen.Regex(...)]``,
+grammar-typed strings). Generation goes through :func:`structgen.generate`, so the output is
+steered to complete within ``max_new_tokens`` and always parses.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import string
+from collections.abc import Callable, Sequence
+from typing import Any, get_type_hints
+
+from .errors import SpecError
+
+__all__ = ["TypedFunction", "function", "messages"]
+
+
+# --------------------------------------------------------------------------- typed functions
+
+
+def messages(prompt: str, system: str | None = None) -> str | list[dict[str, str]]:
+    """The prompt as :func:`structgen.generate` takes it: the bare string, or chat messages
+    with a system message first."""
+    if not system:
+        return prompt
+    return [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
+
+
+class TypedFunction:
+    """A function turned into a constrained generator (see :func:`function`)."""
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        model: Any,
+        tokenizer: Any,
+        *,
+        max_new_tokens: int = 256,
+        system: str | None = None,
+        **generate_kwargs: Any,
+    ):
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.model = model
+        self.tokenizer = tokenizer
+        self.max_new_tokens = max_new_tokens
+        self.system = system
+        self.generate_kwargs = generate_kwargs
+        self.signature = inspect.signature(fn)
+        try:
+            hints = get_type_hints(fn, include_extras=True)
+        except Exception as e:  # a forward reference that does not resolve
+            raise SpecError(f"{fn.__qualname__}: cannot resolve the annotations: {e}") from None
+        if "return" not in hints:
+            raise SpecError(
+                f"{fn.__qualname__} has no return annotation: annotate the output type, "
+                "e.g. `def f(text: str) -> Person:`"
+            )
+        self.output_type = hints["return"]
+        self._template = inspect.getdoc(fn)
+
+    @property
+    def output(self) -> Any:
+        """The :class:`structgen.types.Output` of the return annotation (spec + parser)."""
+        from .types import output_spec
+
+        return output_spec(self.output_type)
+
+    def prompt(self, *args: Any, **kwargs: Any) -> str:
+        """The prompt a call with these arguments sends to the model."""
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"{self.__qualname__}(): {e}") from None
+        bound.apply_defaults()
+        returned = self.fn(*bound.args, **bound.kwargs)
+        if isinstance(returned, str):
+            return returned  # the function built its own prompt
+        if returned is None and self._template:
+            return _format(self._template, bound.arguments, self.__qualname__)
+        raise SpecError(
+            f"{self.__qualname__}: the prompt is the docstring (a template formatted with the "
+            "arguments) or the string the function returns; it "
+            + (
+                f"returned {type(returned).__name__}"
+                if returned is not None
+                else "returned None and has no docstring"
+            )
+        )
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from .generate import generate
+
+        return generate(
+            self.model,
+            self.tokenizer,
+            messages(self.prompt(*args, **kwargs), self.system),
+            self.output_type,
+            max_new_tokens=self.max_new_tokens,
+            **self.generate_kwargs,
+        )
+
+    def map(self, calls: Sequence[dict[str, Any]], *, batch_size: int = 16) -> list[Any]:
+        """Call the function once per dict of keyword arguments. The prompts run as batched
+        ``model.generate()`` calls of up to ``batch_size`` rows (one call when they fit)."""
+        from .generate import generate
+
+        prompts = [messages(self.prompt(**kw), self.system) for kw in calls]
+        out: list[Any] = []
+        for start in range(0, len(prompts), max(1, batch_size)):
+            out.extend(
+                generate(
+                    self.model,
+                    self.tokenizer,
+                    prompts[start : start + batch_size],
+                    self.output_type,
+                    max_new_tokens=self.max_new_tokens,
+                    **self.generate_kwargs,
+                )
+            )
+        return out
+
+    def __repr__(self) -> str:
+        return f"<structgen.function {self.__qualname__} -> {self.output_type!r}>"
+
+
+def _format(template: str, arguments: dict[str, Any], where: str) -> str:
+    names = {f for _, f, _, _ in string.Formatter().parse(template) if f}
+    if not names:
+        return template
+    try:
+        return template.format(**arguments)
+    except (KeyError, IndexError) as e:
+        raise SpecError(
+            f"{where}: the prompt template refers to {e} which is not a parameter "
+            f"(parameters: {', '.join(arguments) or 'none'})"
+        ) from None
+
+
+def function(
+    fn: Callable[..., Any] | None = None,
+    *,
+    model: Any = None,
+    tokenizer: Any = None,
+    max_new_tokens: int = 256,
+    system: str | None = None,
+    **generate_kwargs: Any,
+) -> Any:
+    """Decorator: the docstring (a ``str.format`` template over the parameters) or the
+    returned string is the prompt, the return annotation the output type.
+    ``model``/``tokenizer`` default to the built-in SmolLM2 model; ``system`` adds a system
+    message. Extra keyword arguments go to ``model.generate()`` (``temperature``,
+    ``do_sample``, ``num_beams``, ``logits_processor``, ...)."""
+
+    def wrap(f: Callable[..., Any]) -> TypedFunction:
+        m, t = model, tokenizer
+        if m is None or t is None:
+            from . import assets
+
+            dm, dt = assets.load_default_model()
+            m = dm if m is None else m
+            t = dt if t is None else t
+        return TypedFunction(
+            f, m, t, max_new_tokens=max_new_tokens, system=system, **generate_kwargs
+        )
+
+    return wrap(fn) if fn is not None else wrap
