@@ -17,6 +17,24 @@ from structgen import assets
 FETCH_HINT = "run `python -m structgen.assets fetch`"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _hermetic_disk_cache(tmp_path_factory) -> Iterator[None]:
+    """Compiled grammars written during the tests go to a temporary folder, never to the
+    user's disk cache (tests that exercise the cache configure their own)."""
+    from structgen import diskcache
+
+    folder = tmp_path_factory.mktemp("structgen-disk-cache")
+    before = os.environ.get("STRUCTGEN_DISK_CACHE")
+    os.environ["STRUCTGEN_DISK_CACHE"] = str(folder)  # for subprocesses (the CLI tests)
+    diskcache.configure(folder)
+    yield
+    if before is None:
+        os.environ.pop("STRUCTGEN_DISK_CACHE", None)
+    else:
+        os.environ["STRUCTGEN_DISK_CACHE"] = before
+    diskcache.configure(True)
+
+
 def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 

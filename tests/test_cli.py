@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
@@ -11,11 +10,6 @@ import jsonschema
 import pytest
 
 from structgen import cli
-
-# TEMPORARY guard until structgen.generate / structgen.types are merged: remove it then
-needs_generate = pytest.mark.skipif(
-    importlib.util.find_spec("structgen.generate") is None, reason="structgen.generate missing"
-)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 PERSON = EXAMPLES / "person.schema.json"
@@ -228,7 +222,6 @@ def test_models_lists_the_default_model(capsys):
 
 
 @pytest.mark.model
-@needs_generate
 def test_run_prints_one_line_of_valid_json(capsys, smollm2):
     code, out, err = run(
         capsys,
@@ -247,7 +240,6 @@ def test_run_prints_one_line_of_valid_json(capsys, smollm2):
 
 
 @pytest.mark.model
-@needs_generate
 def test_run_regex_and_a_budget_too_small(capsys, smollm2):
     code, out, err = run(capsys, "run", "--regex", r"(yes|no)", "--prompt", "Is water wet?", "-q")
     assert code == 0, err
@@ -267,7 +259,6 @@ def test_run_regex_and_a_budget_too_small(capsys, smollm2):
 
 
 @pytest.mark.model
-@needs_generate
 def test_run_batch_output_is_resumable(capsys, smollm2, tmp_path):
     inp = tmp_path / "in.jsonl"
     inp.write_text(
@@ -338,7 +329,6 @@ def test_unavailable_device_is_an_error(capsys, smollm2):
     assert next(smollm2[0].parameters()).device.type == "cpu"
 
 
-@needs_generate
 def test_type_from_a_module(capsys, tmp_path, monkeypatch):
     (tmp_path / "mymodels.py").write_text(
         "from pydantic import BaseModel\n\nclass Pet(BaseModel):\n    name: str\n    legs: int\n"

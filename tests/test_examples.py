@@ -3,7 +3,6 @@ written against the real SmolLM2 model."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import runpy
 import shlex
@@ -13,17 +12,11 @@ from pathlib import Path
 
 import pytest
 
-import structgen
 from structgen import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.py") if "__main__" in p.read_text())
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
-
-# TEMPORARY guards until structgen.generate / structgen.Grammar are merged: remove them then
-_HAS_GENERATE = importlib.util.find_spec("structgen.generate") is not None
-_HAS_GRAMMAR = hasattr(structgen, "Grammar")
-
 
 @pytest.fixture(autouse=True, scope="module")
 def _private_disk_cache(tmp_path_factory):
@@ -33,18 +26,6 @@ def _private_disk_cache(tmp_path_factory):
     diskcache.configure(tmp_path_factory.mktemp("diskcache"))
     yield
     diskcache.configure(True)
-
-
-def _needs(text: str) -> str | None:
-    if not _HAS_GENERATE and (
-        "structgen.generate(" in text or "@structgen.function" in text or "--input" in text
-    ):
-        return "structgen.generate is not merged yet"
-    if not _HAS_GRAMMAR and ("structgen.Grammar" in text or "--grammar" in text):
-        return "structgen.Grammar is not merged yet"
-    if not _HAS_GENERATE and "max_new_tokens=" in text and "LogitsProcessor(compiled, max" in text:
-        return "LogitsProcessor(max_new_tokens=) is not merged yet"
-    return None
 
 
 def test_there_are_examples():
@@ -64,9 +45,6 @@ def test_there_are_examples():
 @pytest.mark.model
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_example_runs(path, smollm2, capsys, monkeypatch):
-    reason = _needs(path.read_text())
-    if reason:
-        pytest.skip(reason)
     monkeypatch.setattr(sys, "argv", [str(path)])
     runpy.run_path(str(path), run_name="__main__")  # the examples assert their own results
     assert capsys.readouterr().out.strip()
@@ -95,9 +73,6 @@ def test_docs_have_commands():
 @pytest.mark.model
 @pytest.mark.parametrize("where, command", COMMANDS, ids=[f"{w}:{c[:60]}" for w, c in COMMANDS])
 def test_documented_command_runs(where, command, smollm2, tmp_path, monkeypatch, capsys):
-    reason = _needs(command)
-    if reason:
-        pytest.skip(reason)
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     monkeypatch.chdir(tmp_path)
     argv = shlex.split(command)[1:]
@@ -121,9 +96,6 @@ PY_DOCS = [d for d in DOCS if _python_blocks(d)]
 def test_documented_python_runs(doc, smollm2, monkeypatch, capsys):
     """The python blocks of a page run in order, in one namespace, from the repository root."""
     blocks = _python_blocks(doc)
-    reason = _needs("\n".join(blocks))
-    if reason:
-        pytest.skip(reason)
     monkeypatch.chdir(ROOT)
     namespace: dict = {"__name__": "__doc_example__"}
     for i, block in enumerate(blocks):

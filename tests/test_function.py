@@ -3,7 +3,6 @@ conventions (pipeline, GenerationConfig, TextStreamer) with the real SmolLM2."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from dataclasses import dataclass
@@ -15,11 +14,6 @@ from pydantic import BaseModel, Field
 import structgen
 from structgen.errors import SpecError
 from structgen.function import TypedFunction
-
-# TEMPORARY guard until structgen.generate / structgen.types are merged: remove it then
-needs_generate = pytest.mark.skipif(
-    importlib.util.find_spec("structgen.generate") is None, reason="structgen.generate missing"
-)
 
 
 class City(BaseModel):
@@ -114,7 +108,6 @@ def test_system_message_becomes_chat_messages():
 
 
 @pytest.mark.model
-@needs_generate
 def test_classification_with_literal(smollm2):
     model, tok = smollm2
 
@@ -126,7 +119,6 @@ def test_classification_with_literal(smollm2):
 
 
 @pytest.mark.model
-@needs_generate
 def test_pydantic_output_and_batched_map(smollm2):
     model, tok = smollm2
     calls = []
@@ -152,7 +144,6 @@ def test_pydantic_output_and_batched_map(smollm2):
 
 
 @pytest.mark.model
-@needs_generate
 def test_regex_typed_string(smollm2):
     model, tok = smollm2
 
