@@ -40,12 +40,25 @@ NAMES = [
 ]
 # walks need schemas a random walk can finish: required keys that open additional
 # properties would leave to chance are avoided
-WALK_NAMES = ["optional_combinations", "additional_false", "tuple", "any_of", "tree", "int_ranges", "string_lengths", "formats"]
+WALK_NAMES = [
+    "optional_combinations",
+    "additional_false",
+    "tuple",
+    "any_of",
+    "tree",
+    "int_ranges",
+    "string_lengths",
+    "formats",
+]
 
 SETTINGS = settings(
     max_examples=20,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.data_too_large,
+    ],
 )
 
 
@@ -99,7 +112,11 @@ def _walk(compiled, n: int, max_tokens: int, seed: int) -> list[str]:
                 break
             pool = [t for t in allowed.tolist() if t not in vocab.eos_ids]
             if step > 8 and rng.random() < min(0.97, step / 25):
-                flat = [t for t in pool if not any(c in vocab.tokens[t] for c in b"{[,") and vocab.tokens[t].strip()]
+                flat = [
+                    t
+                    for t in pool
+                    if not any(c in vocab.tokens[t] for c in b"{[,") and vocab.tokens[t].strip()
+                ]
                 closing = [t for t in flat if vocab.tokens[t][-1:] in (b'"', b"}", b"]")]
                 pool = closing or flat or pool
             tid = int(rng.choice(pool))

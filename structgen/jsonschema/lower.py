@@ -57,23 +57,57 @@ _WS_CHAR = ir.Chars(((0x09, 0x0A), (0x0D, 0x0D), (0x20, 0x20)))
 
 ANNOTATIONS = frozenset(
     {
-        "title", "description", "default", "examples", "example", "$comment", "deprecated",
-        "readOnly", "writeOnly", "$schema", "$id", "id", "$anchor", "$dynamicAnchor",
-        "$recursiveAnchor", "$vocabulary", "$defs", "definitions", "contentMediaType",
-        "contentEncoding", "contentSchema",
+        "title",
+        "description",
+        "default",
+        "examples",
+        "example",
+        "$comment",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+        "$schema",
+        "$id",
+        "id",
+        "$anchor",
+        "$dynamicAnchor",
+        "$recursiveAnchor",
+        "$vocabulary",
+        "$defs",
+        "definitions",
+        "contentMediaType",
+        "contentEncoding",
+        "contentSchema",
     }
 )
 #: keywords of the JSON Schema vocabularies that are never enforced here
 REFUSED = frozenset(
     {
-        "contains", "unevaluatedProperties", "unevaluatedItems", "$dynamicRef",
+        "contains",
+        "unevaluatedProperties",
+        "unevaluatedItems",
+        "$dynamicRef",
         "$recursiveRef",
     }
 )
 
+#: synthetic pointer prefix: the complement of the schema at the pointer that follows
+NOT_PREFIX = "!not:"
+
 _MAX_PATTERN_REGIONS = 4
 _MAX_ALTERNATIVES = 256
 _MAX_COUNTED_RULES = 4000
+
+
+class _NoComplement(UnsupportedSchemaError):
+    """The complement of a schema cannot be written exactly."""
+
+    def __init__(self, ptr: str, detail: str):
+        super().__init__(f"not at {show(ptr)} is not supported: {detail}")
+        self.keyword = "not"
+        self.pointer = show(ptr)
+        self.ptr = ptr
+        self.detail = detail
 
 
 class SchemaApproximationWarning(UserWarning):
@@ -129,6 +163,8 @@ class Node:
     max_len: int | None = None
     patterns: tuple = ()  # (pattern, ptr)
     formats: tuple = ()  # (name, ptr)
+    not_patterns: tuple = ()  # (pattern, ptr): strings the pattern finds no match in
+    not_formats: tuple = ()  # (name, ptr): strings that are not of the format
     # objects
     props: dict = field(default_factory=dict)  # name -> conj (insertion order = key order)
     required: tuple = ()
@@ -215,19 +251,33 @@ def merge(a: Node, b: Node) -> Node:
         hi_x=hi_x,
         mult=mult,
         min_len=max(a.min_len, b.min_len),
-        max_len=b.max_len if a.max_len is None else a.max_len if b.max_len is None else min(a.max_len, b.max_len),
+        max_len=b.max_len
+        if a.max_len is None
+        else a.max_len
+        if b.max_len is None
+        else min(a.max_len, b.max_len),
         patterns=a.patterns + b.patterns,
         formats=a.formats + b.formats,
+        not_patterns=a.not_patterns + b.not_patterns,
+        not_formats=a.not_formats + b.not_formats,
         props=props,
         required=tuple(dict.fromkeys(a.required + b.required)),
         layers=a.layers + b.layers,
         prop_names=conj(a.prop_names, b.prop_names),
         min_props=max(a.min_props, b.min_props),
-        max_props=b.max_props if a.max_props is None else a.max_props if b.max_props is None else min(a.max_props, b.max_props),
+        max_props=b.max_props
+        if a.max_props is None
+        else a.max_props
+        if b.max_props is None
+        else min(a.max_props, b.max_props),
         prefix=prefix,
         rest=conj(a.rest, b.rest),
         min_items=max(a.min_items, b.min_items),
-        max_items=b.max_items if a.max_items is None else a.max_items if b.max_items is None else min(a.max_items, b.max_items),
+        max_items=b.max_items
+        if a.max_items is None
+        else a.max_items
+        if b.max_items is None
+        else min(a.max_items, b.max_items),
         groups=a.groups + b.groups,
         deps=a.deps + b.deps,
         not_values=a.not_values + b.not_values,
@@ -242,18 +292,33 @@ def _trivial_on(n: Node, kind: str) -> bool:
     if kind in ("null", "boolean"):
         return not any(v is None or isinstance(v, bool) for v in n.not_values)
     if kind in ("int", "frac"):
-        return n.lo is None and n.hi is None and n.mult is None and not any(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in n.not_values
+        return (
+            n.lo is None
+            and n.hi is None
+            and n.mult is None
+            and not any(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in n.not_values
+            )
         )
     if kind == "string":
         return (
-            n.min_len == 0 and n.max_len is None and not n.patterns and not n.formats
+            n.min_len == 0
+            and n.max_len is None
+            and not n.patterns
+            and not n.formats
+            and not n.not_patterns
+            and not n.not_formats
             and not any(isinstance(v, str) for v in n.not_values)
         )
     if kind == "object":
         return (
-            not n.props and not n.required and not n.prop_names and not n.forbidden
-            and not n.deps and n.min_props == 0 and n.max_props is None
+            not n.props
+            and not n.required
+            and not n.prop_names
+            and not n.forbidden
+            and not n.deps
+            and n.min_props == 0
+            and n.max_props is None
             and all(not ps and not add for ps, add in n.layers)
         )
     if kind == "array":
@@ -292,7 +357,11 @@ def _json_equal(a, b) -> bool:
 
 
 def _number(v, kw: str, ptr: str) -> Decimal:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not math.isfinite(v)):
+    if (
+        isinstance(v, bool)
+        or not isinstance(v, (int, float))
+        or (isinstance(v, float) and not math.isfinite(v))
+    ):
         raise SpecError(f"{kw} at {show(ptr)} must be a number")
     return Decimal(repr(v)) if isinstance(v, float) else Decimal(v)
 
@@ -337,7 +406,7 @@ def split_alternatives(pattern: str) -> list[str] | None:
     flags = ""
     m = _GLOBAL_FLAGS.match(pattern)
     if m:
-        flags, pattern = m.group(0), pattern[m.end():]
+        flags, pattern = m.group(0), pattern[m.end() :]
     if "x" in flags:
         return None
     parts, depth, i, start, n = [], 0, 0, 0, len(pattern)
@@ -377,7 +446,7 @@ def split_alternatives(pattern: str) -> list[str] | None:
         if inner.startswith("?:"):
             inner = inner[2:]
         elif inner.startswith("?P<"):
-            inner = inner[inner.index(">") + 1:]
+            inner = inner[inner.index(">") + 1 :]
         elif inner.startswith("?"):
             return None
         return split_alternatives(flags + inner) or [flags + inner]
@@ -440,7 +509,9 @@ class Lowerer:
 
     def __init__(self, schema, whitespace: str = "bounded", strict: bool = True):
         if not isinstance(schema, (dict, bool)):
-            raise SpecError(f"a JSON Schema must be an object or a boolean, not {type(schema).__name__}")
+            raise SpecError(
+                f"a JSON Schema must be an object or a boolean, not {type(schema).__name__}"
+            )
         self.doc = Document(schema)
         self.strict = strict
         if whitespace == "bounded":
@@ -507,6 +578,12 @@ class Lowerer:
         import jsonschema
 
         for ptr in ptrs:
+            if ptr.startswith(NOT_PREFIX):
+                if self.valid(value, (ptr[len(NOT_PREFIX) :],)):
+                    return False
+                continue
+            if ptr.startswith("!") and ptr != FALSE_PTR:
+                continue  # pieces of a rewrite: their sources are listed beside them
             v = self._validators.get(ptr)
             if v is None:
                 root = self.doc.root
@@ -521,7 +598,9 @@ class Lowerer:
                 if not v.is_valid(value):
                     return False
             except Exception as e:  # noqa: BLE001 - a schema jsonschema itself cannot run
-                raise _err("enum", ptr, f"jsonschema cannot evaluate it ({type(e).__name__}: {e})") from None
+                raise _err(
+                    "enum", ptr, f"jsonschema cannot evaluate it ({type(e).__name__}: {e})"
+                ) from None
         return True
 
     # ---- nodes ------------------------------------------------------------------------------
@@ -533,7 +612,11 @@ class Lowerer:
             raise _err("$ref", ptr, "the reference cycle never reaches a schema")
         self._busy.add(ptr)
         try:
-            n = self._build_node(ptr)
+            n = (
+                self._negation(ptr[len(NOT_PREFIX) :])
+                if ptr.startswith(NOT_PREFIX)
+                else self._build_node(ptr)
+            )
         finally:
             self._busy.discard(ptr)
         self._nodes[ptr] = n
@@ -594,8 +677,12 @@ class Lowerer:
             try:
                 re.compile(p)
             except re.error as e:
-                raise SpecError(f"patternProperties at {show(ptr)}: invalid regex {p!r}: {e}") from None
-            patterns.append((p, (join(ptr, "patternProperties", p),), join(ptr, "patternProperties")))
+                raise SpecError(
+                    f"patternProperties at {show(ptr)}: invalid regex {p!r}: {e}"
+                ) from None
+            patterns.append(
+                (p, (join(ptr, "patternProperties", p),), join(ptr, "patternProperties"))
+            )
         add = s.get("additionalProperties", True)
         if add is True:
             add_c: tuple = ()
@@ -623,7 +710,11 @@ class Lowerer:
         if kw in ("minimum", "exclusiveMinimum"):
             if isinstance(v, bool):  # draft-04 form
                 if kw == "exclusiveMinimum" and v and "minimum" in s:
-                    return replace(node, lo_x=True) if node.lo == _number(s["minimum"], "minimum", ptr) else node
+                    return (
+                        replace(node, lo_x=True)
+                        if node.lo == _number(s["minimum"], "minimum", ptr)
+                        else node
+                    )
                 return node
             x = _number(v, kw, ptr)
             excl = kw == "exclusiveMinimum" or (s.get("exclusiveMinimum") is True)
@@ -632,7 +723,11 @@ class Lowerer:
         if kw in ("maximum", "exclusiveMaximum"):
             if isinstance(v, bool):
                 if kw == "exclusiveMaximum" and v and "maximum" in s:
-                    return replace(node, hi_x=True) if node.hi == _number(s["maximum"], "maximum", ptr) else node
+                    return (
+                        replace(node, hi_x=True)
+                        if node.hi == _number(s["maximum"], "maximum", ptr)
+                        else node
+                    )
                 return node
             x = _number(v, kw, ptr)
             excl = kw == "exclusiveMaximum" or (s.get("exclusiveMaximum") is True)
@@ -658,9 +753,10 @@ class Lowerer:
         if kw == "format":
             if not isinstance(v, str) or v not in F.KNOWN:
                 return node  # unknown formats are annotations
-            if v not in F.EXACT:
+            if v not in F.ENFORCED:
                 self.refuse(
-                    "format", ptr,
+                    "format",
+                    ptr,
                     f"format {v!r} cannot be matched exactly (strict=False generates "
                     "its canonical form only)",
                 )
@@ -700,7 +796,9 @@ class Lowerer:
                 return merge(node, Node(ptr, (), prefix=prefix, rest=rest))
             if "prefixItems" in s:
                 return node  # handled with prefixItems
-            return merge(node, Node(ptr, (), rest=(join(ptr, "items"),) if v is not False else (FALSE_PTR,)))
+            return merge(
+                node, Node(ptr, (), rest=(join(ptr, "items"),) if v is not False else (FALSE_PTR,))
+            )
         if kw == "prefixItems":
             if not isinstance(v, list):
                 raise SpecError(f"prefixItems at {show(ptr)} must be an array")
@@ -716,7 +814,9 @@ class Lowerer:
             x = _count(v, kw, ptr)
             return replace(node, max_items=x if node.max_items is None else min(node.max_items, x))
         if kw == "uniqueItems":
-            if v is True and not (s.get("maxItems") is not None and _count(s["maxItems"], "maxItems", ptr) <= 1):
+            if v is True and not (
+                s.get("maxItems") is not None and _count(s["maxItems"], "maxItems", ptr) <= 1
+            ):
                 self.refuse("uniqueItems", ptr)
             return node
         if kw == "allOf":
@@ -738,32 +838,48 @@ class Lowerer:
             branches = tuple(join(ptr, "oneOf", i) for i in range(len(v)))
             nodes = [self.node_of(b) for b in branches]
             excluded: set = set()
+            overlap: dict = {i: [] for i in range(len(nodes))}
             for i in range(len(nodes)):
                 for j in range(i + 1, len(nodes)):
-                    common = self._kinds(nodes[i]) & self._kinds(nodes[j])
-                    if nodes[i].enum is not None or nodes[j].enum is not None:
-                        if self.disjoint(nodes[i], nodes[j]):
-                            continue
-                        common = frozenset(["?"])
-                    for kind in common:
-                        if kind != "?" and self._kind_disjoint(nodes[i], nodes[j], kind, 0):
-                            continue
-                        if kind != "?" and _trivial_on(nodes[i], kind) and _trivial_on(nodes[j], kind):
-                            excluded.add(kind)  # every such value matches both: never valid
-                            continue
-                        self.refuse(
-                            "oneOf", ptr,
-                            f"branches {i} and {j} may overlap (only provably disjoint "
-                            "branches are supported)",
-                        )
-                        return replace(node, groups=node.groups + (branches,))
-            return replace(node, groups=node.groups + (branches,), kinds=node.kinds - excluded)
+                    if not self._branches_disjoint(nodes[i], nodes[j], excluded):
+                        overlap[i].append(j)
+                        overlap[j].append(i)
+            if not any(overlap.values()):
+                return replace(node, groups=node.groups + (branches,), kinds=node.kinds - excluded)
+            # exactly one branch: branch i and the complement of every branch it may overlap
+            try:
+                pieces = []
+                for i in range(len(nodes)):
+                    n = nodes[i]
+                    for j in overlap[i]:
+                        n = merge(n, self.complement(branches[j]))
+                    pieces.append(n)
+            except _NoComplement as e:
+                i = next(i for i in overlap if overlap[i])
+                self.refuse(
+                    "oneOf",
+                    ptr,
+                    f"branches {i} and {overlap[i][0]} may overlap and the complement of one "
+                    f"cannot be written exactly ({e})",
+                )
+                return replace(node, groups=node.groups + (branches,))
+            return merge(node, self._pieces_node("oneOf", ptr, (), pieces))
+        if kw == "if":
+            if "then" not in s and "else" not in s:
+                return node
+            cond = join(ptr, "if")
+            then = self.node_of(join(ptr, "then")) if "then" in s else Node(ptr, ())
+            try:
+                other = self.complement(cond)
+            except _NoComplement as e:
+                self.refuse("if", ptr, f"if/then/else needs the complement of if ({e})")
+                return node
+            if "else" in s:
+                other = merge(other, self.node_of(join(ptr, "else")))
+            both = self._pieces_node("if", ptr, (), [merge(self.node_of(cond), then), other])
+            return merge(node, both)
         if kw == "not":
             return self._not(node, v, ptr)
-        if kw == "if":
-            if "then" in s or "else" in s:
-                self.refuse("if", ptr, "if/then/else")
-            return node
         if kw in ("then", "else", "minContains", "maxContains"):
             return node  # without if / contains they have no effect
         if kw in REFUSED:
@@ -785,16 +901,240 @@ class Lowerer:
                     for t in types:
                         drop |= _TYPE_KINDS[t]
                     return replace(node, kinds=node.kinds - drop)
-            if keys and keys <= {"enum", "const"}:
-                values = list(v.get("enum", [])) if "enum" in v else []
-                if "const" in v:
-                    values = [v["const"]] if "enum" not in v else [x for x in values if _json_equal(x, v["const"])]
-                if all(not isinstance(x, (list, dict)) for x in values):
-                    return replace(node, not_values=node.not_values + tuple(values))
-            if keys == {"required"} and isinstance(v["required"], list) and len(v["required"]) == 1:
-                return replace(node, forbidden=node.forbidden + (v["required"][0],))
-        self.refuse("not", ptr, "only not with type, enum/const of scalars or one required key is")
-        return node
+        try:
+            return merge(node, self.node_of(NOT_PREFIX + join(ptr, "not")))
+        except _NoComplement as e:
+            self.refuse("not", ptr, f"{e.detail} at {e.pointer}")
+            return node
+
+    # ---- complements (not, oneOf, if/then/else) ---------------------------------------------
+    def complement(self, ptr: str) -> Node:
+        """The node of the values the schema at ``ptr`` rejects (raises _NoComplement)."""
+        return self.node_of(NOT_PREFIX + ptr)
+
+    def _pieces_node(self, tag: str, ptr: str, srcs: tuple, pieces: list) -> Node:
+        """A node that is the union of ``pieces`` (each registered under a synthetic pointer)."""
+        pieces = [p for p in pieces if p.kinds or p.enum is not None]
+        if not pieces:
+            return Node(ptr, srcs, kinds=frozenset())
+        if len(pieces) == 1:
+            return replace(pieces[0], ptr=ptr, srcs=tuple(dict.fromkeys(srcs + pieces[0].srcs)))
+        names = []
+        for i, piece in enumerate(pieces):
+            name = f"!part:{tag}:{ptr}#{i}"
+            self._nodes[name] = replace(piece, srcs=tuple(dict.fromkeys(srcs + piece.srcs)))
+            names.append(name)
+        return Node(ptr, srcs, groups=(tuple(names),))
+
+    def _negation(self, ptr: str) -> Node:
+        me = NOT_PREFIX + ptr
+        s = self.doc.get(ptr)
+        if s is True:
+            return Node(me, (me,), kinds=frozenset())
+        if s is False:
+            return Node(me, (me,))
+        if not isinstance(s, dict):
+            raise SpecError(f"the schema at {show(ptr)} is not an object or a boolean")
+        if "$ref" in s and self.doc.draft_old:
+            target = self.doc.resolve(s["$ref"], ptr) if isinstance(s["$ref"], str) else ptr
+            return replace(self.complement(target), ptr=me)
+        pieces = self._neg_pieces(s, ptr)
+        return self._pieces_node("not", me, (me,), pieces)
+
+    def _neg_pieces(self, s: dict, ptr: str) -> list:  # noqa: C901
+        """Nodes whose union is the complement of the schema ``s`` (one or more per keyword:
+        a value fails a schema when it fails one of its keywords)."""
+        out: list = []
+        obj, arr, strg = frozenset({"object"}), frozenset({"array"}), frozenset({"string"})
+        num = frozenset({"int", "frac"})
+
+        def N_(**kw) -> Node:
+            return Node(ptr, (), **kw)
+
+        for kw, v in s.items():
+            if kw in ANNOTATIONS or kw in (
+                "then",
+                "else",
+                "minContains",
+                "maxContains",
+                "additionalItems",
+            ):
+                if (
+                    kw == "additionalItems"
+                    and isinstance(s.get("items"), list)
+                    and v is not True
+                    and v != {}
+                ):
+                    if v is False:
+                        out.append(N_(kinds=arr, min_items=len(s["items"]) + 1))
+                    else:
+                        raise _NoComplement(
+                            join(ptr, kw), "the complement of additionalItems (some item fails)"
+                        )
+                continue
+            if kw == "$ref":
+                if not isinstance(v, str):
+                    raise SpecError(f"$ref at {show(ptr)} must be a string")
+                out.append(self.complement(self.doc.resolve(v, ptr)))
+            elif kw == "type":
+                types = [v] if isinstance(v, str) else v
+                if not isinstance(types, list) or not all(t in _TYPE_KINDS for t in types):
+                    raise SpecError(f"type at {show(ptr)}: invalid type {v!r}")
+                kinds = set()
+                for t in types:
+                    kinds |= _TYPE_KINDS[t]
+                out.append(N_(kinds=KINDS - kinds))
+            elif kw in ("enum", "const"):
+                values = [v] if kw == "const" else v
+                if not isinstance(values, list):
+                    raise SpecError(f"enum at {show(ptr)} must be an array")
+                if any(isinstance(x, (list, dict)) for x in values):
+                    raise _NoComplement(join(ptr, kw), f"the complement of an array or object {kw}")
+                out.append(N_(not_values=tuple(values)))
+            elif kw in ("minimum", "exclusiveMinimum"):
+                if isinstance(v, bool):
+                    continue  # draft-04 form, with minimum
+                x = _number(v, kw, ptr)
+                excl = kw == "exclusiveMinimum" or s.get("exclusiveMinimum") is True
+                out.append(N_(kinds=num, hi=x, hi_x=not excl))
+            elif kw in ("maximum", "exclusiveMaximum"):
+                if isinstance(v, bool):
+                    continue
+                x = _number(v, kw, ptr)
+                excl = kw == "exclusiveMaximum" or s.get("exclusiveMaximum") is True
+                out.append(N_(kinds=num, lo=x, lo_x=not excl))
+            elif kw == "minLength":
+                n = _count(v, kw, ptr)
+                if n:
+                    out.append(N_(kinds=strg, max_len=n - 1))
+            elif kw == "maxLength":
+                out.append(N_(kinds=strg, min_len=_count(v, kw, ptr) + 1))
+            elif kw == "pattern":
+                if not isinstance(v, str):
+                    raise SpecError(f"pattern at {show(ptr)} must be a string")
+                out.append(N_(kinds=strg, not_patterns=((v, ptr),)))
+            elif kw == "format":
+                if not isinstance(v, str) or v not in F.KNOWN:
+                    continue
+                if v not in F.ENFORCED:
+                    raise _NoComplement(join(ptr, kw), f"format {v!r} is not matched exactly")
+                out.append(N_(kinds=strg, not_formats=((v, ptr),)))
+            elif kw == "required":
+                if not isinstance(v, list):
+                    raise SpecError(f"required at {show(ptr)} must be an array")
+                for k in dict.fromkeys(v):
+                    out.append(N_(kinds=obj, forbidden=(k,)))
+            elif kw == "properties":
+                if not isinstance(v, dict):
+                    raise SpecError(f"properties at {show(ptr)} must be an object")
+                for k, sub in v.items():
+                    if sub is True or sub == {}:
+                        continue
+                    out.append(
+                        N_(kinds=obj, required=(k,), props={k: (NOT_PREFIX + join(ptr, kw, k),)})
+                    )
+            elif kw in ("additionalProperties", "patternProperties", "propertyNames"):
+                if v is True or v == {}:
+                    continue
+                raise _NoComplement(join(ptr, kw), f"the complement of {kw} (some property fails)")
+            elif kw == "minProperties":
+                n = _count(v, kw, ptr)
+                if n:
+                    out.append(N_(kinds=obj, max_props=n - 1))
+            elif kw == "maxProperties":
+                out.append(N_(kinds=obj, min_props=_count(v, kw, ptr) + 1))
+            elif kw in ("dependentRequired", "dependentSchemas", "dependencies"):
+                if not isinstance(v, dict):
+                    raise SpecError(f"{kw} at {show(ptr)} must be an object")
+                for k, d in v.items():
+                    if isinstance(d, list):
+                        for r in d:
+                            out.append(N_(kinds=obj, required=(k,), forbidden=(r,)))
+                    else:
+                        out.append(
+                            merge(N_(kinds=obj, required=(k,)), self.complement(join(ptr, kw, k)))
+                        )
+            elif kw in ("items", "prefixItems"):
+                if (
+                    kw == "items"
+                    and "prefixItems" in s
+                    or kw == "prefixItems"
+                    or isinstance(v, list)
+                ):
+                    if kw == "items" and not isinstance(v, list):
+                        npre = len(s["prefixItems"]) if isinstance(s["prefixItems"], list) else 0
+                        if v is False:
+                            out.append(N_(kinds=arr, min_items=npre + 1))
+                        elif v is not True and v != {}:
+                            raise _NoComplement(
+                                join(ptr, kw), "the complement of items (some item fails)"
+                            )
+                        continue
+                    if not isinstance(v, list):
+                        raise SpecError(f"{kw} at {show(ptr)} must be an array")
+                    for i, sub in enumerate(v):
+                        if sub is True or sub == {}:
+                            continue
+                        prefix = ((),) * i + ((NOT_PREFIX + join(ptr, kw, i),),)
+                        out.append(N_(kinds=arr, min_items=i + 1, prefix=prefix))
+                    continue
+                if v is False:
+                    out.append(N_(kinds=arr, min_items=1))
+                elif v is not True and v != {}:
+                    raise _NoComplement(join(ptr, kw), "the complement of items (some item fails)")
+            elif kw == "minItems":
+                n = _count(v, kw, ptr)
+                if n:
+                    out.append(N_(kinds=arr, max_items=n - 1))
+            elif kw == "maxItems":
+                out.append(N_(kinds=arr, min_items=_count(v, kw, ptr) + 1))
+            elif kw == "uniqueItems":
+                if v is True:
+                    raise _NoComplement(
+                        join(ptr, kw), "the complement of uniqueItems (a repeated item)"
+                    )
+            elif kw == "allOf":
+                if not isinstance(v, list) or not v:
+                    raise SpecError(f"allOf at {show(ptr)} must be a non-empty array")
+                out += [self.complement(join(ptr, kw, i)) for i in range(len(v))]
+            elif kw == "anyOf":
+                if not isinstance(v, list) or not v:
+                    raise SpecError(f"anyOf at {show(ptr)} must be a non-empty array")
+                n = self.complement(join(ptr, kw, 0))
+                for i in range(1, len(v)):
+                    n = merge(n, self.complement(join(ptr, kw, i)))
+                out.append(n)
+            elif kw == "oneOf":
+                if not isinstance(v, list) or not v:
+                    raise SpecError(f"oneOf at {show(ptr)} must be a non-empty array")
+                # no branch, or at least two
+                n = self.complement(join(ptr, kw, 0))
+                for i in range(1, len(v)):
+                    n = merge(n, self.complement(join(ptr, kw, i)))
+                out.append(n)
+                for i in range(len(v)):
+                    for j in range(i + 1, len(v)):
+                        out.append(
+                            merge(self.node_of(join(ptr, kw, i)), self.node_of(join(ptr, kw, j)))
+                        )
+            elif kw == "not":
+                out.append(self.node_of(join(ptr, kw)))
+            elif kw == "if":
+                has_then, has_else = "then" in s, "else" in s
+                if has_then:
+                    out.append(
+                        merge(self.node_of(join(ptr, "if")), self.complement(join(ptr, "then")))
+                    )
+                if has_else:
+                    out.append(
+                        merge(self.complement(join(ptr, "if")), self.complement(join(ptr, "else")))
+                    )
+            elif kw == "multipleOf":
+                raise _NoComplement(join(ptr, kw), "the complement of multipleOf")
+            elif kw in REFUSED:
+                raise _NoComplement(join(ptr, kw), f"{kw} is not supported")
+            # unknown keywords are annotations
+        return out
 
     # ---- disjointness (oneOf) --------------------------------------------------------------
     def _values(self, n: Node) -> list:
@@ -813,10 +1153,27 @@ class Lowerer:
         if depth < 3:
             for group in n.groups:
                 try:
-                    k = k & frozenset().union(*[self._kinds(self.node_of(b), depth + 1) for b in group])
+                    k = k & frozenset().union(
+                        *[self._kinds(self.node_of(b), depth + 1) for b in group]
+                    )
                 except UnsupportedSchemaError:
                     pass
         return k
+
+    def _branches_disjoint(self, a: Node, b: Node, excluded: set) -> bool:
+        """Whether two oneOf branches never both match (kinds on which both accept every
+        value are added to ``excluded``: no such value is valid)."""
+        common = self._kinds(a) & self._kinds(b)
+        if a.enum is not None or b.enum is not None:
+            return self.disjoint(a, b)
+        for kind in common:
+            if self._kind_disjoint(a, b, kind, 0):
+                continue
+            if _trivial_on(a, kind) and _trivial_on(b, kind):
+                excluded.add(kind)
+                continue
+            return False
+        return True
 
     def disjoint(self, a: Node, b: Node, depth: int = 0) -> bool:
         """True only when no instance satisfies both (a sufficient test)."""
@@ -853,7 +1210,9 @@ class Lowerer:
         if c in self._rule_of:
             name = self._rule_of[c]
             return None if name is None else Ref(name)
-        if all(self.doc.get(p) is True or self.doc.get(p) == {} for p in c):
+        if all(
+            not p.startswith("!") and (self.doc.get(p) is True or self.doc.get(p) == {}) for p in c
+        ):
             return self.any_value()
         name = self.new_rule("v")
         self._rule_of[c] = name
@@ -904,7 +1263,11 @@ class Lowerer:
             for b in group:
                 budget[0] -= 1
                 if budget[0] < 0:
-                    raise _err("anyOf", node.ptr, f"more than {_MAX_ALTERNATIVES} alternatives after distributing anyOf/oneOf over their siblings")
+                    raise _err(
+                        "anyOf",
+                        node.ptr,
+                        f"more than {_MAX_ALTERNATIVES} alternatives after distributing anyOf/oneOf over their siblings",
+                    )
                 if rest.trivial():
                     r = self.rule((b,))
                     if r is not None:
@@ -924,7 +1287,9 @@ class Lowerer:
                 raise _err("dependencies", ptr, "too many alternatives")
             alts = [self.lower_node(absent, name, budget)]
             # instances that are not objects satisfy dependencies trivially: only once
-            alts.append(self.lower_node(replace(present, kinds=present.kinds & {"object"}), name, budget))
+            alts.append(
+                self.lower_node(replace(present, kinds=present.kinds & {"object"}), name, budget)
+            )
             alts = [a for a in alts if a != ir.NOTHING]
             return alt(*alts) if alts else ir.NOTHING
         return self.lower_basic(node, name)
@@ -937,7 +1302,9 @@ class Lowerer:
         other = [v for v in values if isinstance(v, (list, dict))]
         alts = []
         if strings:
-            alts.append(self.term(S.quoted(alt(*[S.spell_text(v) for v in strings])), "STRING_ENUM"))
+            alts.append(
+                self.term(S.quoted(alt(*[S.spell_text(v) for v in strings])), "STRING_ENUM")
+            )
         if numbers:
             alts.append(self.term(alt(*[N.value_text(v) for v in numbers]), "NUMBER_ENUM"))
         if lits:
@@ -979,7 +1346,9 @@ class Lowerer:
     def key_term(self, k: str) -> Ref:
         r = self._keys.get(k)
         if r is None:
-            r = self._keys[k] = self.term(seq(S.quoted(S.spell_text(k)), self.colon), "KEY_" + _ident(k))
+            r = self._keys[k] = self.term(
+                seq(S.quoted(S.spell_text(k)), self.colon), "KEY_" + _ident(k)
+            )
         return r
 
     # ---- by type ------------------------------------------------------------------------------
@@ -1014,8 +1383,16 @@ class Lowerer:
         return alt(*alts) if alts else ir.NOTHING
 
     def number_terminal(self, node: Node) -> Ref | None:
-        key = ("n", node.lo, node.lo_x, node.hi, node.hi_x, "frac" in node.kinds, node.mult,
-               tuple(json.dumps(v) for v in node.not_values))
+        key = (
+            "n",
+            node.lo,
+            node.lo_x,
+            node.hi,
+            node.hi_x,
+            "frac" in node.kinds,
+            node.mult,
+            tuple(json.dumps(v) for v in node.not_values),
+        )
         if key not in self._memo_terms:
             self._memo_terms[key] = self._number_terminal(node)
         return self._memo_terms[key]
@@ -1030,7 +1407,9 @@ class Lowerer:
             if e == N.JSON_NUMBER:
                 e = seq(ir.opt(Text("-")), N.UNSIGNED)
             e = ir.And((e, ir.Not(seq(ir.opt(Text("-")), N.INTEGRAL))))
-        excl = [v for v in node.not_values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        excl = [
+            v for v in node.not_values if isinstance(v, (int, float)) and not isinstance(v, bool)
+        ]
         if excl:
             e = ir.And((e, ir.Not(alt(*[N.value_text(v) for v in excl]))))
         if e == ir.NOTHING or (isinstance(e, (ir.And, ir.Alt)) and _empty(e)):
@@ -1049,11 +1428,18 @@ class Lowerer:
             except (RegexError, ValueError) as e:
                 self.refuse("pattern", pptr, f"{pattern!r}: {e}")
         for fmt, _ in node.formats:
-            rx = F.EXACT.get(fmt) or F.APPROXIMATE[fmt]
-            parts.append(S.spell(Regex(rx).to_ir()))
-        excl = [v for v in node.not_values if isinstance(v, str)]
-        if excl:
-            parts.append(ir.Not(alt(*[S.spell_text(v) for v in excl])))
+            parts.append(self.format_body(fmt))
+        negs = []
+        for pattern, pptr in node.not_patterns:
+            try:
+                negs.append(S.spell(search_regex(pattern)))
+            except (RegexError, ValueError) as e:
+                raise _err("not", pptr, f"the complement of pattern {pattern!r}: {e}") from None
+        for fmt, _ in node.not_formats:
+            negs.append(self.format_body(fmt))
+        negs += [S.spell_text(v) for v in node.not_values if isinstance(v, str)]
+        if negs:
+            parts.append(ir.Not(alt(*negs)))
             if len(parts) == 1:
                 parts.insert(0, S.BODY)
         if not parts:
@@ -1063,9 +1449,24 @@ class Lowerer:
             return None
         return e
 
+    def format_body(self, fmt: str) -> ir.Expr:
+        key = ("format", fmt)
+        if key not in self._memo_terms:
+            bodies = [S.spell(Regex(rx).to_ir()) for rx in F.regexes(fmt)]
+            self._memo_terms[key] = bodies[0] if len(bodies) == 1 else ir.And(tuple(bodies))
+        return self._memo_terms[key]
+
     def string_terminal(self, node: Node) -> Ref | None:
-        key = ("s", node.min_len, node.max_len, node.patterns, node.formats,
-               tuple(json.dumps(v) for v in node.not_values))
+        key = (
+            "s",
+            node.min_len,
+            node.max_len,
+            node.patterns,
+            node.formats,
+            node.not_patterns,
+            node.not_formats,
+            tuple(json.dumps(v) for v in node.not_values),
+        )
         if key not in self._memo_terms:
             body = self.string_body(node)
             self._memo_terms[key] = None if body is None else self.term(S.quoted(body), "STRING")
@@ -1111,7 +1512,10 @@ class Lowerer:
             if k:
                 first = seq(items[0], tail)
             else:
-                first = seq(rest, Repeat(seq(self.COMMA, rest), max(lo - 1, 0), None if hi is None else hi - 1))
+                first = seq(
+                    rest,
+                    Repeat(seq(self.COMMA, rest), max(lo - 1, 0), None if hi is None else hi - 1),
+                )
             alts.append(seq(self.LBRACK, first, self.RBRACK))
         return alt(*alts) if alts else ir.NOTHING
 
@@ -1153,7 +1557,9 @@ class Lowerer:
         if base is not None:
             pats = [(p, c, ptr, li) for li, (ps, _) in enumerate(node.layers) for p, c, ptr in ps]
             if len(pats) > _MAX_PATTERN_REGIONS:
-                self.refuse("patternProperties", pats[0][2], f"more than {_MAX_PATTERN_REGIONS} patterns")
+                self.refuse(
+                    "patternProperties", pats[0][2], f"more than {_MAX_PATTERN_REGIONS} patterns"
+                )
                 pats = pats[:_MAX_PATTERN_REGIONS]
             imgs = []
             for p, _c, ptr, _li in pats:
@@ -1164,7 +1570,9 @@ class Lowerer:
             for mask in range(1 << len(pats)):
                 value: tuple = ()
                 for li, (_, additional) in enumerate(node.layers):
-                    matched = [pats[i][1] for i in range(len(pats)) if mask >> i & 1 and pats[i][3] == li]
+                    matched = [
+                        pats[i][1] for i in range(len(pats)) if mask >> i & 1 and pats[i][3] == li
+                    ]
                     value = conj(value, *matched) if matched else conj(value, additional)
                 r = self.rule(value)
                 if r is None:
@@ -1191,7 +1599,11 @@ class Lowerer:
             return ir.NOTHING
         cap = hi if hi is not None else lo  # counter saturates at cap (0: no counting)
         if (n + 1) * (cap + 1) > _MAX_COUNTED_RULES:
-            raise _err("maxProperties" if hi is not None else "minProperties", node.ptr, "too many properties to count")
+            raise _err(
+                "maxProperties" if hi is not None else "minProperties",
+                node.ptr,
+                "too many properties to count",
+            )
         req_after = [0] * (n + 1)
         for i in range(n - 1, -1, -1):
             req_after[i] = req_after[i + 1] + (1 if declared[i][2] else 0)

@@ -88,7 +88,9 @@ def _fixed_lt(s: str, first_min: int = 0) -> ir.Expr:
         d = int(ch)
         lo = first_min if i == 0 else 0
         if lo <= d - 1:
-            alts.append(seq(Text(s[:i]) if i else ir.EMPTY, digit_class(lo, d - 1), _digits(n - i - 1)))
+            alts.append(
+                seq(Text(s[:i]) if i else ir.EMPTY, digit_class(lo, d - 1), _digits(n - i - 1))
+            )
     return alt(*alts) if alts else ir.NOTHING
 
 
@@ -343,7 +345,10 @@ def multiple_of(k: int) -> ir.Expr:
         sufs = [str(v).zfill(lj) for v in range(mj, 10**lj, mj) if v % 10]
         for f in range(0, MAX_SCI_FRACTION + 1):
             if f == 0:
-                mant = seq(_trie([str(d) for d in range(1, 10) if d % mj == 0]), ir.opt(seq(Text("."), Repeat(Text("0"), 1, None))))
+                mant = seq(
+                    _trie([str(d) for d in range(1, 10) if d % mj == 0]),
+                    ir.opt(seq(Text("."), Repeat(Text("0"), 1, None))),
+                )
             elif f + 1 <= lj:
                 ms = [str(v) for v in range(10**f, 10 ** (f + 1)) if v % 10 and v % mj == 0]
                 mant = seq(_trie([x[0] + "." + x[1:] for x in ms]), zeros)
@@ -398,8 +403,12 @@ def number_text(
     (module docstring). ``multiple`` implies ``integer``."""
     with localcontext(_CTX):
         return _number_text(
-            _to_decimal(minimum), exclusive_minimum, _to_decimal(maximum), exclusive_maximum,
-            integer, multiple,
+            _to_decimal(minimum),
+            exclusive_minimum,
+            _to_decimal(maximum),
+            exclusive_maximum,
+            integer,
+            multiple,
         )
 
 
