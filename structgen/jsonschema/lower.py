@@ -95,6 +95,7 @@ REFUSED = frozenset(
 NOT_PREFIX = "!not:"
 
 _MAX_PATTERN_REGIONS = 4
+_MAX_UNIQUE_DOMAIN = 10
 _MAX_ALTERNATIVES = 256
 _MAX_COUNTED_RULES = 4000
 
@@ -158,6 +159,7 @@ class Node:
     hi: Decimal | None = None
     hi_x: bool = False
     mult: int | None = None
+    decimals: int | None = None  # multipleOf 10**-decimals
     # strings
     min_len: int = 0
     max_len: int | None = None
@@ -177,6 +179,7 @@ class Node:
     rest: tuple = ()
     min_items: int = 0
     max_items: int | None = None
+    unique: bool = False  # uniqueItems: true
     # alternatives and exclusions
     groups: tuple = ()  # tuple of tuples of branch pointers (anyOf)
     deps: tuple = ()  # (key, required names tuple, schema conj or None, ptr)
@@ -250,6 +253,11 @@ def merge(a: Node, b: Node) -> Node:
         hi=hi,
         hi_x=hi_x,
         mult=mult,
+        decimals=a.decimals
+        if b.decimals is None
+        else b.decimals
+        if a.decimals is None
+        else min(a.decimals, b.decimals),
         min_len=max(a.min_len, b.min_len),
         max_len=b.max_len
         if a.max_len is None
@@ -278,6 +286,7 @@ def merge(a: Node, b: Node) -> Node:
         else a.max_items
         if b.max_items is None
         else min(a.max_items, b.max_items),
+        unique=a.unique or b.unique,
         groups=a.groups + b.groups,
         deps=a.deps + b.deps,
         not_values=a.not_values + b.not_values,
@@ -296,6 +305,7 @@ def _trivial_on(n: Node, kind: str) -> bool:
             n.lo is None
             and n.hi is None
             and n.mult is None
+            and n.decimals is None
             and not any(
                 isinstance(v, (int, float)) and not isinstance(v, bool) for v in n.not_values
             )
@@ -322,7 +332,13 @@ def _trivial_on(n: Node, kind: str) -> bool:
             and all(not ps and not add for ps, add in n.layers)
         )
     if kind == "array":
-        return not n.prefix and not n.rest and n.min_items == 0 and n.max_items is None
+        return (
+            not n.prefix
+            and not n.rest
+            and n.min_items == 0
+            and n.max_items is None
+            and not n.unique
+        )
     return False
 
 
@@ -734,6 +750,9 @@ class Lowerer:
             hi, hi_x = _min_hi(node.hi, node.hi_x, x, excl)
             return replace(node, hi=hi, hi_x=hi_x)
         if kw == "multipleOf":
+            e = N.decimal_places(v)
+            if e is not None:
+                return replace(node, decimals=e if node.decimals is None else min(node.decimals, e))
             why = N.multiple_supported(v)
             if why is not None:
                 if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0:
@@ -814,11 +833,7 @@ class Lowerer:
             x = _count(v, kw, ptr)
             return replace(node, max_items=x if node.max_items is None else min(node.max_items, x))
         if kw == "uniqueItems":
-            if v is True and not (
-                s.get("maxItems") is not None and _count(s["maxItems"], "maxItems", ptr) <= 1
-            ):
-                self.refuse("uniqueItems", ptr)
-            return node
+            return replace(node, unique=True) if v is True else node
         if kw == "allOf":
             if not isinstance(v, list) or not v:
                 raise SpecError(f"allOf at {show(ptr)} must be a non-empty array")
@@ -1391,6 +1406,7 @@ class Lowerer:
             node.hi_x,
             "frac" in node.kinds,
             node.mult,
+            node.decimals,
             tuple(json.dumps(v) for v in node.not_values),
         )
         if key not in self._memo_terms:
@@ -1400,7 +1416,9 @@ class Lowerer:
     def _number_terminal(self, node: Node) -> Ref | None:
         integer = "frac" not in node.kinds
         try:
-            e = N.number_text(node.lo, node.lo_x, node.hi, node.hi_x, integer, node.mult)
+            e = N.number_text(
+                node.lo, node.lo_x, node.hi, node.hi_x, integer, node.mult, node.decimals
+            )
         except Exception as ex:  # pragma: no cover - defensive
             raise _err("multipleOf", node.ptr, str(ex)) from None
         if "int" not in node.kinds:  # non-integers only (oneOf / not of integer)
@@ -1477,6 +1495,10 @@ class Lowerer:
         lo, hi = node.min_items, node.max_items
         if hi is not None and hi < lo:
             return ir.NOTHING
+        if node.unique and (hi is None or hi > 1):
+            e = self.unique_array(node, name)
+            if e is not None:
+                return e
         items = []
         for i in range(len(node.prefix)):
             if hi is not None and i >= hi:
@@ -1518,6 +1540,57 @@ class Lowerer:
                 )
             alts.append(seq(self.LBRACK, first, self.RBRACK))
         return alt(*alts) if alts else ir.NOTHING
+
+    def _item_domain(self, node: Node) -> list | None:
+        """The finite list of distinct values the items may take, or None."""
+        if node.prefix:
+            return None
+        if FALSE_PTR in node.rest:
+            return []
+        rn = self.node_for(node.rest)
+        if rn.enum is not None:
+            return self._values(rn)
+        if rn.groups or rn.deps or not rn.kinds <= {"null", "boolean"}:
+            return None
+        values = ([None] if "null" in rn.kinds else []) + (
+            [True, False] if "boolean" in rn.kinds else []
+        )
+        return [v for v in values if not any(v is w for w in rn.not_values)]
+
+    def unique_array(self, node: Node, name: str) -> ir.Expr | None:
+        """Arrays of distinct items drawn from a small finite set: one rule per set of items
+        used so far (exact). None when refused (non-strict: uniqueness is then ignored)."""
+        values = self._item_domain(node)
+        if values is None or len(values) > _MAX_UNIQUE_DOMAIN:
+            self.refuse(
+                "uniqueItems",
+                node.ptr,
+                "only items from a finite set of at most "
+                f"{_MAX_UNIQUE_DOMAIN} values (enum, const, boolean, null) are supported",
+            )
+            return None
+        k = len(values)
+        lo = node.min_items
+        hi = k if node.max_items is None else min(node.max_items, k)
+        if lo > hi:
+            return ir.NOTHING
+        items = [self.value_expr(v) for v in values]
+        base = self.new_rule(name + "_u")
+        for mask in range(1 << k):
+            used = bin(mask).count("1")
+            if used == 0 or used > hi:
+                continue
+            alts = [ir.EMPTY] if used >= lo else []
+            if used < hi:
+                for i in range(k):
+                    if not mask >> i & 1:
+                        alts.append(seq(self.COMMA, items[i], Ref(f"{base}_{mask | 1 << i}")))
+            self.rules[f"{base}_{mask}"] = alt(*alts) if alts else ir.NOTHING
+        out = [self.EMPTY_ARR] if lo == 0 else []
+        if hi >= 1:
+            first = alt(*[seq(items[i], Ref(f"{base}_{1 << i}")) for i in range(k)])
+            out.append(seq(self.LBRACK, first, self.RBRACK))
+        return alt(*out) if out else ir.NOTHING
 
     # ---- objects ------------------------------------------------------------------------------
     def lower_object(self, node: Node, name: str) -> ir.Expr:  # noqa: C901

@@ -361,6 +361,33 @@ def multiple_of(k: int) -> ir.Expr:
     return out
 
 
+def decimal_places(k) -> int | None:
+    """``e`` when ``k`` is ``10**-e`` (``0.1``, ``0.01``...; e >= 1), else None."""
+    if isinstance(k, bool) or not isinstance(k, float) or not k > 0 or k.is_integer():
+        return None
+    d = Decimal(repr(k)).normalize()
+    sign, digits, exp = d.as_tuple()
+    if digits == (1,) and exp < 0:
+        return -exp
+    return None
+
+
+@lru_cache(maxsize=64)
+def max_decimals(e: int) -> ir.Expr:
+    """Unsigned canonical texts whose value has at most ``e`` digits after the decimal point
+    (a multiple of ``10**-e``). Scientific notation is exact up to :data:`MAX_SCI_FRACTION`
+    significant fraction digits, as for integers."""
+    zeros = Repeat(Text("0"), 0, None)
+    plain = seq(UINT, ir.opt(seq(Text("."), Repeat(DIGIT, 1, e), zeros)))
+    alts = [seq(NZDIGIT, ir.opt(seq(Text("."), Repeat(Text("0"), 1, None))), EXP_MARK, exp_ge(-e))]
+    for f in range(1, MAX_SCI_FRACTION + 1):
+        # f significant fraction digits: the value has max(f - exponent, 0) decimals
+        alts.append(
+            seq(NZDIGIT, Text("."), _digits(f - 1), NZDIGIT, zeros, EXP_MARK, exp_ge(f - e))
+        )
+    return alt(plain, *alts)
+
+
 # --------------------------------------------------------------------------- signed ranges
 
 
@@ -396,6 +423,7 @@ def number_text(
     exclusive_maximum: bool = False,
     integer: bool = False,
     multiple: int | None = None,
+    decimals: int | None = None,
 ) -> ir.Expr:
     """JSON number texts whose exact value satisfies the constraints.
 
@@ -409,16 +437,21 @@ def number_text(
             exclusive_maximum,
             integer,
             multiple,
+            decimals,
         )
 
 
 _CTX = Context(prec=100_000)
 
 
-def _number_text(lo, exclusive_minimum, hi, exclusive_maximum, integer, multiple) -> ir.Expr:
-    if lo is None and hi is None and not integer and multiple is None:
+def _number_text(
+    lo, exclusive_minimum, hi, exclusive_maximum, integer, multiple, decimals=None
+) -> ir.Expr:
+    if lo is None and hi is None and not integer and multiple is None and decimals is None:
         return JSON_NUMBER
     extra: list[ir.Expr] = []
+    if decimals is not None and not integer and multiple is None:
+        extra.append(max_decimals(decimals))
     if multiple is not None and multiple != 1:
         extra.append(multiple_of(int(multiple)))
     elif integer or multiple == 1:
