@@ -212,7 +212,7 @@ SCHEMAS = {
     "not_numbers_strings": {
         "not": {"minimum": 0, "exclusiveMaximum": 10, "pattern": "^a", "minProperties": 1}
     },
-    "not_one_of": {"not": {"oneOf": [{"type": "integer"}, {"minimum": 2}]}},
+    "not_one_of": {"type": "number", "not": {"oneOf": [{"type": "integer"}, {"minimum": 2}]}},
     "one_of_overlapping_required": {
         "type": "object",
         "properties": {

@@ -162,7 +162,7 @@ REFUSED = [
         "oneOf",
         "/",
     ),
-    ({"type": "number", "multipleOf": 0.01}, "multipleOf", "/"),
+    ({"type": "number", "multipleOf": 0.05}, "multipleOf", "/"),
     ({"type": "integer", "multipleOf": 7}, "multipleOf", "/"),
     ({"properties": {"id": {"type": "string", "format": "regex"}}}, "format", "/properties/id"),
     (

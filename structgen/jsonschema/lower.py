@@ -94,6 +94,9 @@ REFUSED = frozenset(
 #: synthetic pointer prefix: the complement of the schema at the pointer that follows
 NOT_PREFIX = "!not:"
 
+#: objects with at most this many declared properties accept them in any order
+ANY_ORDER_MAX = 6
+
 _MAX_PATTERN_REGIONS = 4
 _MAX_UNIQUE_DOMAIN = 10
 _MAX_ALTERNATIVES = 256
@@ -382,6 +385,12 @@ def _number(v, kw: str, ptr: str) -> Decimal:
     return Decimal(repr(v)) if isinstance(v, float) else Decimal(v)
 
 
+def _names(v, kw: str, ptr: str) -> list:
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise SpecError(f"{kw} at {show(ptr)} must be an array of strings")
+    return v
+
+
 def _count(v, kw: str, ptr: str) -> int:
     if isinstance(v, float) and v.is_integer():
         v = int(v)
@@ -602,6 +611,8 @@ class Lowerer:
                 continue  # pieces of a rewrite: their sources are listed beside them
             v = self._validators.get(ptr)
             if v is None:
+                if not isinstance(self.doc.get(ptr), (dict, bool)):
+                    raise SpecError(f"the schema at {show(ptr)} is not an object or a boolean")
                 root = self.doc.root
                 cls = jsonschema.validators.validator_for(
                     root if isinstance(root, dict) else {}, default=jsonschema.Draft202012Validator
@@ -717,7 +728,9 @@ class Lowerer:
             return node
         if kw == "type":
             types = [v] if isinstance(v, str) else v
-            if not isinstance(types, list) or not all(t in _TYPE_KINDS for t in types):
+            if not isinstance(types, list) or not all(
+                isinstance(t, str) and t in _TYPE_KINDS for t in types
+            ):
                 raise SpecError(f"type at {show(ptr)}: invalid type {v!r}")
             kinds = set()
             for t in types:
@@ -768,6 +781,8 @@ class Lowerer:
             x = _count(v, kw, ptr)
             return replace(node, max_len=x if node.max_len is None else min(node.max_len, x))
         if kw == "pattern":
+            if not isinstance(v, str):
+                raise SpecError(f"pattern at {show(ptr)} must be a string")
             return replace(node, patterns=node.patterns + ((v, ptr),))
         if kw == "format":
             if not isinstance(v, str) or v not in F.KNOWN:
@@ -783,8 +798,7 @@ class Lowerer:
         if kw in ("properties", "additionalProperties", "patternProperties"):
             return node  # see _object_keywords
         if kw == "required":
-            if not isinstance(v, list):
-                raise SpecError(f"required at {show(ptr)} must be an array")
+            _names(v, kw, ptr)
             return replace(node, required=tuple(dict.fromkeys(node.required + tuple(v))))
         if kw == "propertyNames":
             return replace(node, prop_names=conj(node.prop_names, (join(ptr, kw),)))
@@ -799,6 +813,7 @@ class Lowerer:
             deps = list(node.deps)
             for k, d in v.items():
                 if isinstance(d, list):
+                    _names(d, kw, ptr)
                     deps.append((k, tuple(d), None, ptr))
                 else:
                     deps.append((k, (), (join(ptr, kw, k),), ptr))
@@ -993,7 +1008,9 @@ class Lowerer:
                 out.append(self.complement(self.doc.resolve(v, ptr)))
             elif kw == "type":
                 types = [v] if isinstance(v, str) else v
-                if not isinstance(types, list) or not all(t in _TYPE_KINDS for t in types):
+                if not isinstance(types, list) or not all(
+                    isinstance(t, str) and t in _TYPE_KINDS for t in types
+                ):
                     raise SpecError(f"type at {show(ptr)}: invalid type {v!r}")
                 kinds = set()
                 for t in types:
@@ -1035,9 +1052,7 @@ class Lowerer:
                     raise _NoComplement(join(ptr, kw), f"format {v!r} is not matched exactly")
                 out.append(N_(kinds=strg, not_formats=((v, ptr),)))
             elif kw == "required":
-                if not isinstance(v, list):
-                    raise SpecError(f"required at {show(ptr)} must be an array")
-                for k in dict.fromkeys(v):
+                for k in dict.fromkeys(_names(v, kw, ptr)):
                     out.append(N_(kinds=obj, forbidden=(k,)))
             elif kw == "properties":
                 if not isinstance(v, dict):
@@ -1063,7 +1078,7 @@ class Lowerer:
                     raise SpecError(f"{kw} at {show(ptr)} must be an object")
                 for k, d in v.items():
                     if isinstance(d, list):
-                        for r in d:
+                        for r in _names(d, kw, ptr):
                             out.append(N_(kinds=obj, required=(k,), forbidden=(r,)))
                     else:
                         out.append(
@@ -1677,6 +1692,8 @@ class Lowerer:
                 node.ptr,
                 "too many properties to count",
             )
+        if n <= ANY_ORDER_MAX and (1 << n) * (cap + 1) <= _MAX_COUNTED_RULES:
+            return self._members_any_order(node, name, declared, extra, cap)
         req_after = [0] * (n + 1)
         for i in range(n - 1, -1, -1):
             req_after[i] = req_after[i + 1] + (1 if declared[i][2] else 0)
@@ -1717,6 +1734,46 @@ class Lowerer:
                     self.rules[decl(i, c).name] = alt(*alts)
         alts = []
         if req_after[0] == 0 and lo == 0:
+            alts.append(self.EMPTY_OBJ)
+        if (hi is None or hi >= 1) and (extra is not None or n > 0):
+            alts.append(seq(self.LBRACE, choice(0, 0), self.RBRACE))
+        return alt(*alts) if alts else ir.NOTHING
+
+    def _members_any_order(self, node: Node, name: str, declared: list, extra, cap: int) -> ir.Expr:
+        """Members with the declared keys in any order (each at most once): one rule per set
+        of declared keys written so far and member count (saturated at ``cap``)."""
+        n = len(declared)
+        lo, hi = node.min_props, node.max_props
+        req_mask = sum(1 << i for i, (_, _, r) in enumerate(declared) if r)
+        full = (1 << n) - 1
+        base = self.new_rule(name + "_a")
+
+        def nxt(c):
+            return c + 1 if hi is not None else min(c + 1, cap)
+
+        def tail(m, c):
+            return Ref(f"{base}_t{m}_{c}")
+
+        def choice(m, c):
+            return Ref(f"{base}_c{m}_{c}")
+
+        for m in range(full + 1):
+            for c in range(cap + 1):
+                alts = []
+                if m & req_mask == req_mask and c >= lo:
+                    alts.append(ir.EMPTY)
+                if (hi is None or c < hi) and (extra is not None or m != full):
+                    alts.append(seq(self.COMMA, choice(m, c)))
+                self.rules[tail(m, c).name] = alt(*alts) if alts else ir.NOTHING
+                alts = []
+                if extra is not None:
+                    alts.append(seq(extra, tail(m, nxt(c))))
+                for i, (k, r, _) in enumerate(declared):
+                    if not m >> i & 1:
+                        alts.append(seq(self.key_term(k), r, tail(m | 1 << i, nxt(c))))
+                self.rules[choice(m, c).name] = alt(*alts) if alts else ir.NOTHING
+        alts = []
+        if req_mask == 0 and lo == 0:
             alts.append(self.EMPTY_OBJ)
         if (hi is None or hi >= 1) and (extra is not None or n > 0):
             alts.append(seq(self.LBRACE, choice(0, 0), self.RBRACE))
