@@ -20,6 +20,7 @@ from .errors import (
     UnsupportedSchemaError,
     VocabularyError,
 )
+from .jsonschema import JsonSchema, SchemaApproximationWarning
 from .limits import Limits
 from .matcher import Matcher
 from .regex import Regex
@@ -31,12 +32,14 @@ __all__ = [
     "Compiled",
     "EmptyMaskError",
     "GrammarError",
+    "JsonSchema",
     "LimitError",
     "Limits",
     "LogitsProcessor",
     "Matcher",
     "Regex",
     "RegexError",
+    "SchemaApproximationWarning",
     "SpecError",
     "StructgenError",
     "UnsupportedSchemaError",
