@@ -9,13 +9,19 @@ regexes reproduce: ``date-time`` and ``time`` are checked after ``str.upper()`` 
 refuses leading zeros; ``ipv6`` follows :mod:`ipaddress` (embedded IPv4, ``::``, no scope
 id); ``email`` only needs an ``@``.
 
-:data:`APPROXIMATE` holds formats whose checker is not regular or depends on optional
-packages (``uuid``: :class:`uuid.UUID` also accepts braces, ``urn:uuid:`` prefixes, ``+``,
-underscores...; ``hostname``, ``uri``...): strict mode refuses them, non-strict mode applies
-the canonical regex given here (a subset of the valid strings) with a warning.
+:data:`RFC` holds the formats enforced by the grammar of the RFC they name: ``uri``,
+``uri-reference`` (RFC 3986), ``iri``, ``iri-reference`` (RFC 3987), ``hostname`` (RFC 1123:
+labels, lengths, at most 253 characters), ``duration`` (RFC 3339 appendix A), ``uuid``
+(RFC 4122). ``jsonschema`` checks the first five only when optional packages are installed
+(``rfc3987``, ``fqdn``; the tests compare with them when present) and its ``uuid`` check is
+laxer than the RFC (it accepts braces, ``urn:uuid:`` prefixes, missing hyphens in places).
 
-Formats no checker of ``jsonschema`` knows (``int32``, ``double``, ...) are annotations: they
-never fail validation, so they are ignored.
+:data:`APPROXIMATE` holds formats with no exact regular form here (``regex`` is not a
+regular language; ``idn-hostname``, ``uri-template``, ...): strict mode refuses them,
+non-strict mode applies the regex given here (a subset or superset) with a warning.
+
+Formats no checker knows (``int32``, ``double``, ...) are annotations: they never fail
+validation, so they are ignored.
 """
 
 from __future__ import annotations
