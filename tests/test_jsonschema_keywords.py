@@ -306,7 +306,7 @@ REFUSED = [
     ),
     ({"items": {"enum": list(range(11))}, "uniqueItems": True}, "uniqueItems", "/", "at most 10"),
     ({"multipleOf": 0.25}, "multipleOf", "/", "0.25"),
-    ({"not": {"items": {"type": "string"}}}, "not", "/", "complement of items"),
+    ({"not": {"patternProperties": {"a": {"type": "string"}}}}, "not", "/", "patternProperties"),
     ({"not": {"additionalProperties": False}}, "not", "/", "additionalProperties"),
     ({"not": {"uniqueItems": True}}, "not", "/", "uniqueItems"),
     ({"not": {"format": "regex"}}, "not", "/", "format 'regex'"),
@@ -330,3 +330,36 @@ def test_refusal_messages(schema, keyword, pointer, detail):
     assert msg.startswith(f"{keyword} at {pointer} is not supported"), msg
     assert detail in msg, msg
     assert info.value.keyword == keyword and info.value.pointer == pointer
+
+
+CONTAINS = [
+    {"type": "array", "contains": {"type": "integer"}},
+    {
+        "type": "array",
+        "contains": {"const": "a"},
+        "minContains": 2,
+        "maxContains": 3,
+        "maxItems": 5,
+    },
+    {
+        "items": {"type": ["string", "integer"]},
+        "contains": {"type": "string"},
+        "minContains": 0,
+        "maxContains": 1,
+    },
+    {"type": "array", "contains": {"minimum": 2}, "minItems": 2},
+    {"not": {"items": {"type": "string"}}},
+    {"not": {"contains": {"const": 1}, "minContains": 2}},
+]
+
+
+@pytest.mark.parametrize("schema", CONTAINS, ids=range(len(CONTAINS)))
+def test_contains_and_complement_of_items_exhaustive(schema):
+    a = _automaton(schema)
+    v = jsonschema.Draft202012Validator(schema)
+    for n in range(6):
+        for t in itertools.product(["a", 1, 2, None, [1]], repeat=n):
+            t = list(t)
+            assert a.matches(json.dumps(t).encode()) == v.is_valid(t), t
+    for x in (5, "s", {}):
+        assert a.matches(json.dumps(x).encode()) == v.is_valid(x)

@@ -127,7 +127,7 @@ REFUSED = [
         "uniqueItems",
         "/properties/tags",
     ),
-    ({"type": "array", "contains": {"type": "integer"}}, "contains", "/"),
+    ({"type": "array", "contains": {"additionalProperties": {"type": "integer"}}}, "contains", "/"),
     (
         {
             "if": {"type": "object", "additionalProperties": {"type": "string"}},
@@ -145,7 +145,7 @@ REFUSED = [
     ({"$dynamicRef": "#meta"}, "$dynamicRef", "/"),
     ({"$recursiveRef": "#"}, "$recursiveRef", "/"),
     (
-        {"properties": {"a": {"not": {"type": "array", "items": {"type": "string"}}}}},
+        {"properties": {"a": {"not": {"type": "array", "uniqueItems": True}}}},
         "not",
         "/properties/a",
     ),
@@ -155,7 +155,7 @@ REFUSED = [
     (
         {
             "oneOf": [
-                {"additionalProperties": {"type": "integer"}},
+                {"propertyNames": {"maxLength": 2}},
                 {"properties": {"a": {"type": "integer"}}},
             ]
         },

@@ -83,7 +83,6 @@ ANNOTATIONS = frozenset(
 #: keywords of the JSON Schema vocabularies that are never enforced here
 REFUSED = frozenset(
     {
-        "contains",
         "unevaluatedProperties",
         "unevaluatedItems",
         "$dynamicRef",
@@ -101,6 +100,10 @@ _MAX_PATTERN_REGIONS = 4
 _MAX_UNIQUE_DOMAIN = 10
 _MAX_ALTERNATIVES = 256
 _MAX_COUNTED_RULES = 4000
+
+
+def _complement_ptr(p: str) -> str:
+    return p[len(NOT_PREFIX) :] if p.startswith(NOT_PREFIX) else NOT_PREFIX + p
 
 
 class _NoComplement(UnsupportedSchemaError):
@@ -183,6 +186,7 @@ class Node:
     min_items: int = 0
     max_items: int | None = None
     unique: bool = False  # uniqueItems: true
+    contains: tuple = ()  # (pointer, min, max or None): min <= #items matching <= max
     # alternatives and exclusions
     groups: tuple = ()  # tuple of tuples of branch pointers (anyOf)
     deps: tuple = ()  # (key, required names tuple, schema conj or None, ptr)
@@ -290,6 +294,7 @@ def merge(a: Node, b: Node) -> Node:
         if b.max_items is None
         else min(a.max_items, b.max_items),
         unique=a.unique or b.unique,
+        contains=a.contains + b.contains,
         groups=a.groups + b.groups,
         deps=a.deps + b.deps,
         not_values=a.not_values + b.not_values,
@@ -341,6 +346,7 @@ def _trivial_on(n: Node, kind: str) -> bool:
             and n.min_items == 0
             and n.max_items is None
             and not n.unique
+            and not n.contains
         )
     return False
 
@@ -910,6 +916,11 @@ class Lowerer:
             return merge(node, both)
         if kw == "not":
             return self._not(node, v, ptr)
+        if kw == "contains":
+            mn = _count(s.get("minContains", 1), "minContains", ptr)
+            mx = s.get("maxContains")
+            mx = None if mx is None else _count(mx, "maxContains", ptr)
+            return replace(node, contains=node.contains + ((join(ptr, kw), mn, mx),))
         if kw in ("then", "else", "minContains", "maxContains"):
             return node  # without if / contains they have no effect
         if kw in REFUSED:
@@ -1111,7 +1122,9 @@ class Lowerer:
                 if v is False:
                     out.append(N_(kinds=arr, min_items=1))
                 elif v is not True and v != {}:
-                    raise _NoComplement(join(ptr, kw), "the complement of items (some item fails)")
+                    # some item fails: contains the complement
+                    c = _complement_ptr(join(ptr, kw))
+                    out.append(N_(kinds=arr, contains=((c, 1, None),)))
             elif kw == "minItems":
                 n = _count(v, kw, ptr)
                 if n:
@@ -1159,6 +1172,15 @@ class Lowerer:
                     out.append(
                         merge(self.complement(join(ptr, "if")), self.complement(join(ptr, "else")))
                     )
+            elif kw == "contains":
+                mn = _count(s.get("minContains", 1), "minContains", ptr)
+                mx = s.get("maxContains")
+                mx = None if mx is None else _count(mx, "maxContains", ptr)
+                c = join(ptr, kw)
+                if mn > 0:
+                    out.append(N_(kinds=arr, contains=((c, 0, mn - 1),)))
+                if mx is not None:
+                    out.append(N_(kinds=arr, contains=((c, mx + 1, None),)))
             elif kw == "multipleOf":
                 raise _NoComplement(join(ptr, kw), "the complement of multipleOf")
             elif kw in REFUSED:
@@ -1510,6 +1532,10 @@ class Lowerer:
         lo, hi = node.min_items, node.max_items
         if hi is not None and hi < lo:
             return ir.NOTHING
+        if node.contains:
+            if node.unique and (hi is None or hi > 1):
+                self.refuse("uniqueItems", node.ptr, "uniqueItems together with contains")
+            return self.contains_array(node, name)
         if node.unique and (hi is None or hi > 1):
             e = self.unique_array(node, name)
             if e is not None:
@@ -1555,6 +1581,71 @@ class Lowerer:
                 )
             alts.append(seq(self.LBRACK, first, self.RBRACK))
         return alt(*alts) if alts else ir.NOTHING
+
+    def contains_array(self, node: Node, name: str) -> ir.Expr:
+        """Arrays with a ``contains`` count: each item either matches the contains schema
+        (counted) or its complement; one rule per (items so far, matches so far), both
+        saturated at the bounds that matter (exact)."""
+        (cptr, mn, mx), more = node.contains[0], node.contains[1:]
+        if more or node.prefix:
+            self.refuse(
+                "contains",
+                node.ptr,
+                "only one contains per array, without prefixItems, is supported",
+            )
+        if mx is not None and mx < mn:
+            return ir.NOTHING
+        lo, hi = node.min_items, node.max_items
+        if hi is not None and (hi < lo or hi < mn):
+            return ir.NOTHING
+        try:
+            self.node_of(_complement_ptr(cptr))
+        except _NoComplement as e:
+            self.refuse("contains", node.ptr, f"needs the complement of contains ({e})")
+            return self.lower_array(replace(node, contains=()), name)
+        rest = node.rest
+        yes = self.rule(conj(rest, (cptr,)))
+        no = self.rule(conj(rest, (_complement_ptr(cptr),)))
+        ccap = mn if mx is None else mx  # matches counted up to ccap (saturating when no max)
+        tcap = hi if hi is not None else lo  # items counted up to tcap (saturating when no max)
+        if (ccap + 1) * (tcap + 1) > _MAX_COUNTED_RULES:
+            raise _err("contains", node.ptr, "too many items to count")
+        base = self.new_rule(name + "_k")
+
+        def ok(t, c):
+            return t >= lo and c >= mn
+
+        def nt(t):
+            return t + 1 if hi is not None else min(t + 1, tcap)
+
+        def can_match(c):
+            return yes is not None and (mx is None or c < mx)
+
+        def nc(c):
+            return min(c + 1, ccap)
+
+        def after(t, c):
+            return Ref(f"{base}_{t}_{c}")
+
+        for t in range(tcap + 1):
+            for c in range(ccap + 1):
+                alts = [ir.EMPTY] if ok(t, c) else []
+                if hi is None or t < hi:
+                    if can_match(c):
+                        alts.append(seq(self.COMMA, yes, after(nt(t), nc(c))))
+                    if no is not None:
+                        alts.append(seq(self.COMMA, no, after(nt(t), c)))
+                self.rules[after(t, c).name] = alt(*alts) if alts else ir.NOTHING
+        out = [self.EMPTY_ARR] if ok(0, 0) else []
+        if hi is None or hi >= 1:
+            first = []
+            if can_match(0):
+                first.append(seq(yes, after(nt(0), nc(0))))
+            if no is not None:
+                first.append(seq(no, after(nt(0), 0)))
+            if first:
+                out.append(seq(self.LBRACK, alt(*first), self.RBRACK))
+        return alt(*out) if out else ir.NOTHING
 
     def _item_domain(self, node: Node) -> list | None:
         """The finite list of distinct values the items may take, or None."""

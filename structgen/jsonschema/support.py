@@ -56,9 +56,9 @@ KEYWORDS: tuple[Keyword, ...] = (
         "partial",
         "the complement of type, enum/const of scalars, numeric bounds, string lengths, "
         "pattern, enforced formats, required, properties, min/maxProperties, dependencies, "
-        "prefixItems / tuple items, items: false, min/maxItems, allOf, anyOf, oneOf, not, "
-        "if/then/else; refused for additionalProperties, patternProperties, propertyNames, "
-        "items / contains (some item fails), uniqueItems, multipleOf, enum of arrays/objects",
+        "items (contains the complement), prefixItems, contains, min/maxItems, allOf, anyOf, "
+        "oneOf, not, if/then/else; refused for additionalProperties, patternProperties, "
+        "propertyNames, uniqueItems, multipleOf, enum of arrays/objects",
         {"not": {"required": ["a", "b"]}},
     ),
     Keyword(
@@ -154,7 +154,13 @@ KEYWORDS: tuple[Keyword, ...] = (
         "const, boolean, null), or maxItems <= 1; false is no constraint",
         {"items": {"enum": ["a", "b", "c"]}, "uniqueItems": True},
     ),
-    Keyword("contains", "refused", "", {"contains": {"type": "integer"}}),
+    Keyword(
+        "contains",
+        "partial",
+        "each item matches the contains schema (counted) or its complement; one contains per "
+        "array without prefixItems, when the complement can be written",
+        {"contains": {"type": "integer"}, "minContains": 2},
+    ),
     Keyword("minContains", "exact", "with contains (no effect alone)", None),
     Keyword("maxContains", "exact", "with contains (no effect alone)", None),
     Keyword("unevaluatedItems", "refused", "", {"unevaluatedItems": False}),
