@@ -363,3 +363,37 @@ def test_contains_and_complement_of_items_exhaustive(schema):
             assert a.matches(json.dumps(t).encode()) == v.is_valid(t), t
     for x in (5, "s", {}):
         assert a.matches(json.dumps(x).encode()) == v.is_valid(x)
+
+
+# --------------------------------------------------------------------------- key order
+
+
+def test_small_objects_accept_declared_keys_in_any_order_once():
+    s = {"type": "object", "properties": {k: {"type": "integer"} for k in "abc"}, "required": ["b"]}
+    a = _automaton(s)
+    for keys in itertools.permutations("abc"):
+        assert a.matches(json.dumps({k: 1 for k in keys}).encode())
+    assert not a.matches(b'{"b": 1, "b": 2}')  # at most once
+    assert not a.matches(b'{"a": 1, "c": 2}')
+
+
+def test_large_objects_accept_any_order_and_check_every_occurrence():
+    props = {k: {"type": "integer"} for k in "abcdefgh"}
+    s = {
+        "type": "object",
+        "properties": props,
+        "required": ["h", "a"],
+        "additionalProperties": False,
+    }
+    a = _automaton(s)
+    v = jsonschema.Draft202012Validator(s)
+    for keys in [("h", "a"), ("b", "h", "c", "a"), ("a", "b"), tuple("hgfedcba"), ("a", "x", "h")]:
+        inst = {k: 1 for k in keys}
+        assert a.matches(json.dumps(inst).encode()) == v.is_valid(inst), keys
+    # a repeated key is checked every time: the value a parser keeps is valid either way
+    assert a.matches(b'{"a": 1, "h": 2, "a": 3}')
+    assert not a.matches(b'{"a": 1, "h": 2, "a": "3"}')
+    # with a property count, large objects keep the properties order
+    counted = {**s, "maxProperties": 5}
+    c = _automaton(counted)
+    assert c.matches(b'{"a": 1, "h": 2}') and not c.matches(b'{"h": 2, "a": 1}')

@@ -7,15 +7,18 @@ semantics, draft-04/06/07 forms accepted: ``definitions``, ``dependencies``,
 ``additionalItems``, ``items`` as an array, boolean ``exclusiveMinimum``, ``$ref`` siblings
 ignored when ``$schema`` names a draft up to 07), written under these conventions:
 
-**Key order.** An object with at most :data:`ANY_ORDER_MAX` (6) declared keys (its
-``properties``, then keys that are only ``required``, or required through
-``dependentRequired`` / ``dependencies``) accepts them in any order, each at most once.
-Larger objects write them in ``properties`` order, then the only-required keys (the field's
-convention); a ``$ref`` target's properties come before the schema's own, those of
-``allOf`` branches after them. Declared keys may be skipped when optional. Additional
-keys (allowed unless ``additionalProperties`` is false) may appear anywhere between them.
-``const`` / ``enum`` objects keep the key order of the value as written in the schema.
-Additional keys are not checked for duplicates.
+**Key order.** Declared keys are the ``properties``, then keys that are only ``required``
+(or required through ``dependentRequired`` / ``dependencies``). An object with at most
+:data:`ANY_ORDER_MAX` (6) declared keys accepts them in any order, each at most once. A
+larger object without ``minProperties`` / ``maxProperties`` and with at most 8 required keys
+accepts its keys in any order too, a declared key possibly more than once: every occurrence
+must satisfy the key's schema, so whichever occurrence a JSON parser keeps, the parsed
+instance is valid. Other objects write declared keys in ``properties`` order, then the
+only-required keys (the field's convention; a ``$ref`` target's properties before the
+schema's own, ``allOf`` branches' after them). Optional keys may be skipped; additional keys
+(allowed unless ``additionalProperties`` is false) may appear anywhere between them and are
+not checked for duplicates. ``const`` / ``enum`` objects keep the key order of the value as
+written in the schema.
 
 **Whitespace.** ``"bounded"``: every gap where JSON allows whitespace (around ``{ } [ ] : ,``
 and before / after the whole value) accepts ``[ \\t\\n\\r]{0,20}``

@@ -95,6 +95,9 @@ NOT_PREFIX = "!not:"
 
 #: objects with at most this many declared properties accept them in any order
 ANY_ORDER_MAX = 6
+#: larger objects with at most this many required keys (and no min/maxProperties) accept
+#: their keys in any order too, a declared key possibly repeated
+ANY_ORDER_REQUIRED_MAX = 8
 
 _MAX_PATTERN_REGIONS = 4
 _MAX_UNIQUE_DOMAIN = 10
@@ -1785,6 +1788,8 @@ class Lowerer:
             )
         if n <= ANY_ORDER_MAX and (1 << n) * (cap + 1) <= _MAX_COUNTED_RULES:
             return self._members_any_order(node, name, declared, extra, cap)
+        if lo == 0 and hi is None and nreq <= ANY_ORDER_REQUIRED_MAX:
+            return self._members_repeatable(name, declared, extra)
         req_after = [0] * (n + 1)
         for i in range(n - 1, -1, -1):
             req_after[i] = req_after[i + 1] + (1 if declared[i][2] else 0)
@@ -1869,6 +1874,35 @@ class Lowerer:
         if (hi is None or hi >= 1) and (extra is not None or n > 0):
             alts.append(seq(self.LBRACE, choice(0, 0), self.RBRACE))
         return alt(*alts) if alts else ir.NOTHING
+
+    def _members_repeatable(self, name: str, declared: list, extra) -> ir.Expr:
+        """Members in any order, a declared key possibly more than once (each occurrence
+        satisfies its schema, so whichever one a JSON parser keeps is valid): one rule per
+        set of required keys written so far. Only without min/maxProperties."""
+        req = [i for i, (_, _, r) in enumerate(declared) if r]
+        bit = {i: 1 << j for j, i in enumerate(req)}
+        full = (1 << len(req)) - 1
+        base = self.new_rule(name + "_r")
+
+        def tail(m):
+            return Ref(f"{base}_t{m}")
+
+        def choice(m):
+            return Ref(f"{base}_c{m}")
+
+        for m in range(full + 1):
+            alts = [ir.EMPTY] if m == full else []
+            alts.append(seq(self.COMMA, choice(m)))
+            self.rules[tail(m).name] = alt(*alts)
+            alts = []
+            if extra is not None:
+                alts.append(seq(extra, tail(m)))
+            for i, (k, r, _) in enumerate(declared):
+                alts.append(seq(self.key_term(k), r, tail(m | bit.get(i, 0))))
+            self.rules[choice(m).name] = alt(*alts)
+        alts = [self.EMPTY_OBJ] if not req else []
+        alts.append(seq(self.LBRACE, choice(0), self.RBRACE))
+        return alt(*alts)
 
     # ---- the grammar --------------------------------------------------------------------------
     def grammar(self) -> ir.Grammar:

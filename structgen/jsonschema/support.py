@@ -106,7 +106,8 @@ KEYWORDS: tuple[Keyword, ...] = (
     Keyword(
         "properties",
         "exact",
-        f"any order with at most {ANY_ORDER_MAX} declared properties, else properties order",
+        f"any order with at most {ANY_ORDER_MAX} declared properties or without "
+        "min/maxProperties and at most 8 required keys; else properties order",
         {"properties": {"a": {"type": "integer"}}},
     ),
     Keyword("required", "exact", "", {"required": ["a"]}),
