@@ -397,3 +397,21 @@ def test_large_objects_accept_any_order_and_check_every_occurrence():
     counted = {**s, "maxProperties": 5}
     c = _automaton(counted)
     assert c.matches(b'{"a": 1, "h": 2}') and not c.matches(b'{"h": 2, "a": 1}')
+
+
+def test_nested_complement_refusals_name_document_pointers_and_warn_when_not_strict():
+    import warnings
+
+    from structgen.jsonschema import SchemaApproximationWarning
+
+    s = {"properties": {"a": {"not": {"properties": {"b": {"not": {"uniqueItems": True}}}}}}}
+    with pytest.raises(UnsupportedSchemaError) as info:
+        JsonSchema(s).to_grammar()
+    assert info.value.pointer.startswith("/properties/a/not/properties/b")
+    assert "!" not in str(info.value)
+    t = {"properties": {"a": {"not": {"properties": {"b": {"propertyNames": {"maxLength": 1}}}}}}}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        JsonSchema(t, strict=False).to_grammar()
+    assert any(issubclass(w.category, SchemaApproximationWarning) for w in caught)
+    assert all("!" not in str(w.message) for w in caught)

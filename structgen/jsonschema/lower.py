@@ -113,6 +113,7 @@ class _NoComplement(UnsupportedSchemaError):
     """The complement of a schema cannot be written exactly."""
 
     def __init__(self, ptr: str, detail: str):
+        ptr = _real(ptr)
         super().__init__(f"not at {show(ptr)} is not supported: {detail}")
         self.keyword = "not"
         self.pointer = show(ptr)
@@ -124,7 +125,20 @@ class SchemaApproximationWarning(UserWarning):
     """A keyword was ignored or approximated (``strict=False``)."""
 
 
+def _real(ptr: str) -> str:
+    """The document pointer behind a synthetic one (complements, pieces of a rewrite)."""
+    while ptr.startswith("!") and ptr != FALSE_PTR:
+        if ptr.startswith("!not:"):
+            ptr = ptr[len("!not:") :]
+        elif ptr.startswith("!part:"):
+            ptr = ptr.split(":", 2)[2].rsplit("#", 1)[0]
+        else:
+            break
+    return ptr
+
+
 def _err(keyword: str, ptr: str, detail: str = "") -> UnsupportedSchemaError:
+    ptr = _real(ptr)
     msg = f"{keyword} at {show(ptr)} is not supported"
     if detail:
         msg += f": {detail}"
@@ -135,6 +149,7 @@ def _err(keyword: str, ptr: str, detail: str = "") -> UnsupportedSchemaError:
 
 
 def unsatisfiable(ptr: str, detail: str = "") -> UnsupportedSchemaError:
+    ptr = _real(ptr)
     msg = f"the schema at {show(ptr)} is unsatisfiable"
     if detail:
         msg += f" ({detail})"
@@ -599,6 +614,7 @@ class Lowerer:
         """Strict: raise. Otherwise warn (once) and let the caller ignore the keyword."""
         if self.strict:
             raise _err(keyword, ptr, detail)
+        ptr = _real(ptr)
         key = (keyword, ptr)
         if key not in self._warned:
             self._warned.add(key)
@@ -648,11 +664,16 @@ class Lowerer:
             raise _err("$ref", ptr, "the reference cycle never reaches a schema")
         self._busy.add(ptr)
         try:
-            n = (
-                self._negation(ptr[len(NOT_PREFIX) :])
-                if ptr.startswith(NOT_PREFIX)
-                else self._build_node(ptr)
-            )
+            if ptr.startswith(NOT_PREFIX):
+                try:
+                    n = self._negation(ptr[len(NOT_PREFIX) :])
+                except _NoComplement as e:
+                    if self.strict:
+                        raise
+                    self.refuse("not", e.ptr, e.detail)  # warns; the complement is not applied
+                    n = Node(ptr, (ptr,))
+            else:
+                n = self._build_node(ptr)
         finally:
             self._busy.discard(ptr)
         self._nodes[ptr] = n
