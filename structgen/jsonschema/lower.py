@@ -369,6 +369,31 @@ def _trivial_on(n: Node, kind: str) -> bool:
     return False
 
 
+def _prune(n: Node) -> Node:
+    """``n`` without the JSON types its own constraints contradict (cheap, sound checks)."""
+    if n.enum is not None:
+        return n
+    drop = set()
+    if "object" in n.kinds:
+        if (
+            set(n.required) & set(n.forbidden)
+            or (
+                n.max_props is not None
+                and (n.max_props < n.min_props or n.max_props < len(n.required))
+            )
+            or any(FALSE_PTR in n.props.get(k, ()) for k in n.required)
+        ):
+            drop.add("object")
+    if "array" in n.kinds and n.max_items is not None and n.max_items < n.min_items:
+        drop.add("array")
+    if "string" in n.kinds and n.max_len is not None and n.max_len < n.min_len:
+        drop.add("string")
+    if n.kinds & {"int", "frac"} and n.lo is not None and n.hi is not None:
+        if n.hi < n.lo or (n.hi == n.lo and (n.lo_x or n.hi_x)):
+            drop |= {"int", "frac"}
+    return replace(n, kinds=n.kinds - drop) if drop else n
+
+
 def _kind_of(v) -> str:
     if v is None:
         return "null"
@@ -907,6 +932,19 @@ class Lowerer:
             if not any(overlap.values()):
                 return replace(node, groups=node.groups + (branches,), kinds=node.kinds - excluded)
             # exactly one branch: branch i and the complement of every branch it may overlap
+            for i in overlap:
+                if overlap[i]:
+                    e = self._no_complement(NOT_PREFIX + branches[overlap[i][0]])
+                    for j in overlap[i]:
+                        e = e or self._no_complement(NOT_PREFIX + branches[j])
+                    if e is not None:
+                        self.refuse(
+                            "oneOf",
+                            ptr,
+                            f"branches {i} and {overlap[i][0]} may overlap and the complement "
+                            f"of one cannot be written exactly ({e})",
+                        )
+                        return replace(node, groups=node.groups + (branches,))
             try:
                 pieces = []
                 for i in range(len(nodes)):
@@ -929,6 +967,10 @@ class Lowerer:
                 return node
             cond = join(ptr, "if")
             then = self.node_of(join(ptr, "then")) if "then" in s else Node(ptr, ())
+            e = self._no_complement(NOT_PREFIX + cond)
+            if e is not None:
+                self.refuse("if", ptr, f"if/then/else needs the complement of if ({e})")
+                return node
             try:
                 other = self.complement(cond)
             except _NoComplement as e:
@@ -966,6 +1008,10 @@ class Lowerer:
                     for t in types:
                         drop |= _TYPE_KINDS[t]
                     return replace(node, kinds=node.kinds - drop)
+        e = self._no_complement(NOT_PREFIX + join(ptr, "not"))
+        if e is not None:
+            self.refuse("not", ptr, f"{e.detail} at {e.pointer}")
+            return node
         try:
             return merge(node, self.node_of(NOT_PREFIX + join(ptr, "not")))
         except _NoComplement as e:
@@ -973,6 +1019,16 @@ class Lowerer:
             return node
 
     # ---- complements (not, oneOf, if/then/else) ---------------------------------------------
+    def _no_complement(self, ptr: str) -> _NoComplement | None:
+        """Why the complement ``ptr`` (a ``!not:`` pointer) cannot be written, or None."""
+        if not ptr.startswith(NOT_PREFIX) or ptr in self._nodes:
+            return None
+        try:
+            self._negation(ptr[len(NOT_PREFIX) :])
+        except _NoComplement as e:
+            return e
+        return None
+
     def complement(self, ptr: str) -> Node:
         """The node of the values the schema at ``ptr`` rejects (raises _NoComplement)."""
         return self.node_of(NOT_PREFIX + ptr)
@@ -1337,6 +1393,10 @@ class Lowerer:
             rest = replace(node, groups=node.groups[1:])
             alts = []
             for b in group:
+                if not rest.trivial():
+                    merged = _prune(merge(rest, self.node_of(b)))
+                    if merged.enum is None and not merged.kinds:
+                        continue  # contradicts its siblings: no alternative
                 budget[0] -= 1
                 if budget[0] < 0:
                     raise _err(
@@ -1349,7 +1409,7 @@ class Lowerer:
                     if r is not None:
                         alts.append(r)
                     continue
-                alts.append(self.lower_node(merge(rest, self.node_of(b)), name, budget))
+                alts.append(self.lower_node(merged, name, budget))
             alts = [a for a in alts if a != ir.NOTHING]
             return alt(*alts) if alts else ir.NOTHING
         if node.deps:
@@ -1622,9 +1682,8 @@ class Lowerer:
         lo, hi = node.min_items, node.max_items
         if hi is not None and (hi < lo or hi < mn):
             return ir.NOTHING
-        try:
-            self.node_of(_complement_ptr(cptr))
-        except _NoComplement as e:
+        e = self._no_complement(_complement_ptr(cptr))
+        if e is not None:
             self.refuse("contains", node.ptr, f"needs the complement of contains ({e})")
             return self.lower_array(replace(node, contains=()), name)
         rest = node.rest
