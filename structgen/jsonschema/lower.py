@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from .. import ir
-from ..errors import RegexError, SpecError, UnsupportedSchemaError
+from ..errors import LimitError, RegexError, SpecError, UnsupportedSchemaError
 from ..ir import Ref, Repeat, Text, alt, seq
 from ..regex import Regex
 from . import formats as F
@@ -100,6 +100,9 @@ ANY_ORDER_MAX = 6
 ANY_ORDER_REQUIRED_MAX = 8
 
 _MAX_PATTERN_REGIONS = 4
+#: seconds of emptiness checks (intersections of patterns, formats, complements) one
+#: schema may spend before it is refused
+EMPTINESS_BUDGET_S = 15.0
 _MAX_UNIQUE_DOMAIN = 10
 _MAX_ALTERNATIVES = 256
 _MAX_COUNTED_RULES = 4000
@@ -606,6 +609,7 @@ class Lowerer:
         self._validators: dict[str, object] = {}
         self._warned: set = set()
         self._counter = 0
+        self._empty_time = 0.0
         self._keys: dict[str, Ref] = {}
         self._memo_terms: dict = {}
         self.LBRACE = self.term(seq(Text("{"), ws), "LBRACE")
@@ -679,6 +683,31 @@ class Lowerer:
                     "enum", ptr, f"jsonschema cannot evaluate it ({type(e).__name__}: {e})"
                 ) from None
         return True
+
+    def empty(self, e: ir.Expr, keyword: str, ptr: str) -> bool:
+        """Whether a terminal expression matches nothing; refused (naming ``keyword``) when
+        deciding it exceeds the engine's state limit or the lowering's time budget."""
+        import time
+
+        t0 = time.perf_counter()
+        try:
+            return _empty(e)
+        except LimitError:
+            raise _err(
+                keyword,
+                ptr,
+                "deciding whether the intersection of its string constraints is empty "
+                "exceeds the engine's state limit",
+            ) from None
+        finally:
+            self._empty_time += time.perf_counter() - t0
+            if self._empty_time > EMPTINESS_BUDGET_S:
+                raise _err(
+                    keyword,
+                    ptr,
+                    f"more than {EMPTINESS_BUDGET_S:g} s spent deciding emptiness of "
+                    "intersected string / number constraints",
+                )
 
     # ---- nodes ------------------------------------------------------------------------------
     def node_of(self, ptr: str) -> Node:
@@ -1551,7 +1580,9 @@ class Lowerer:
         ]
         if excl:
             e = ir.And((e, ir.Not(alt(*[N.value_text(v) for v in excl]))))
-        if e == ir.NOTHING or (isinstance(e, (ir.And, ir.Alt)) and _empty(e)):
+        if e == ir.NOTHING or (
+            isinstance(e, (ir.And, ir.Alt)) and self.empty(e, "minimum", node.ptr)
+        ):
             return None
         return self.term(e, "INTEGER" if integer else "NUMBER")
 
@@ -1584,7 +1615,7 @@ class Lowerer:
         if not parts:
             return S.BODY
         e = parts[0] if len(parts) == 1 else ir.And(tuple(parts))
-        if (len(parts) > 1 or node.patterns or node.formats) and _empty(e):
+        if (len(parts) > 1 or node.patterns or node.formats) and self.empty(e, "pattern", node.ptr):
             return None
         return e
 
@@ -1843,7 +1874,7 @@ class Lowerer:
                 for i in range(len(pats)):
                     keys.append(imgs[i] if mask >> i & 1 else ir.Not(imgs[i]))
                 kl = keys[0] if len(keys) == 1 else ir.And(tuple(keys))
-                if (len(keys) > 1 or pn) and _empty(kl):
+                if (len(keys) > 1 or pn) and self.empty(kl, "patternProperties", node.ptr):
                     continue
                 regions.append(seq(self.term(seq(S.quoted(kl), self.colon), "KEY"), r))
         extra = alt(*regions) if regions else None
