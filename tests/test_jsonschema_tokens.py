@@ -158,7 +158,23 @@ def test_random_walks_are_valid(tokenizers, tok_name, name):
     texts = _walk(compiled, 4, 200, seed=len(name))
     assert texts, "no walk finished"
     for text in texts:
-        assert v.is_valid(json.loads(text)), text
+        value = json.loads(text)
+        if _overflows(value):
+            # numbers beyond the float range (1e400 parses to inf): the grammar follows the
+            # decimal value, jsonschema cannot judge the parsed float (tested with Decimal
+            # arithmetic in test_jsonschema_lowering / test_jsonschema_keywords)
+            continue
+        assert v.is_valid(value), text
+
+
+def _overflows(v) -> bool:
+    if isinstance(v, float):
+        return v in (float("inf"), float("-inf"))
+    if isinstance(v, list):
+        return any(_overflows(x) for x in v)
+    if isinstance(v, dict):
+        return any(_overflows(x) for x in v.values())
+    return False
 
 
 @pytest.mark.parametrize("tok_name", TOKENIZERS)
