@@ -14,7 +14,15 @@ applies: crash, timeout, compile error, validation error (a valid instance rejec
 accept-at-end error (a valid instance not accepting at its end), invalidation error (an
 invalid instance accepted), passing.
 
-    python bench/maskbench.py --tokenizer smollm2 --sample 300 --jobs 2
+Schemas with test instances (9,795) and without (1,510: they only need to compile or be
+refused with a clear error) are reported in separate tables. ``--census`` only lowers each
+schema to the Grammar IR (no tokenizer: seconds per thousand schemas) and lists the refusals
+(``--refusals N``), to see which keywords block most schemas.
+
+    python bench/maskbench.py --tokenizer smollm2 --jobs 1 --timeout 60     # the full run
+    python bench/maskbench.py --subset tests --sample 600 --seed 3 --jobs 1  # a sample
+    python bench/maskbench.py --census --subset tests --refusals 40 --jobs 1
+    python bench/maskbench.py --tokenizer llama3 --sample 300 --jobs 1
 """
 
 from __future__ import annotations
