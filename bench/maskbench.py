@@ -14,7 +14,15 @@ applies: crash, timeout, compile error, validation error (a valid instance rejec
 accept-at-end error (a valid instance not accepting at its end), invalidation error (an
 invalid instance accepted), passing.
 
-    python bench/maskbench.py --tokenizer smollm2 --sample 300 --jobs 2
+Schemas with test instances (9,795) and without (1,510: they only need to compile or be
+refused with a clear error) are reported in separate tables. ``--census`` only lowers each
+schema to the Grammar IR (no tokenizer: seconds per thousand schemas) and lists the refusals
+(``--refusals N``), to see which keywords block most schemas.
+
+    python bench/maskbench.py --tokenizer smollm2 --jobs 1 --timeout 60     # the full run
+    python bench/maskbench.py --subset tests --sample 600 --seed 3 --jobs 1  # a sample
+    python bench/maskbench.py --census --subset tests --refusals 40 --jobs 1
+    python bench/maskbench.py --tokenizer llama3 --sample 300 --jobs 1
 """
 
 from __future__ import annotations
@@ -36,7 +44,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DEFAULT_DATA = ROOT / ".." / "shared" / "benchdata" / "maskbench.jsonl.gz"
+_CANDIDATES = [ROOT.parent / "shared", ROOT.parent.parent / "shared"]
+DEFAULT_DATA = next(
+    (
+        d / "benchdata" / "maskbench.jsonl.gz"
+        for d in _CANDIDATES
+        if (d / "benchdata" / "maskbench.jsonl.gz").exists()
+    ),
+    _CANDIDATES[0] / "benchdata" / "maskbench.jsonl.gz",
+)
 
 CATEGORIES = [
     "passing",
@@ -94,13 +110,27 @@ def run_schema(row: dict, tok_name: str, strict: bool, whitespace: str) -> dict:
             first = compiled.matcher()
             first.mask()
     except UnsupportedSchemaError as e:
-        out.update(category="compile error", error_kind="unsupported", keyword=_first_keyword(e), error=str(e)[:500])
+        out.update(
+            category="compile error",
+            error_kind="unsupported",
+            keyword=_first_keyword(e),
+            error=str(e)[:500],
+        )
         return out
     except SpecError as e:
-        out.update(category="compile error", error_kind=type(e).__name__, keyword=_first_keyword(e), error=str(e)[:500])
+        out.update(
+            category="compile error",
+            error_kind=type(e).__name__,
+            keyword=_first_keyword(e),
+            error=str(e)[:500],
+        )
         return out
     except Exception as e:  # noqa: BLE001
-        out.update(category="crash", error=f"{type(e).__name__}: {e}"[:500], trace=traceback.format_exc()[-2000:])
+        out.update(
+            category="crash",
+            error=f"{type(e).__name__}: {e}"[:500],
+            trace=traceback.format_exc()[-2000:],
+        )
         return out
     out["ttfm_s"] = time.perf_counter() - t0
     tbm: list[float] = []
@@ -145,15 +175,59 @@ def run_schema(row: dict, tok_name: str, strict: bool, whitespace: str) -> dict:
             if res != "ok" and category == "passing":
                 category = res
     except Exception as e:  # noqa: BLE001
-        out.update(category="crash", error=f"{type(e).__name__}: {e}"[:500], trace=traceback.format_exc()[-2000:])
+        out.update(
+            category="crash",
+            error=f"{type(e).__name__}: {e}"[:500],
+            trace=traceback.format_exc()[-2000:],
+        )
         out["tbm_s"] = tbm
         return out
     out.update(category=category, tests=tests, tbm_s=tbm)
     return out
 
 
-def _worker(conn, tok_name: str, strict: bool, whitespace: str) -> None:
-    _load_tokenizer(tok_name)
+def census_schema(row: dict, tok_name: str, strict: bool, whitespace: str) -> dict:
+    """Lowering only (no tokenizer): compiles to the Grammar IR or names the refusal."""
+    import warnings
+
+    from structgen.errors import SpecError, UnsupportedSchemaError
+    from structgen.jsonschema import JsonSchema
+
+    out: dict = {"id": row["id"], "has_tests": bool(row.get("tests"))}
+    t0 = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            JsonSchema(row["schema"], strict=strict, whitespace=whitespace).to_grammar()
+    except UnsupportedSchemaError as e:
+        out.update(
+            category="compile error",
+            error_kind="unsupported",
+            keyword=_first_keyword(e),
+            error=str(e)[:500],
+        )
+    except SpecError as e:
+        out.update(
+            category="compile error",
+            error_kind=type(e).__name__,
+            keyword=_first_keyword(e),
+            error=str(e)[:500],
+        )
+    except Exception as e:  # noqa: BLE001
+        out.update(
+            category="crash",
+            error=f"{type(e).__name__}: {e}"[:500],
+            trace=traceback.format_exc()[-2000:],
+        )
+    else:
+        out["category"] = "passing"
+    out["lower_s"] = time.perf_counter() - t0
+    return out
+
+
+def _worker(conn, tok_name: str, strict: bool, whitespace: str, census: bool = False) -> None:
+    if not census:
+        _load_tokenizer(tok_name)
     conn.send(("ready", None))
     while True:
         msg = conn.recv()
@@ -161,7 +235,7 @@ def _worker(conn, tok_name: str, strict: bool, whitespace: str) -> None:
             break
         idx, row = msg
         try:
-            res = run_schema(row, tok_name, strict, whitespace)
+            res = (census_schema if census else run_schema)(row, tok_name, strict, whitespace)
         except BaseException as e:  # noqa: BLE001
             res = {"id": row.get("id"), "category": "crash", "error": repr(e)[:500]}
         conn.send((idx, res))
@@ -170,9 +244,11 @@ def _worker(conn, tok_name: str, strict: bool, whitespace: str) -> None:
 class Pool:
     """Worker processes with a per-task timeout (a timed-out worker is killed and replaced)."""
 
-    def __init__(self, jobs: int, tok_name: str, strict: bool, whitespace: str):
+    def __init__(
+        self, jobs: int, tok_name: str, strict: bool, whitespace: str, census: bool = False
+    ):
         self.ctx = mp.get_context("fork")
-        self.args = (tok_name, strict, whitespace)
+        self.args = (tok_name, strict, whitespace, census)
         self.workers = [self._spawn() for _ in range(jobs)]
 
     def _spawn(self):
@@ -211,7 +287,14 @@ class Pool:
                     self.workers[i]["task"] = None
                 elif now - w["start"] >= timeout:
                     idx, row = w["task"]
-                    on_result(idx, {"id": row["id"], "category": "timeout", "features": row.get("features", [])})
+                    on_result(
+                        idx,
+                        {
+                            "id": row["id"],
+                            "category": "timeout",
+                            "features": row.get("features", []),
+                        },
+                    )
                     self._replace(i)
 
     def _replace(self, i: int) -> None:
@@ -243,18 +326,71 @@ def _fmt_ms(x: float) -> str:
     return "n/a" if x != x else f"{x * 1000:.3f}"
 
 
+def _detail(err: str) -> str:
+    """An error message with its JSON pointer left out (to group refusals)."""
+    return re.sub(r" at (/\S*|the root)", "", err)[:120]
+
+
+def _table(results: list, title: str, refusals: int) -> None:
+    cats = Counter(r["category"] for r in results)
+    n = len(results)
+    print(f"\n{title}")
+    print(f"{'category':<22}{'schemas':>8}{'share':>9}")
+    for c in CATEGORIES:
+        print(f"{c:<22}{cats.get(c, 0):>8}{cats.get(c, 0) / max(n, 1):>9.1%}")
+    print(f"{'total':<22}{n:>8}")
+    compiled = n - cats.get("compile error", 0) - cats.get("timeout", 0) - cats.get("crash", 0)
+    if compiled:
+        print(
+            f"validation errors / compiled schemas: {cats.get('validation error', 0) / compiled:.2%}"
+        )
+    kinds = Counter(r.get("error_kind") for r in results if r["category"] == "compile error")
+    if kinds:
+        print("compile errors by kind: " + ", ".join(f"{k}: {v}" for k, v in kinds.most_common()))
+    kws = Counter(r.get("keyword") for r in results if r["category"] == "compile error")
+    if kws:
+        print("compile errors by first keyword:")
+        for k, v in kws.most_common(20):
+            print(f"  {k:<28}{v:>6}")
+    if refusals:
+        msgs = Counter(
+            _detail(r.get("error", "")) for r in results if r["category"] == "compile error"
+        )
+        print("compile errors by message:")
+        for k, v in msgs.most_common(refusals):
+            print(f"  {v:>5}  {k}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=str(DEFAULT_DATA))
     ap.add_argument("--tokenizer", default="smollm2", choices=["smollm2", "llama3"])
-    ap.add_argument("--sample", type=int, default=0, help="random sample of N schemas (0: all)")
+    ap.add_argument(
+        "--sample", type=int, default=0, help="random sample of N schemas (0: all: the full run)"
+    )
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--timeout", type=float, default=60.0, help="seconds per schema")
+    ap.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds per schema (the worker is killed)"
+    )
     ap.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 2) - 0))
     ap.add_argument("--out", default=None, help="per-schema JSONL results")
     ap.add_argument("--no-strict", action="store_true", help="JsonSchema(strict=False)")
     ap.add_argument("--whitespace", default="bounded", choices=["bounded", "compact"])
     ap.add_argument("--ids", default=None, help="only these schema ids (comma-separated)")
+    ap.add_argument(
+        "--subset",
+        default="all",
+        choices=["all", "tests", "no-tests"],
+        help="schemas with test instances, without, or all (each reported separately)",
+    )
+    ap.add_argument(
+        "--census",
+        action="store_true",
+        help="lower to the Grammar IR only (no tokenizer): which schemas compile, which are refused",
+    )
+    ap.add_argument(
+        "--refusals", type=int, default=0, help="list the N most frequent refusal messages"
+    )
     args = ap.parse_args(argv)
 
     with gzip.open(args.data, "rt", encoding="utf-8") as f:
@@ -262,25 +398,31 @@ def main(argv=None) -> int:
     if args.ids:
         want = set(args.ids.split(","))
         rows = [r for r in rows if r["id"] in want]
+    if args.subset != "all":
+        rows = [r for r in rows if bool(r.get("tests")) == (args.subset == "tests")]
     if args.sample:
         rows = random.Random(args.seed).sample(rows, min(args.sample, len(rows)))
-    out_path = args.out or str(ROOT / "bench" / "results" / f"maskbench-{args.tokenizer}.jsonl")
+    mode = "census" if args.census else args.tokenizer
+    out_path = args.out or str(ROOT / "bench" / "results" / f"maskbench-{mode}.jsonl")
     Path(out_path).parent.mkdir(parents=True, exist_ok=True)
-    print(f"MaskBench: {len(rows)} schemas, tokenizer {args.tokenizer}, {args.jobs} jobs, timeout {args.timeout:g}s")
+    what = "lowering only" if args.census else f"tokenizer {args.tokenizer}"
+    print(f"MaskBench: {len(rows)} schemas, {what}, {args.jobs} jobs, timeout {args.timeout:g}s")
 
     results: list = [None] * len(rows)
     t_start = time.perf_counter()
     done = [0]
 
     def on_result(idx, res):
+        res["has_tests"] = bool(rows[idx].get("tests"))
         results[idx] = res
         done[0] += 1
         if done[0] % 25 == 0 or done[0] == len(rows):
             el = time.perf_counter() - t_start
             print(f"  {done[0]}/{len(rows)} schemas, {el:.0f}s", flush=True)
 
-    _load_tokenizer(args.tokenizer)  # loaded once, inherited by the forked workers
-    pool = Pool(args.jobs, args.tokenizer, not args.no_strict, args.whitespace)
+    if not args.census:
+        _load_tokenizer(args.tokenizer)  # loaded once, inherited by the forked workers
+    pool = Pool(args.jobs, args.tokenizer, not args.no_strict, args.whitespace, args.census)
     try:
         pool.run(rows, args.timeout, on_result)
     finally:
@@ -291,32 +433,44 @@ def main(argv=None) -> int:
             r = dict(r)
             xs = r.pop("tbm_s", None)
             if xs:
-                r["tbm_ms"] = {"n": len(xs), "p50": _pct(xs, 50) * 1e3, "max": max(xs) * 1e3, "total": sum(xs) * 1e3}
+                r["tbm_ms"] = {
+                    "n": len(xs),
+                    "p50": _pct(xs, 50) * 1e3,
+                    "max": max(xs) * 1e3,
+                    "total": sum(xs) * 1e3,
+                }
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
 
-    cats = Counter(r["category"] for r in results)
-    n = len(results)
-    print()
-    print(f"{'category':<22}{'schemas':>8}{'share':>9}")
-    for c in CATEGORIES:
-        print(f"{c:<22}{cats.get(c, 0):>8}{cats.get(c, 0) / max(n, 1):>9.1%}")
-    print(f"{'total':<22}{n:>8}")
-    kinds = Counter(r.get("error_kind") for r in results if r["category"] == "compile error")
-    if kinds:
-        print("\ncompile errors by kind: " + ", ".join(f"{k}: {v}" for k, v in kinds.most_common()))
-    kws = Counter(r.get("keyword") for r in results if r["category"] == "compile error")
-    if kws:
-        print("compile errors by first keyword:")
-        for k, v in kws.most_common(15):
-            print(f"  {k:<28}{v:>6}")
+    with_tests = [r for r in results if r["has_tests"]]
+    without = [r for r in results if not r["has_tests"]]
+    if with_tests:
+        _table(with_tests, f"schemas with test instances ({len(with_tests)})", args.refusals)
+    if without:
+        _table(
+            without,
+            f"schemas without test instances ({len(without)}): compiled or refused",
+            args.refusals,
+        )
     tests = [t for r in results for t in r.get("tests", [])]
-    tc = Counter(t["result"] for t in tests)
-    print(f"\ntest instances run: {len(tests)} ({', '.join(f'{k}: {v}' for k, v in tc.most_common())})")
-    ttfm = [r["ttfm_s"] for r in results if "ttfm_s" in r]
-    tbm = [x for r in results for x in r.get("tbm_s", [])]
-    print(f"\n{'ms':<6}{'p50':>10}{'p90':>10}{'p99':>10}{'max':>10}{'n':>10}")
-    for name, xs in (("TTFM", ttfm), ("TBM", tbm)):
-        print(f"{name:<6}" + "".join(f"{_fmt_ms(_pct(xs, q)):>10}" for q in (50, 90, 99, 100)) + f"{len(xs):>10}")
+    if not args.census:
+        tc = Counter(t["result"] for t in tests)
+        print(
+            f"\ntest instances run: {len(tests)} ({', '.join(f'{k}: {v}' for k, v in tc.most_common())})"
+        )
+        ttfm = [r["ttfm_s"] for r in results if "ttfm_s" in r]
+        tbm = [x for r in results for x in r.get("tbm_s", [])]
+        print(f"\n{'ms':<6}{'p50':>10}{'p90':>10}{'p99':>10}{'max':>10}{'n':>10}")
+        for name, xs in (("TTFM", ttfm), ("TBM", tbm)):
+            print(
+                f"{name:<6}"
+                + "".join(f"{_fmt_ms(_pct(xs, q)):>10}" for q in (50, 90, 99, 100))
+                + f"{len(xs):>10}"
+            )
+    else:
+        xs = [r["lower_s"] for r in results if "lower_s" in r]
+        print(
+            f"\nlowering s: p50 {_pct(xs, 50):.3f}  p99 {_pct(xs, 99):.3f}  max {max(xs, default=0):.3f}"
+        )
     print(f"\nwall time {time.perf_counter() - t_start:.0f}s; results in {out_path}")
     return 0
 

@@ -23,6 +23,7 @@ from .errors import (
 )
 from .function import function
 from .generate import generate
+from .jsonschema import JsonSchema, SchemaApproximationWarning
 from .lark_grammar import Grammar
 from .limits import Limits
 from .matcher import Matcher
@@ -37,12 +38,14 @@ __all__ = [
     "Grammar",
     "GrammarError",
     "IncompleteOutputError",
+    "JsonSchema",
     "LimitError",
     "Limits",
     "LogitsProcessor",
     "Matcher",
     "Regex",
     "RegexError",
+    "SchemaApproximationWarning",
     "SpecError",
     "StructgenError",
     "UnsupportedSchemaError",

@@ -46,7 +46,10 @@ SCHEMAS = {
             "age": {"type": "integer", "minimum": 0, "maximum": 150},
             "address": {
                 "type": "object",
-                "properties": {"street": {"type": "string"}, "zip": {"type": "string", "pattern": "^[0-9]{5}$"}},
+                "properties": {
+                    "street": {"type": "string"},
+                    "zip": {"type": "string", "pattern": "^[0-9]{5}$"},
+                },
                 "required": ["zip"],
             },
         },
@@ -54,7 +57,12 @@ SCHEMAS = {
     },
     "optional_combinations": {
         "type": "object",
-        "properties": {"a": {"type": "integer"}, "b": {"type": "boolean"}, "c": {"type": "null"}, "d": {"type": "string"}},
+        "properties": {
+            "a": {"type": "integer"},
+            "b": {"type": "boolean"},
+            "c": {"type": "null"},
+            "d": {"type": "string"},
+        },
         "required": ["b"],
         "additionalProperties": False,
     },
@@ -82,14 +90,32 @@ SCHEMAS = {
         "minItems": 2,
         "maxItems": 5,
     },
-    "tuple_closed": {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "string"}], "items": False},
-    "enum_mixed": {"enum": ["a", 1, 2.5, None, True, [1, "x"], {"k": [None]}, "é\n\"", 10**20]},
+    "tuple_closed": {
+        "type": "array",
+        "prefixItems": [{"type": "integer"}, {"type": "string"}],
+        "items": False,
+    },
+    "enum_mixed": {"enum": ["a", 1, 2.5, None, True, [1, "x"], {"k": [None]}, 'é\n"', 10**20]},
     "const_number": {"const": 1},
-    "any_of": {"anyOf": [{"type": "string", "maxLength": 2}, {"type": "integer", "minimum": 10}, {"type": "array", "items": {"type": "string"}}]},
+    "any_of": {
+        "anyOf": [
+            {"type": "string", "maxLength": 2},
+            {"type": "integer", "minimum": 10},
+            {"type": "array", "items": {"type": "string"}},
+        ]
+    },
     "one_of_discriminated": {
         "oneOf": [
-            {"type": "object", "properties": {"kind": {"const": "a"}, "x": {"type": "integer"}}, "required": ["kind"]},
-            {"type": "object", "properties": {"kind": {"const": "b"}, "y": {"type": "string"}}, "required": ["kind"]},
+            {
+                "type": "object",
+                "properties": {"kind": {"const": "a"}, "x": {"type": "integer"}},
+                "required": ["kind"],
+            },
+            {
+                "type": "object",
+                "properties": {"kind": {"const": "b"}, "y": {"type": "string"}},
+                "required": ["kind"],
+            },
         ]
     },
     "one_of_kinds": {
@@ -135,7 +161,8 @@ SCHEMAS = {
     "formats": {
         "type": "object",
         "properties": {
-            f: {"type": "string", "format": f} for f in ("date", "date-time", "time", "email", "ipv4", "ipv6")
+            f: {"type": "string", "format": f}
+            for f in ("date", "date-time", "time", "email", "ipv4", "ipv6")
         },
     },
     "type_list": {"type": ["string", "null", "integer"], "minimum": 5, "maxLength": 1},
@@ -149,18 +176,85 @@ SCHEMAS = {
     },
     "not_and_deps": {
         "type": "object",
-        "properties": {"a": {"not": {"type": "string"}}, "b": {"type": "integer"}, "c": {"type": "string"}},
+        "properties": {
+            "a": {"not": {"type": "string"}},
+            "b": {"type": "integer"},
+            "c": {"type": "string"},
+        },
         "dependentRequired": {"a": ["b"]},
         "minProperties": 1,
         "maxProperties": 2,
     },
-    "property_names": {"type": "object", "propertyNames": {"maxLength": 2}, "additionalProperties": {"type": "integer"}},
+    "property_names": {
+        "type": "object",
+        "propertyNames": {"maxLength": 2},
+        "additionalProperties": {"type": "integer"},
+    },
+    # complements: not, oneOf with overlapping branches, if/then/else
+    "not_required": {
+        "type": "object",
+        "properties": {"a": {"type": "integer"}, "b": {"type": "string"}},
+        "not": {"required": ["a", "b"]},
+    },
+    "not_properties": {
+        "properties": {"a": {"type": "integer"}},
+        "not": {"properties": {"a": {"minimum": 3}}},
+    },
+    "not_any_of": {
+        "not": {
+            "anyOf": [
+                {"type": "string", "maxLength": 2},
+                {"type": "integer", "minimum": 0},
+                {"type": "array", "minItems": 2},
+            ]
+        }
+    },
+    "not_numbers_strings": {
+        "not": {"minimum": 0, "exclusiveMaximum": 10, "pattern": "^a", "minProperties": 1}
+    },
+    "not_one_of": {"type": "number", "not": {"oneOf": [{"type": "integer"}, {"minimum": 2}]}},
+    "one_of_overlapping_required": {
+        "type": "object",
+        "properties": {
+            "radius": {"type": "number"},
+            "length": {"type": "number"},
+            "width": {"type": "number"},
+        },
+        "oneOf": [{"required": ["radius"]}, {"required": ["length", "width"]}],
+    },
+    "one_of_overlapping_numbers": {
+        "oneOf": [{"type": "integer", "minimum": 0}, {"type": "number", "maximum": 5}]
+    },
+    "one_of_overlapping_strings": {
+        "type": "string",
+        "oneOf": [{"pattern": "^[a-c]+$"}, {"maxLength": 2}],
+    },
+    "if_then_else": {
+        "type": "object",
+        "properties": {
+            "kind": {"enum": ["a", "b"]},
+            "x": {"type": "integer"},
+            "y": {"type": "string"},
+        },
+        "if": {"properties": {"kind": {"const": "a"}}, "required": ["kind"]},
+        "then": {"required": ["x"]},
+        "else": {"required": ["y"]},
+    },
+    "if_type": {
+        "if": {"type": "string"},
+        "then": {"maxLength": 3},
+        "else": {"type": "integer", "minimum": 0},
+    },
 }
 
 SETTINGS = settings(
     max_examples=100,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.data_too_large,
+    ],
 )
 
 _AUTOMATA: dict = {}
@@ -181,7 +275,9 @@ def _compare(name: str, value) -> None:
     for text in texts(value):
         got = a.matches(text.encode())
         exp = expected and in_convention_text(text)
-        assert got == exp, f"{name}: grammar {'accepts' if got else 'rejects'} {text!r} (valid={expected})"
+        assert got == exp, (
+            f"{name}: grammar {'accepts' if got else 'rejects'} {text!r} (valid={expected})"
+        )
 
 
 @pytest.mark.parametrize("name", sorted(SCHEMAS))

@@ -22,11 +22,7 @@ FORMAT_CHECKER = jsonschema.Draft202012Validator.FORMAT_CHECKER
 # decimal value of their text (``json.dumps`` of 1e23 is "1e+23", yet the float is not 10**23).
 FLOATS = st.floats(min_value=-(2.0**53), max_value=2.0**53, allow_nan=False)
 json_scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(-(10**15), 10**15)
-    | FLOATS
-    | st.text(max_size=8)
+    st.none() | st.booleans() | st.integers(-(10**15), 10**15) | FLOATS | st.text(max_size=8)
 )
 json_values = st.recursive(
     json_scalars,
@@ -144,9 +140,7 @@ def instances(draw, schema, root=None, depth=0):
                 allow_nan=False,
                 allow_infinity=False,
             )
-            | st.integers(
-                None if lo is None else int(lo) - 1, None if hi is None else int(hi) + 1
-            )
+            | st.integers(None if lo is None else int(lo) - 1, None if hi is None else int(hi) + 1)
         )
     if t == "string":
         if "format" in s and s["format"] in FORMAT_SAMPLES:

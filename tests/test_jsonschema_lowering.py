@@ -32,8 +32,12 @@ def test_api_equality_hash_and_json_string():
     a = JsonSchema({"type": "object", "properties": {"a": {"type": "integer"}}})
     b = JsonSchema('{"type": "object", "properties": {"a": {"type": "integer"}}}')
     assert a == b and hash(a) == hash(b)
-    assert a != JsonSchema({"type": "object", "properties": {"a": {"type": "integer"}}}, whitespace="compact")
-    assert a != JsonSchema({"type": "object", "properties": {"a": {"type": "integer"}}}, strict=False)
+    assert a != JsonSchema(
+        {"type": "object", "properties": {"a": {"type": "integer"}}}, whitespace="compact"
+    )
+    assert a != JsonSchema(
+        {"type": "object", "properties": {"a": {"type": "integer"}}}, strict=False
+    )
     assert JsonSchema({"const": 1}) != JsonSchema({"const": 1.0})
     assert JsonSchema({"const": 1}) != JsonSchema({"const": True})
     assert "JsonSchema(" in repr(a)
@@ -48,7 +52,11 @@ def test_api_equality_hash_and_json_string():
 
 def test_compile_through_structgen(tokenizers):
     tok = tokenizers["smollm2"]
-    c = structgen.compile(JsonSchema({"type": "boolean"}), tok, vocab_size=structgen.assets.MODEL_VOCAB_SIZE["smollm2"])
+    c = structgen.compile(
+        JsonSchema({"type": "boolean"}),
+        tok,
+        vocab_size=structgen.assets.MODEL_VOCAB_SIZE["smollm2"],
+    )
     m = c.matcher()
     from structgen.testing import token_ids_for_text
 
@@ -59,7 +67,11 @@ def test_compile_through_structgen(tokenizers):
 
 def test_grammar_shape_one_terminal_per_scalar():
     g = JsonSchema(
-        {"type": "object", "properties": {"name": {"type": "string", "maxLength": 5}, "n": {"type": "integer"}}, "required": ["name"]}
+        {
+            "type": "object",
+            "properties": {"name": {"type": "string", "maxLength": 5}, "n": {"type": "integer"}},
+            "required": ["name"],
+        }
     ).to_grammar()
     text = g.to_lark()
     assert "KEY_NAME" in g.terminals and "KEY_N" in g.terminals
@@ -76,7 +88,13 @@ def test_grammar_shape_one_terminal_per_scalar():
 
 def test_recursion_becomes_rules():
     tree = {
-        "$defs": {"t": {"type": "object", "properties": {"kids": {"type": "array", "items": {"$ref": "#/$defs/t"}}}, "additionalProperties": False}},
+        "$defs": {
+            "t": {
+                "type": "object",
+                "properties": {"kids": {"type": "array", "items": {"$ref": "#/$defs/t"}}},
+                "additionalProperties": False,
+            }
+        },
         "$ref": "#/$defs/t",
     }
     g = JsonSchema(tree).to_grammar()
@@ -88,7 +106,9 @@ def test_recursion_becomes_rules():
 
 
 def test_counts_use_repeat_not_unrolling():
-    g = JsonSchema({"type": "array", "items": {"type": "integer"}, "minItems": 500, "maxItems": 1000}).to_grammar()
+    g = JsonSchema(
+        {"type": "array", "items": {"type": "integer"}, "minItems": 500, "maxItems": 1000}
+    ).to_grammar()
     assert "~499..999" in g.to_lark() and len(g.rules) < 6
     a = Automaton(g)
     assert a.matches(json.dumps(list(range(500))).encode())
@@ -102,21 +122,55 @@ def test_counts_use_repeat_not_unrolling():
 # --------------------------------------------------------------------------- refusals
 
 REFUSED = [
-    ({"type": "object", "properties": {"tags": {"type": "array", "uniqueItems": True}}}, "uniqueItems", "/properties/tags"),
-    ({"type": "array", "contains": {"type": "integer"}}, "contains", "/"),
-    ({"if": {"type": "string"}, "then": {"maxLength": 3}}, "if", "/"),
-    ({"$defs": {"x": {"unevaluatedProperties": False}}, "$ref": "#/$defs/x"}, "unevaluatedProperties", "/$defs/x"),
+    (
+        {"type": "object", "properties": {"tags": {"type": "array", "uniqueItems": True}}},
+        "uniqueItems",
+        "/properties/tags",
+    ),
+    ({"type": "array", "contains": {"additionalProperties": {"type": "integer"}}}, "contains", "/"),
+    (
+        {
+            "if": {"type": "object", "additionalProperties": {"type": "string"}},
+            "then": {"maxProperties": 3},
+        },
+        "if",
+        "/",
+    ),
+    (
+        {"$defs": {"x": {"unevaluatedProperties": False}}, "$ref": "#/$defs/x"},
+        "unevaluatedProperties",
+        "/$defs/x",
+    ),
     ({"items": {"unevaluatedItems": False}}, "unevaluatedItems", "/items"),
     ({"$dynamicRef": "#meta"}, "$dynamicRef", "/"),
     ({"$recursiveRef": "#"}, "$recursiveRef", "/"),
-    ({"properties": {"a": {"not": {"type": "string", "maxLength": 3}}}}, "not", "/properties/a"),
-    ({"oneOf": [{"type": "integer", "minimum": 0}, {"type": "number", "maximum": 5}]}, "oneOf", "/"),
-    ({"oneOf": [{"required": ["a"]}, {"required": ["b"]}]}, "oneOf", "/"),
-    ({"type": "number", "multipleOf": 0.01}, "multipleOf", "/"),
+    (
+        {"properties": {"a": {"not": {"type": "array", "uniqueItems": True}}}},
+        "not",
+        "/properties/a",
+    ),
+    ({"not": {"propertyNames": {"maxLength": 3}}}, "not", "/"),
+    ({"not": {"enum": [[1], 2]}}, "not", "/"),
+    ({"not": {"multipleOf": 3}}, "not", "/"),
+    (
+        {
+            "oneOf": [
+                {"propertyNames": {"maxLength": 2}},
+                {"properties": {"a": {"type": "integer"}}},
+            ]
+        },
+        "oneOf",
+        "/",
+    ),
+    ({"type": "number", "multipleOf": 0.05}, "multipleOf", "/"),
     ({"type": "integer", "multipleOf": 7}, "multipleOf", "/"),
-    ({"properties": {"id": {"type": "string", "format": "uuid"}}}, "format", "/properties/id"),
-    ({"definitions": {"u": {"format": "uri"}}, "items": {"$ref": "#/definitions/u"}}, "format", "/definitions/u"),
-    ({"format": "hostname"}, "format", "/"),
+    ({"properties": {"id": {"type": "string", "format": "regex"}}}, "format", "/properties/id"),
+    (
+        {"definitions": {"u": {"format": "uri-template"}}, "items": {"$ref": "#/definitions/u"}},
+        "format",
+        "/definitions/u",
+    ),
+    ({"format": "idn-hostname"}, "format", "/"),
     ({"properties": {"p": {"pattern": "(?=a)b"}}}, "pattern", "/properties/p"),
     ({"pattern": "a(^b)"}, "pattern", "/"),
     ({"properties": {"r": {"$ref": "http://example.com/other.json"}}}, "$ref", "/properties/r"),
@@ -132,7 +186,9 @@ def test_refusal_names_keyword_and_pointer(schema, keyword, pointer):
     assert info.value.keyword == keyword and info.value.pointer == pointer
 
 
-@pytest.mark.parametrize("schema,keyword,pointer", REFUSED[:-1], ids=[f"{k}@{p}" for _, k, p in REFUSED[:-1]])
+@pytest.mark.parametrize(
+    "schema,keyword,pointer", REFUSED[:-1], ids=[f"{k}@{p}" for _, k, p in REFUSED[:-1]]
+)
 def test_non_strict_warns_and_compiles(schema, keyword, pointer):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -202,7 +258,10 @@ def test_refs_defs_definitions_anchors_and_ids():
     schema = {
         "$id": "https://example.com/root.json",
         "definitions": {"a": {"type": "integer"}},
-        "$defs": {"b": {"$anchor": "bee", "type": "string"}, "c": {"$id": "c.json", "type": "boolean"}},
+        "$defs": {
+            "b": {"$anchor": "bee", "type": "string"},
+            "c": {"$id": "c.json", "type": "boolean"},
+        },
         "type": "array",
         "prefixItems": [
             {"$ref": "#/definitions/a"},
@@ -218,14 +277,28 @@ def test_refs_defs_definitions_anchors_and_ids():
 
 
 def test_draft7_ref_siblings_are_ignored_but_2020_applies_them():
-    d7 = {"$schema": "http://json-schema.org/draft-07/schema#", "definitions": {"s": {"type": "string"}}, "properties": {"a": {"$ref": "#/definitions/s", "maxLength": 1}}}
-    d2020 = {"$defs": {"s": {"type": "string"}}, "properties": {"a": {"$ref": "#/$defs/s", "maxLength": 1}}}
+    d7 = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "definitions": {"s": {"type": "string"}},
+        "properties": {"a": {"$ref": "#/definitions/s", "maxLength": 1}},
+    }
+    d2020 = {
+        "$defs": {"s": {"type": "string"}},
+        "properties": {"a": {"$ref": "#/$defs/s", "maxLength": 1}},
+    }
     assert _matches(d7, '{"a": "long"}')
     assert not _matches(d2020, '{"a": "long"}')
 
 
 def test_draft4_exclusive_booleans():
-    s = {"$schema": "http://json-schema.org/draft-04/schema#", "type": "integer", "minimum": 1, "exclusiveMinimum": True, "maximum": 3, "exclusiveMaximum": True}
+    s = {
+        "$schema": "http://json-schema.org/draft-04/schema#",
+        "type": "integer",
+        "minimum": 1,
+        "exclusiveMinimum": True,
+        "maximum": 3,
+        "exclusiveMaximum": True,
+    }
     assert _matches(s, "2")
     assert not _matches(s, "1") and not _matches(s, "3")
 
@@ -233,8 +306,18 @@ def test_draft4_exclusive_booleans():
 def test_one_of_disjoint_by_discriminator_and_required_and_range():
     by_required = {
         "oneOf": [
-            {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"], "additionalProperties": False},
-            {"type": "object", "properties": {"b": {"type": "integer"}}, "required": ["b"], "additionalProperties": False},
+            {
+                "type": "object",
+                "properties": {"a": {"type": "integer"}},
+                "required": ["a"],
+                "additionalProperties": False,
+            },
+            {
+                "type": "object",
+                "properties": {"b": {"type": "integer"}},
+                "required": ["b"],
+                "additionalProperties": False,
+            },
         ]
     }
     assert _matches(by_required, '{"a": 1}') and _matches(by_required, '{"b": 1}')
@@ -248,7 +331,12 @@ def test_one_of_disjoint_by_discriminator_and_required_and_range():
 def test_one_of_excludes_kinds_every_branch_accepts():
     s = {"oneOf": [{"type": "integer"}, {"type": "number"}]}  # exactly one: non-integers
     assert _matches(s, "1.5") and not _matches(s, "1") and not _matches(s, "1.0")
-    t = {"oneOf": [{"required": ["a"], "properties": {"a": {"const": 1}}}, {"required": ["a"], "properties": {"a": {"const": 2}}}]}
+    t = {
+        "oneOf": [
+            {"required": ["a"], "properties": {"a": {"const": 1}}},
+            {"required": ["a"], "properties": {"a": {"const": 2}}},
+        ]
+    }
     assert _matches(t, '{"a": 1}') and _matches(t, '{"a": 2.0}')
     assert not _matches(t, '"x"') and not _matches(t, "3") and not _matches(t, '{"a": 3}')
 
@@ -260,7 +348,12 @@ def test_enum_is_filtered_by_siblings():
 
 
 def test_pattern_properties_and_property_names():
-    s = {"type": "object", "patternProperties": {"^n_": {"type": "integer"}}, "additionalProperties": False, "propertyNames": {"maxLength": 3}}
+    s = {
+        "type": "object",
+        "patternProperties": {"^n_": {"type": "integer"}},
+        "additionalProperties": False,
+        "propertyNames": {"maxLength": 3},
+    }
     assert _matches(s, '{"n_a": 1}')
     assert not _matches(s, '{"n_a": "x"}')
     assert not _matches(s, '{"n_ab": 1}')
@@ -268,14 +361,31 @@ def test_pattern_properties_and_property_names():
 
 
 def test_min_max_properties_and_dependencies():
-    s = {"type": "object", "minProperties": 1, "maxProperties": 2, "dependentRequired": {"a": ["b"]}}
+    s = {
+        "type": "object",
+        "minProperties": 1,
+        "maxProperties": 2,
+        "dependentRequired": {"a": ["b"]},
+    }
     assert not _matches(s, "{}")
-    assert _matches(s, '{"b": 1}') and _matches(s, '{"a": 1, "b": 2}') and _matches(s, '{"x": 1, "y": 2}')
+    assert (
+        _matches(s, '{"b": 1}')
+        and _matches(s, '{"a": 1, "b": 2}')
+        and _matches(s, '{"x": 1, "y": 2}')
+    )
     assert not _matches(s, '{"a": 1}')
     assert not _matches(s, '{"x": 1, "y": 2, "z": 3}')
-    d = {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "dependencies": {"a": {"properties": {"b": {"type": "string"}}}}}
+    d = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "dependencies": {"a": {"properties": {"b": {"type": "string"}}}},
+    }
     # "a" is only required (through the dependency): it comes after the properties
-    assert _matches(d, '{"b": "s", "a": 1}') and _matches(d, '{"b": 1}') and not _matches(d, '{"b": 1, "a": 1}')
+    assert (
+        _matches(d, '{"b": "s", "a": 1}')
+        and _matches(d, '{"b": 1}')
+        and not _matches(d, '{"b": 1, "a": 1}')
+    )
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -292,8 +402,18 @@ def _matcher(e):
 def test_number_ranges_against_decimal_values():
     from decimal import Decimal
 
-    cases = [(-17, 250), (-10**12, -3), (0, 10**12), (5, 5), (-1, 0)]
-    texts = [str(i) for i in range(-300, 300)] + ["1e3", "2.5e2", "-1.7e1", "1.0", "-0", "250.0", "250.5", "1e12", "1.000000000001e12"]
+    cases = [(-17, 250), (-(10**12), -3), (0, 10**12), (5, 5), (-1, 0)]
+    texts = [str(i) for i in range(-300, 300)] + [
+        "1e3",
+        "2.5e2",
+        "-1.7e1",
+        "1.0",
+        "-0",
+        "250.0",
+        "250.5",
+        "1e12",
+        "1.000000000001e12",
+    ]
     for lo, hi in cases:
         f = _matcher(N.number_text(minimum=lo, maximum=hi, integer=True))
         for t in texts:

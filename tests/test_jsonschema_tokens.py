@@ -40,12 +40,25 @@ NAMES = [
 ]
 # walks need schemas a random walk can finish: required keys that open additional
 # properties would leave to chance are avoided
-WALK_NAMES = ["optional_combinations", "additional_false", "tuple", "any_of", "tree", "int_ranges", "string_lengths", "formats"]
+WALK_NAMES = [
+    "optional_combinations",
+    "additional_false",
+    "tuple",
+    "any_of",
+    "tree",
+    "int_ranges",
+    "string_lengths",
+    "formats",
+]
 
 SETTINGS = settings(
     max_examples=20,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.data_too_large,
+    ],
 )
 
 
@@ -99,7 +112,11 @@ def _walk(compiled, n: int, max_tokens: int, seed: int) -> list[str]:
                 break
             pool = [t for t in allowed.tolist() if t not in vocab.eos_ids]
             if step > 8 and rng.random() < min(0.97, step / 25):
-                flat = [t for t in pool if not any(c in vocab.tokens[t] for c in b"{[,") and vocab.tokens[t].strip()]
+                flat = [
+                    t
+                    for t in pool
+                    if not any(c in vocab.tokens[t] for c in b"{[,") and vocab.tokens[t].strip()
+                ]
                 closing = [t for t in flat if vocab.tokens[t][-1:] in (b'"', b"}", b"]")]
                 pool = closing or flat or pool
             tid = int(rng.choice(pool))
@@ -141,7 +158,23 @@ def test_random_walks_are_valid(tokenizers, tok_name, name):
     texts = _walk(compiled, 4, 200, seed=len(name))
     assert texts, "no walk finished"
     for text in texts:
-        assert v.is_valid(json.loads(text)), text
+        value = json.loads(text)
+        if _overflows(value):
+            # numbers beyond the float range (1e400 parses to inf): the grammar follows the
+            # decimal value, jsonschema cannot judge the parsed float (tested with Decimal
+            # arithmetic in test_jsonschema_lowering / test_jsonschema_keywords)
+            continue
+        assert v.is_valid(value), text
+
+
+def _overflows(v) -> bool:
+    if isinstance(v, float):
+        return v in (float("inf"), float("-inf"))
+    if isinstance(v, list):
+        return any(_overflows(x) for x in v)
+    if isinstance(v, dict):
+        return any(_overflows(x) for x in v.values())
+    return False
 
 
 @pytest.mark.parametrize("tok_name", TOKENIZERS)

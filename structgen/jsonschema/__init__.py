@@ -7,11 +7,18 @@ semantics, draft-04/06/07 forms accepted: ``definitions``, ``dependencies``,
 ``additionalItems``, ``items`` as an array, boolean ``exclusiveMinimum``, ``$ref`` siblings
 ignored when ``$schema`` names a draft up to 07), written under these conventions:
 
-**Key order.** Object keys are written in ``properties`` order (then keys that are only
-``required``, or required through ``dependentRequired`` / ``dependencies``, in that order);
-a declared key appears at most once and may be skipped when optional. Additional keys (allowed unless ``additionalProperties`` is false) may appear
-anywhere between them. ``const`` / ``enum`` objects keep the key order of the value as
-written in the schema. Additional keys are not checked for duplicates.
+**Key order.** Declared keys are the ``properties``, then keys that are only ``required``
+(or required through ``dependentRequired`` / ``dependencies``). An object with at most
+:data:`ANY_ORDER_MAX` (6) declared keys accepts them in any order, each at most once. A
+larger object without ``minProperties`` / ``maxProperties`` and with at most 8 required keys
+accepts its keys in any order too, a declared key possibly more than once: every occurrence
+must satisfy the key's schema, so whichever occurrence a JSON parser keeps, the parsed
+instance is valid. Other objects write declared keys in ``properties`` order, then the
+only-required keys (the field's convention; a ``$ref`` target's properties before the
+schema's own, ``allOf`` branches' after them). Optional keys may be skipped; additional keys
+(allowed unless ``additionalProperties`` is false) may appear anywhere between them and are
+not checked for duplicates. ``const`` / ``enum`` objects keep the key order of the value as
+written in the schema.
 
 **Whitespace.** ``"bounded"``: every gap where JSON allows whitespace (around ``{ } [ ] : ,``
 and before / after the whole value) accepts ``[ \\t\\n\\r]{0,20}``
@@ -37,19 +44,39 @@ edge cases follow the decimal value.
 **Exact or refused.** ``type``, ``enum``, ``const``, ``properties``, ``required``,
 ``additionalProperties``, ``patternProperties``, ``propertyNames``, ``min/maxProperties``,
 ``dependentRequired``, ``dependentSchemas``, ``dependencies``, ``items``, ``prefixItems``,
-``additionalItems``, ``min/maxItems``, ``anyOf``, ``oneOf`` (provably disjoint branches: by
-type, by values, by a required property with disjoint values, by numeric ranges), ``allOf``,
-``$ref`` (pointers, ``$defs`` / ``definitions``, ``$id`` / ``$anchor`` inside the document,
-recursion), ``pattern``, ``min/maxLength``, exact ``format`` s, ``minimum`` / ``maximum`` /
-``exclusiveMinimum`` / ``exclusiveMaximum``, integer ``multipleOf`` of the form
-``2^a 5^b`` or ``3 * 2^a 5^b``, ``not`` of a type, of scalar values or of one required key,
-``uniqueItems: false``. Annotations and unknown keywords are ignored, as ``jsonschema`` does.
-Anything else (``uniqueItems: true``, ``contains``, ``if``/``then``/``else``,
-``unevaluated*``, overlapping ``oneOf``, ...) raises :class:`UnsupportedSchemaError` naming
-the keyword and its JSON pointer (``"uniqueItems at /properties/tags is not supported"``);
+``additionalItems``, ``min/maxItems``, ``anyOf``, ``allOf``, ``$ref`` (pointers, ``$defs`` /
+``definitions``, ``$id`` / ``$anchor`` inside the document, recursion), ``pattern``,
+``min/maxLength``, ``minimum`` / ``maximum`` / ``exclusiveMinimum`` / ``exclusiveMaximum``
+are exact. Exact where decidable, refused otherwise:
+
+* ``not``: the complement of a schema is written keyword by keyword (a value fails a
+  schema when it fails one of its keywords): type, scalar values, bounds, lengths,
+  ``pattern``, formats, ``required``, ``properties`` (the key present with a failing
+  value), counts, dependencies, tuple items, ``allOf`` / ``anyOf`` / ``oneOf`` / ``not`` /
+  ``if``. Complements that need "some property / item fails" (``additionalProperties``,
+  ``patternProperties``, ``propertyNames``, ``items``, ``contains``), ``uniqueItems``,
+  ``multipleOf`` and array / object values are refused;
+* ``oneOf``: provably disjoint branches (by type, values, a required key with disjoint
+  values, numeric ranges) are alternatives; otherwise branch *i* is written as branch *i*
+  and the complement of every branch it may overlap (exact when those complements can be
+  written);
+* ``if`` / ``then`` / ``else``: ``(if and then) or (not if and else)``;
+* ``multipleOf``: integers ``2^a 5^b`` or ``3 * 2^a 5^b``, and ``10^-e`` (``0.01``: at
+  most two decimals), decided on the decimal value as the specification defines it
+  (``jsonschema`` divides binary floats: it rejects ``0.07`` for ``0.01``);
+* ``uniqueItems: true`` when the items come from a finite set of at most 10 values
+  (``enum``, ``const``, booleans, null): one rule per set of values used so far;
+* ``format``: see :mod:`structgen.jsonschema.formats` (exact for date, date-time, time,
+  email, ipv4, ipv6, json-pointer as ``jsonschema`` checks them, and for uri,
+  uri-reference, iri, iri-reference, hostname, duration, uuid by their RFC grammars).
+
+Annotations and unknown keywords are ignored, as ``jsonschema`` does. Anything else
+(``contains``, ``unevaluated*``, ...) raises :class:`UnsupportedSchemaError` naming the
+keyword and its JSON pointer (``"uniqueItems at /properties/tags is not supported: ..."``);
 with ``strict=False`` it is ignored (or approximated) with a
 :class:`SchemaApproximationWarning` instead. Unsatisfiable schemas raise
-:class:`UnsupportedSchemaError` too.
+:class:`UnsupportedSchemaError` too. The table of every keyword and format is
+:mod:`structgen.jsonschema.support` (``docs/jsonschema-support.md``).
 """
 
 from __future__ import annotations
@@ -59,9 +86,15 @@ from typing import Any
 
 from ..errors import SpecError, UnsupportedSchemaError
 from ..ir import Grammar
-from .lower import MAX_WS, Lowerer, SchemaApproximationWarning
+from .lower import ANY_ORDER_MAX, MAX_WS, Lowerer, SchemaApproximationWarning
 
-__all__ = ["JsonSchema", "MAX_WS", "SchemaApproximationWarning", "UnsupportedSchemaError"]
+__all__ = [
+    "ANY_ORDER_MAX",
+    "JsonSchema",
+    "MAX_WS",
+    "SchemaApproximationWarning",
+    "UnsupportedSchemaError",
+]
 
 _WHITESPACE = ("bounded", "compact")
 

@@ -25,7 +25,14 @@ SUB_ONE = (
     "contentSchema",
 )
 SUB_LIST = ("allOf", "anyOf", "oneOf", "prefixItems", "items")
-SUB_MAP = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas", "dependencies")
+SUB_MAP = (
+    "properties",
+    "patternProperties",
+    "$defs",
+    "definitions",
+    "dependentSchemas",
+    "dependencies",
+)
 
 DRAFT_OLD = ("draft-03", "draft-04", "draft-06", "draft-07")
 

@@ -9,13 +9,19 @@ regexes reproduce: ``date-time`` and ``time`` are checked after ``str.upper()`` 
 refuses leading zeros; ``ipv6`` follows :mod:`ipaddress` (embedded IPv4, ``::``, no scope
 id); ``email`` only needs an ``@``.
 
-:data:`APPROXIMATE` holds formats whose checker is not regular or depends on optional
-packages (``uuid``: :class:`uuid.UUID` also accepts braces, ``urn:uuid:`` prefixes, ``+``,
-underscores...; ``hostname``, ``uri``...): strict mode refuses them, non-strict mode applies
-the canonical regex given here (a subset of the valid strings) with a warning.
+:data:`RFC` holds the formats enforced by the grammar of the RFC they name: ``uri``,
+``uri-reference`` (RFC 3986), ``iri``, ``iri-reference`` (RFC 3987), ``hostname`` (RFC 1123:
+labels, lengths, at most 253 characters), ``duration`` (RFC 3339 appendix A), ``uuid``
+(RFC 4122). ``jsonschema`` checks the first five only when optional packages are installed
+(``rfc3987``, ``fqdn``; the tests compare with them when present) and its ``uuid`` check is
+laxer than the RFC (it accepts braces, ``urn:uuid:`` prefixes, missing hyphens in places).
 
-Formats no checker of ``jsonschema`` knows (``int32``, ``double``, ...) are annotations: they
-never fail validation, so they are ignored.
+:data:`APPROXIMATE` holds formats with no exact regular form here (``regex`` is not a
+regular language; ``idn-hostname``, ``uri-template``, ...): strict mode refuses them,
+non-strict mode applies the regex given here (a subset or superset) with a warning.
+
+Formats no checker knows (``int32``, ``double``, ...) are annotations: they never fail
+validation, so they are ignored.
 """
 
 from __future__ import annotations
@@ -50,9 +56,7 @@ def _ipv6() -> str:
 IPV6 = _ipv6()
 
 _YEAR = r"(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})"
-_LEAP_YEAR = (
-    r"(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
-)
+_LEAP_YEAR = r"(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
 _MONTH_DAY = (
     r"(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
     r"|(?:0[13-9]|1[0-2])-(?:29|30)"
@@ -77,21 +81,109 @@ EXACT: dict[str, str] = {
     "json-pointer": r"(?s:(?:/(?:[^/~]|~[01])*)*)",
 }
 
+# --------------------------------------------------------------------------- RFC grammars
+# Formats whose checker in jsonschema needs a package that may be absent (then the format is
+# not checked at all) or is laxer than the RFC it names. These regexes are the RFC grammars
+# themselves (ABNF rewritten as regexes), so strict mode enforces the format as specified.
+
+_ALPHA = "A-Za-z"
+_HEXDIG = "[0-9A-Fa-f]"
+_UNRESERVED = r"A-Za-z0-9._~\-"
+_SUB_DELIMS = "!$&'()*+,;="
+_PCT = rf"%{_HEXDIG}{_HEXDIG}"
+# RFC 3987 ucschar and iprivate, as class contents
+_UCSCHAR = (
+    "\u00a0-\ud7ff\uf900-\ufdcf\ufdf0-\uffef"
+    + "".join(f"{chr(p << 16)}-{chr((p << 16) | 0xFFFD)}" for p in range(1, 14))
+    + "\U000e1000-\U000efffd"
+)
+_IPRIVATE = "\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd"
+
+
+def _uri(iri: bool, reference: bool) -> str:
+    unres = _UNRESERVED + (_UCSCHAR if iri else "")
+    pchar = rf"(?:[{unres}{_SUB_DELIMS}:@]|{_PCT})"
+    seg_nz_nc = rf"(?:[{unres}{_SUB_DELIMS}@]|{_PCT})+"
+    scheme = rf"[{_ALPHA}][{_ALPHA}0-9+.-]*"
+    userinfo = rf"(?:[{unres}{_SUB_DELIMS}:]|{_PCT})*"
+    ipvfuture = rf"[vV]{_HEXDIG}+\.[{_UNRESERVED}{_SUB_DELIMS}:]+"
+    ip_literal = rf"\[(?:{IPV6}|{ipvfuture})\]"
+    reg_name = rf"(?:[{unres}{_SUB_DELIMS}]|{_PCT})*"
+    host = rf"(?:{ip_literal}|{IPV4}|{reg_name})"
+    authority = rf"(?:{userinfo}@)?{host}(?::[0-9]*)?"
+    segment = rf"{pchar}*"
+    abempty = rf"(?:/{segment})*"
+    absolute = rf"/(?:{pchar}+(?:/{segment})*)?"
+    rootless = rf"{pchar}+(?:/{segment})*"
+    noscheme = rf"{seg_nz_nc}(?:/{segment})*"
+    query_extra = _IPRIVATE if iri else ""
+    query = rf"(?:\?(?:{pchar}|[/?{query_extra}])*)?"
+    fragment = rf"(?:#(?:{pchar}|[/?])*)?"
+    hier = rf"(?://{authority}{abempty}|{absolute}|{rootless}|)"
+    uri = rf"{scheme}:{hier}{query}{fragment}"
+    if not reference:
+        return uri
+    relative = rf"(?://{authority}{abempty}|{absolute}|{noscheme}|){query}{fragment}"
+    return rf"(?:{uri}|{relative})"
+
+
+URI = _uri(False, False)
+URI_REFERENCE = _uri(False, True)
+IRI = _uri(True, False)
+IRI_REFERENCE = _uri(True, True)
+
+# RFC 1123 host names (letters, digits, hyphens; labels of 1 to 63 characters that neither
+# start nor end with a hyphen; at most 253 characters, a final dot allowed), as checked by
+# the ``fqdn`` package jsonschema uses (without its quirks: a trailing newline accepted by
+# ``$``, the Kelvin sign accepted after ``str.lower()``).
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOSTNAME_SHAPE = rf"{_LABEL}(?:\.{_LABEL})*\.?"
+HOSTNAME_LENGTH = r"(?s:.{1,253}\.?)"
+
+# RFC 3339 appendix A
+_DUR_SECOND = "[0-9]+S"
+_DUR_MINUTE = rf"[0-9]+M(?:{_DUR_SECOND})?"
+_DUR_HOUR = rf"[0-9]+H(?:{_DUR_MINUTE})?"
+_DUR_TIME = rf"T(?:{_DUR_HOUR}|{_DUR_MINUTE}|{_DUR_SECOND})"
+_DUR_DAY = "[0-9]+D"
+_DUR_MONTH = rf"[0-9]+M(?:{_DUR_DAY})?"
+_DUR_YEAR = rf"[0-9]+Y(?:{_DUR_MONTH})?"
+DURATION = rf"P(?:(?:{_DUR_DAY}|{_DUR_MONTH}|{_DUR_YEAR})(?:{_DUR_TIME})?|{_DUR_TIME}|[0-9]+W)"
+
+# RFC 4122 section 3 (hex digits case-insensitive on input)
+UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+#: format -> regexes the decoded string must fully match (all of them)
+RFC: dict[str, tuple[str, ...]] = {
+    "uri": (URI,),
+    "uri-reference": (URI_REFERENCE,),
+    "iri": (IRI,),
+    "iri-reference": (IRI_REFERENCE,),
+    "hostname": (HOSTNAME_SHAPE, HOSTNAME_LENGTH),
+    "duration": (DURATION,),
+    "uuid": (UUID,),
+}
+
 APPROXIMATE: dict[str, str] = {
-    "uuid": r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
-    "hostname": rf"{_LABEL}(?:\.{_LABEL})*",
     "idn-hostname": rf"{_LABEL}(?:\.{_LABEL})*",
-    "uri": r"[A-Za-z][A-Za-z0-9+.-]*:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*",
-    "iri": r"[A-Za-z][A-Za-z0-9+.-]*:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*",
-    "uri-reference": r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*",
-    "iri-reference": r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*",
     "uri-template": r"[^\s]*",
-    "duration": r"P(?:[0-9]+W|(?:[0-9]+Y)?(?:[0-9]+M)?(?:[0-9]+D)?(?:T(?:[0-9]+H)?(?:[0-9]+M)?(?:[0-9]+S)?)?)",
     "relative-json-pointer": r"(?:0|[1-9][0-9]*)(?:#|(?:/(?:[^/~]|~[01])*)*)",
     "regex": r"(?s:.*)",
     "color": r"(?s:.*)",
 }
 
+
+def regexes(name: str) -> tuple[str, ...]:
+    """The regexes (all must match) that ``format: name`` is enforced with."""
+    if name in EXACT:
+        return (EXACT[name],)
+    if name in RFC:
+        return RFC[name]
+    return (APPROXIMATE[name],)
+
+
+#: the formats enforced exactly (by jsonschema's checker, or by the RFC grammar)
+ENFORCED = frozenset(EXACT) | frozenset(RFC)
+
 #: every format some jsonschema checker knows; any other format name is an annotation
-KNOWN = frozenset(EXACT) | frozenset(APPROXIMATE)
+KNOWN = ENFORCED | frozenset(APPROXIMATE)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from .. import ir
-from ..errors import RegexError, SpecError, UnsupportedSchemaError
+from ..errors import LimitError, RegexError, SpecError, UnsupportedSchemaError
 from ..ir import Ref, Repeat, Text, alt, seq
 from ..regex import Regex
 from . import formats as F
@@ -57,30 +57,91 @@ _WS_CHAR = ir.Chars(((0x09, 0x0A), (0x0D, 0x0D), (0x20, 0x20)))
 
 ANNOTATIONS = frozenset(
     {
-        "title", "description", "default", "examples", "example", "$comment", "deprecated",
-        "readOnly", "writeOnly", "$schema", "$id", "id", "$anchor", "$dynamicAnchor",
-        "$recursiveAnchor", "$vocabulary", "$defs", "definitions", "contentMediaType",
-        "contentEncoding", "contentSchema",
+        "title",
+        "description",
+        "default",
+        "examples",
+        "example",
+        "$comment",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+        "$schema",
+        "$id",
+        "id",
+        "$anchor",
+        "$dynamicAnchor",
+        "$recursiveAnchor",
+        "$vocabulary",
+        "$defs",
+        "definitions",
+        "contentMediaType",
+        "contentEncoding",
+        "contentSchema",
     }
 )
 #: keywords of the JSON Schema vocabularies that are never enforced here
 REFUSED = frozenset(
     {
-        "contains", "unevaluatedProperties", "unevaluatedItems", "$dynamicRef",
+        "unevaluatedProperties",
+        "unevaluatedItems",
+        "$dynamicRef",
         "$recursiveRef",
     }
 )
 
+#: synthetic pointer prefix: the complement of the schema at the pointer that follows
+NOT_PREFIX = "!not:"
+
+#: objects with at most this many declared properties accept them in any order
+ANY_ORDER_MAX = 6
+#: larger objects with at most this many required keys (and no min/maxProperties) accept
+#: their keys in any order too, a declared key possibly repeated
+ANY_ORDER_REQUIRED_MAX = 8
+
 _MAX_PATTERN_REGIONS = 4
+#: seconds of emptiness checks (intersections of patterns, formats, complements) one
+#: schema may spend before it is refused
+EMPTINESS_BUDGET_S = 15.0
+_MAX_UNIQUE_DOMAIN = 10
 _MAX_ALTERNATIVES = 256
 _MAX_COUNTED_RULES = 4000
+
+
+def _complement_ptr(p: str) -> str:
+    return p[len(NOT_PREFIX) :] if p.startswith(NOT_PREFIX) else NOT_PREFIX + p
+
+
+class _NoComplement(UnsupportedSchemaError):
+    """The complement of a schema cannot be written exactly."""
+
+    def __init__(self, ptr: str, detail: str):
+        ptr = _real(ptr)
+        super().__init__(f"not at {show(ptr)} is not supported: {detail}")
+        self.keyword = "not"
+        self.pointer = show(ptr)
+        self.ptr = ptr
+        self.detail = detail
 
 
 class SchemaApproximationWarning(UserWarning):
     """A keyword was ignored or approximated (``strict=False``)."""
 
 
+def _real(ptr: str) -> str:
+    """The document pointer behind a synthetic one (complements, pieces of a rewrite)."""
+    while ptr.startswith("!") and ptr != FALSE_PTR:
+        if ptr.startswith("!not:"):
+            ptr = ptr[len("!not:") :]
+        elif ptr.startswith("!part:"):
+            ptr = ptr.split(":", 2)[2].rsplit("#", 1)[0]
+        else:
+            break
+    return ptr
+
+
 def _err(keyword: str, ptr: str, detail: str = "") -> UnsupportedSchemaError:
+    ptr = _real(ptr)
     msg = f"{keyword} at {show(ptr)} is not supported"
     if detail:
         msg += f": {detail}"
@@ -91,6 +152,7 @@ def _err(keyword: str, ptr: str, detail: str = "") -> UnsupportedSchemaError:
 
 
 def unsatisfiable(ptr: str, detail: str = "") -> UnsupportedSchemaError:
+    ptr = _real(ptr)
     msg = f"the schema at {show(ptr)} is unsatisfiable"
     if detail:
         msg += f" ({detail})"
@@ -124,11 +186,14 @@ class Node:
     hi: Decimal | None = None
     hi_x: bool = False
     mult: int | None = None
+    decimals: int | None = None  # multipleOf 10**-decimals
     # strings
     min_len: int = 0
     max_len: int | None = None
     patterns: tuple = ()  # (pattern, ptr)
     formats: tuple = ()  # (name, ptr)
+    not_patterns: tuple = ()  # (pattern, ptr): strings the pattern finds no match in
+    not_formats: tuple = ()  # (name, ptr): strings that are not of the format
     # objects
     props: dict = field(default_factory=dict)  # name -> conj (insertion order = key order)
     required: tuple = ()
@@ -141,6 +206,8 @@ class Node:
     rest: tuple = ()
     min_items: int = 0
     max_items: int | None = None
+    unique: bool = False  # uniqueItems: true
+    contains: tuple = ()  # (pointer, min, max or None): min <= #items matching <= max
     # alternatives and exclusions
     groups: tuple = ()  # tuple of tuples of branch pointers (anyOf)
     deps: tuple = ()  # (key, required names tuple, schema conj or None, ptr)
@@ -214,20 +281,41 @@ def merge(a: Node, b: Node) -> Node:
         hi=hi,
         hi_x=hi_x,
         mult=mult,
+        decimals=a.decimals
+        if b.decimals is None
+        else b.decimals
+        if a.decimals is None
+        else min(a.decimals, b.decimals),
         min_len=max(a.min_len, b.min_len),
-        max_len=b.max_len if a.max_len is None else a.max_len if b.max_len is None else min(a.max_len, b.max_len),
+        max_len=b.max_len
+        if a.max_len is None
+        else a.max_len
+        if b.max_len is None
+        else min(a.max_len, b.max_len),
         patterns=a.patterns + b.patterns,
         formats=a.formats + b.formats,
+        not_patterns=a.not_patterns + b.not_patterns,
+        not_formats=a.not_formats + b.not_formats,
         props=props,
         required=tuple(dict.fromkeys(a.required + b.required)),
         layers=a.layers + b.layers,
         prop_names=conj(a.prop_names, b.prop_names),
         min_props=max(a.min_props, b.min_props),
-        max_props=b.max_props if a.max_props is None else a.max_props if b.max_props is None else min(a.max_props, b.max_props),
+        max_props=b.max_props
+        if a.max_props is None
+        else a.max_props
+        if b.max_props is None
+        else min(a.max_props, b.max_props),
         prefix=prefix,
         rest=conj(a.rest, b.rest),
         min_items=max(a.min_items, b.min_items),
-        max_items=b.max_items if a.max_items is None else a.max_items if b.max_items is None else min(a.max_items, b.max_items),
+        max_items=b.max_items
+        if a.max_items is None
+        else a.max_items
+        if b.max_items is None
+        else min(a.max_items, b.max_items),
+        unique=a.unique or b.unique,
+        contains=a.contains + b.contains,
         groups=a.groups + b.groups,
         deps=a.deps + b.deps,
         not_values=a.not_values + b.not_values,
@@ -242,23 +330,71 @@ def _trivial_on(n: Node, kind: str) -> bool:
     if kind in ("null", "boolean"):
         return not any(v is None or isinstance(v, bool) for v in n.not_values)
     if kind in ("int", "frac"):
-        return n.lo is None and n.hi is None and n.mult is None and not any(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in n.not_values
+        return (
+            n.lo is None
+            and n.hi is None
+            and n.mult is None
+            and n.decimals is None
+            and not any(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in n.not_values
+            )
         )
     if kind == "string":
         return (
-            n.min_len == 0 and n.max_len is None and not n.patterns and not n.formats
+            n.min_len == 0
+            and n.max_len is None
+            and not n.patterns
+            and not n.formats
+            and not n.not_patterns
+            and not n.not_formats
             and not any(isinstance(v, str) for v in n.not_values)
         )
     if kind == "object":
         return (
-            not n.props and not n.required and not n.prop_names and not n.forbidden
-            and not n.deps and n.min_props == 0 and n.max_props is None
+            not n.props
+            and not n.required
+            and not n.prop_names
+            and not n.forbidden
+            and not n.deps
+            and n.min_props == 0
+            and n.max_props is None
             and all(not ps and not add for ps, add in n.layers)
         )
     if kind == "array":
-        return not n.prefix and not n.rest and n.min_items == 0 and n.max_items is None
+        return (
+            not n.prefix
+            and not n.rest
+            and n.min_items == 0
+            and n.max_items is None
+            and not n.unique
+            and not n.contains
+        )
     return False
+
+
+def _prune(n: Node) -> Node:
+    """``n`` without the JSON types its own constraints contradict (cheap, sound checks)."""
+    if n.enum is not None:
+        return n
+    drop = set()
+    if "object" in n.kinds:
+        if (
+            set(n.required) & set(n.forbidden)
+            or (
+                n.max_props is not None
+                and (n.max_props < n.min_props or n.max_props < len(n.required))
+            )
+            or any(FALSE_PTR in n.props.get(k, ()) for k in n.required)
+        ):
+            drop.add("object")
+    if "array" in n.kinds and n.max_items is not None and n.max_items < n.min_items:
+        drop.add("array")
+    if "string" in n.kinds and n.max_len is not None and n.max_len < n.min_len:
+        drop.add("string")
+    if n.kinds & {"int", "frac"} and n.lo is not None and n.hi is not None:
+        if n.hi < n.lo or (n.hi == n.lo and (n.lo_x or n.hi_x)):
+            drop |= {"int", "frac"}
+    return replace(n, kinds=n.kinds - drop) if drop else n
 
 
 def _kind_of(v) -> str:
@@ -292,9 +428,19 @@ def _json_equal(a, b) -> bool:
 
 
 def _number(v, kw: str, ptr: str) -> Decimal:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not math.isfinite(v)):
+    if (
+        isinstance(v, bool)
+        or not isinstance(v, (int, float))
+        or (isinstance(v, float) and not math.isfinite(v))
+    ):
         raise SpecError(f"{kw} at {show(ptr)} must be a number")
     return Decimal(repr(v)) if isinstance(v, float) else Decimal(v)
+
+
+def _names(v, kw: str, ptr: str) -> list:
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise SpecError(f"{kw} at {show(ptr)} must be an array of strings")
+    return v
 
 
 def _count(v, kw: str, ptr: str) -> int:
@@ -337,7 +483,7 @@ def split_alternatives(pattern: str) -> list[str] | None:
     flags = ""
     m = _GLOBAL_FLAGS.match(pattern)
     if m:
-        flags, pattern = m.group(0), pattern[m.end():]
+        flags, pattern = m.group(0), pattern[m.end() :]
     if "x" in flags:
         return None
     parts, depth, i, start, n = [], 0, 0, 0, len(pattern)
@@ -377,7 +523,7 @@ def split_alternatives(pattern: str) -> list[str] | None:
         if inner.startswith("?:"):
             inner = inner[2:]
         elif inner.startswith("?P<"):
-            inner = inner[inner.index(">") + 1:]
+            inner = inner[inner.index(">") + 1 :]
         elif inner.startswith("?"):
             return None
         return split_alternatives(flags + inner) or [flags + inner]
@@ -440,7 +586,9 @@ class Lowerer:
 
     def __init__(self, schema, whitespace: str = "bounded", strict: bool = True):
         if not isinstance(schema, (dict, bool)):
-            raise SpecError(f"a JSON Schema must be an object or a boolean, not {type(schema).__name__}")
+            raise SpecError(
+                f"a JSON Schema must be an object or a boolean, not {type(schema).__name__}"
+            )
         self.doc = Document(schema)
         self.strict = strict
         if whitespace == "bounded":
@@ -461,6 +609,7 @@ class Lowerer:
         self._validators: dict[str, object] = {}
         self._warned: set = set()
         self._counter = 0
+        self._empty_time = 0.0
         self._keys: dict[str, Ref] = {}
         self._memo_terms: dict = {}
         self.LBRACE = self.term(seq(Text("{"), ws), "LBRACE")
@@ -494,6 +643,7 @@ class Lowerer:
         """Strict: raise. Otherwise warn (once) and let the caller ignore the keyword."""
         if self.strict:
             raise _err(keyword, ptr, detail)
+        ptr = _real(ptr)
         key = (keyword, ptr)
         if key not in self._warned:
             self._warned.add(key)
@@ -507,8 +657,16 @@ class Lowerer:
         import jsonschema
 
         for ptr in ptrs:
+            if ptr.startswith(NOT_PREFIX):
+                if self.valid(value, (ptr[len(NOT_PREFIX) :],)):
+                    return False
+                continue
+            if ptr.startswith("!") and ptr != FALSE_PTR:
+                continue  # pieces of a rewrite: their sources are listed beside them
             v = self._validators.get(ptr)
             if v is None:
+                if not isinstance(self.doc.get(ptr), (dict, bool)):
+                    raise SpecError(f"the schema at {show(ptr)} is not an object or a boolean")
                 root = self.doc.root
                 cls = jsonschema.validators.validator_for(
                     root if isinstance(root, dict) else {}, default=jsonschema.Draft202012Validator
@@ -521,8 +679,35 @@ class Lowerer:
                 if not v.is_valid(value):
                     return False
             except Exception as e:  # noqa: BLE001 - a schema jsonschema itself cannot run
-                raise _err("enum", ptr, f"jsonschema cannot evaluate it ({type(e).__name__}: {e})") from None
+                raise _err(
+                    "enum", ptr, f"jsonschema cannot evaluate it ({type(e).__name__}: {e})"
+                ) from None
         return True
+
+    def empty(self, e: ir.Expr, keyword: str, ptr: str) -> bool:
+        """Whether a terminal expression matches nothing; refused (naming ``keyword``) when
+        deciding it exceeds the engine's state limit or the lowering's time budget."""
+        import time
+
+        t0 = time.perf_counter()
+        try:
+            return _empty(e)
+        except LimitError:
+            raise _err(
+                keyword,
+                ptr,
+                "deciding whether the intersection of its string constraints is empty "
+                "exceeds the engine's state limit",
+            ) from None
+        finally:
+            self._empty_time += time.perf_counter() - t0
+            if self._empty_time > EMPTINESS_BUDGET_S:
+                raise _err(
+                    keyword,
+                    ptr,
+                    f"more than {EMPTINESS_BUDGET_S:g} s spent deciding emptiness of "
+                    "intersected string / number constraints",
+                )
 
     # ---- nodes ------------------------------------------------------------------------------
     def node_of(self, ptr: str) -> Node:
@@ -533,7 +718,16 @@ class Lowerer:
             raise _err("$ref", ptr, "the reference cycle never reaches a schema")
         self._busy.add(ptr)
         try:
-            n = self._build_node(ptr)
+            if ptr.startswith(NOT_PREFIX):
+                try:
+                    n = self._negation(ptr[len(NOT_PREFIX) :])
+                except _NoComplement as e:
+                    if self.strict:
+                        raise
+                    self.refuse("not", e.ptr, e.detail)  # warns; the complement is not applied
+                    n = Node(ptr, (ptr,))
+            else:
+                n = self._build_node(ptr)
         finally:
             self._busy.discard(ptr)
         self._nodes[ptr] = n
@@ -594,8 +788,12 @@ class Lowerer:
             try:
                 re.compile(p)
             except re.error as e:
-                raise SpecError(f"patternProperties at {show(ptr)}: invalid regex {p!r}: {e}") from None
-            patterns.append((p, (join(ptr, "patternProperties", p),), join(ptr, "patternProperties")))
+                raise SpecError(
+                    f"patternProperties at {show(ptr)}: invalid regex {p!r}: {e}"
+                ) from None
+            patterns.append(
+                (p, (join(ptr, "patternProperties", p),), join(ptr, "patternProperties"))
+            )
         add = s.get("additionalProperties", True)
         if add is True:
             add_c: tuple = ()
@@ -614,7 +812,9 @@ class Lowerer:
             return node
         if kw == "type":
             types = [v] if isinstance(v, str) else v
-            if not isinstance(types, list) or not all(t in _TYPE_KINDS for t in types):
+            if not isinstance(types, list) or not all(
+                isinstance(t, str) and t in _TYPE_KINDS for t in types
+            ):
                 raise SpecError(f"type at {show(ptr)}: invalid type {v!r}")
             kinds = set()
             for t in types:
@@ -623,7 +823,11 @@ class Lowerer:
         if kw in ("minimum", "exclusiveMinimum"):
             if isinstance(v, bool):  # draft-04 form
                 if kw == "exclusiveMinimum" and v and "minimum" in s:
-                    return replace(node, lo_x=True) if node.lo == _number(s["minimum"], "minimum", ptr) else node
+                    return (
+                        replace(node, lo_x=True)
+                        if node.lo == _number(s["minimum"], "minimum", ptr)
+                        else node
+                    )
                 return node
             x = _number(v, kw, ptr)
             excl = kw == "exclusiveMinimum" or (s.get("exclusiveMinimum") is True)
@@ -632,13 +836,20 @@ class Lowerer:
         if kw in ("maximum", "exclusiveMaximum"):
             if isinstance(v, bool):
                 if kw == "exclusiveMaximum" and v and "maximum" in s:
-                    return replace(node, hi_x=True) if node.hi == _number(s["maximum"], "maximum", ptr) else node
+                    return (
+                        replace(node, hi_x=True)
+                        if node.hi == _number(s["maximum"], "maximum", ptr)
+                        else node
+                    )
                 return node
             x = _number(v, kw, ptr)
             excl = kw == "exclusiveMaximum" or (s.get("exclusiveMaximum") is True)
             hi, hi_x = _min_hi(node.hi, node.hi_x, x, excl)
             return replace(node, hi=hi, hi_x=hi_x)
         if kw == "multipleOf":
+            e = N.decimal_places(v)
+            if e is not None:
+                return replace(node, decimals=e if node.decimals is None else min(node.decimals, e))
             why = N.multiple_supported(v)
             if why is not None:
                 if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0:
@@ -654,13 +865,16 @@ class Lowerer:
             x = _count(v, kw, ptr)
             return replace(node, max_len=x if node.max_len is None else min(node.max_len, x))
         if kw == "pattern":
+            if not isinstance(v, str):
+                raise SpecError(f"pattern at {show(ptr)} must be a string")
             return replace(node, patterns=node.patterns + ((v, ptr),))
         if kw == "format":
             if not isinstance(v, str) or v not in F.KNOWN:
                 return node  # unknown formats are annotations
-            if v not in F.EXACT:
+            if v not in F.ENFORCED:
                 self.refuse(
-                    "format", ptr,
+                    "format",
+                    ptr,
                     f"format {v!r} cannot be matched exactly (strict=False generates "
                     "its canonical form only)",
                 )
@@ -668,8 +882,7 @@ class Lowerer:
         if kw in ("properties", "additionalProperties", "patternProperties"):
             return node  # see _object_keywords
         if kw == "required":
-            if not isinstance(v, list):
-                raise SpecError(f"required at {show(ptr)} must be an array")
+            _names(v, kw, ptr)
             return replace(node, required=tuple(dict.fromkeys(node.required + tuple(v))))
         if kw == "propertyNames":
             return replace(node, prop_names=conj(node.prop_names, (join(ptr, kw),)))
@@ -684,6 +897,7 @@ class Lowerer:
             deps = list(node.deps)
             for k, d in v.items():
                 if isinstance(d, list):
+                    _names(d, kw, ptr)
                     deps.append((k, tuple(d), None, ptr))
                 else:
                     deps.append((k, (), (join(ptr, kw, k),), ptr))
@@ -700,7 +914,9 @@ class Lowerer:
                 return merge(node, Node(ptr, (), prefix=prefix, rest=rest))
             if "prefixItems" in s:
                 return node  # handled with prefixItems
-            return merge(node, Node(ptr, (), rest=(join(ptr, "items"),) if v is not False else (FALSE_PTR,)))
+            return merge(
+                node, Node(ptr, (), rest=(join(ptr, "items"),) if v is not False else (FALSE_PTR,))
+            )
         if kw == "prefixItems":
             if not isinstance(v, list):
                 raise SpecError(f"prefixItems at {show(ptr)} must be an array")
@@ -716,9 +932,7 @@ class Lowerer:
             x = _count(v, kw, ptr)
             return replace(node, max_items=x if node.max_items is None else min(node.max_items, x))
         if kw == "uniqueItems":
-            if v is True and not (s.get("maxItems") is not None and _count(s["maxItems"], "maxItems", ptr) <= 1):
-                self.refuse("uniqueItems", ptr)
-            return node
+            return replace(node, unique=True) if v is True else node
         if kw == "allOf":
             if not isinstance(v, list) or not v:
                 raise SpecError(f"allOf at {show(ptr)} must be a non-empty array")
@@ -738,32 +952,70 @@ class Lowerer:
             branches = tuple(join(ptr, "oneOf", i) for i in range(len(v)))
             nodes = [self.node_of(b) for b in branches]
             excluded: set = set()
+            overlap: dict = {i: [] for i in range(len(nodes))}
             for i in range(len(nodes)):
                 for j in range(i + 1, len(nodes)):
-                    common = self._kinds(nodes[i]) & self._kinds(nodes[j])
-                    if nodes[i].enum is not None or nodes[j].enum is not None:
-                        if self.disjoint(nodes[i], nodes[j]):
-                            continue
-                        common = frozenset(["?"])
-                    for kind in common:
-                        if kind != "?" and self._kind_disjoint(nodes[i], nodes[j], kind, 0):
-                            continue
-                        if kind != "?" and _trivial_on(nodes[i], kind) and _trivial_on(nodes[j], kind):
-                            excluded.add(kind)  # every such value matches both: never valid
-                            continue
+                    if not self._branches_disjoint(nodes[i], nodes[j], excluded):
+                        overlap[i].append(j)
+                        overlap[j].append(i)
+            if not any(overlap.values()):
+                return replace(node, groups=node.groups + (branches,), kinds=node.kinds - excluded)
+            # exactly one branch: branch i and the complement of every branch it may overlap
+            for i in overlap:
+                if overlap[i]:
+                    e = self._no_complement(NOT_PREFIX + branches[overlap[i][0]])
+                    for j in overlap[i]:
+                        e = e or self._no_complement(NOT_PREFIX + branches[j])
+                    if e is not None:
                         self.refuse(
-                            "oneOf", ptr,
-                            f"branches {i} and {j} may overlap (only provably disjoint "
-                            "branches are supported)",
+                            "oneOf",
+                            ptr,
+                            f"branches {i} and {overlap[i][0]} may overlap and the complement "
+                            f"of one cannot be written exactly ({e})",
                         )
                         return replace(node, groups=node.groups + (branches,))
-            return replace(node, groups=node.groups + (branches,), kinds=node.kinds - excluded)
+            try:
+                pieces = []
+                for i in range(len(nodes)):
+                    n = nodes[i]
+                    for j in overlap[i]:
+                        n = merge(n, self.complement(branches[j]))
+                    pieces.append(n)
+            except _NoComplement as e:
+                i = next(i for i in overlap if overlap[i])
+                self.refuse(
+                    "oneOf",
+                    ptr,
+                    f"branches {i} and {overlap[i][0]} may overlap and the complement of one "
+                    f"cannot be written exactly ({e})",
+                )
+                return replace(node, groups=node.groups + (branches,))
+            return merge(node, self._pieces_node("oneOf", ptr, (), pieces))
+        if kw == "if":
+            if "then" not in s and "else" not in s:
+                return node
+            cond = join(ptr, "if")
+            then = self.node_of(join(ptr, "then")) if "then" in s else Node(ptr, ())
+            e = self._no_complement(NOT_PREFIX + cond)
+            if e is not None:
+                self.refuse("if", ptr, f"if/then/else needs the complement of if ({e})")
+                return node
+            try:
+                other = self.complement(cond)
+            except _NoComplement as e:
+                self.refuse("if", ptr, f"if/then/else needs the complement of if ({e})")
+                return node
+            if "else" in s:
+                other = merge(other, self.node_of(join(ptr, "else")))
+            both = self._pieces_node("if", ptr, (), [merge(self.node_of(cond), then), other])
+            return merge(node, both)
         if kw == "not":
             return self._not(node, v, ptr)
-        if kw == "if":
-            if "then" in s or "else" in s:
-                self.refuse("if", ptr, "if/then/else")
-            return node
+        if kw == "contains":
+            mn = _count(s.get("minContains", 1), "minContains", ptr)
+            mx = s.get("maxContains")
+            mx = None if mx is None else _count(mx, "maxContains", ptr)
+            return replace(node, contains=node.contains + ((join(ptr, kw), mn, mx),))
         if kw in ("then", "else", "minContains", "maxContains"):
             return node  # without if / contains they have no effect
         if kw in REFUSED:
@@ -785,16 +1037,265 @@ class Lowerer:
                     for t in types:
                         drop |= _TYPE_KINDS[t]
                     return replace(node, kinds=node.kinds - drop)
-            if keys and keys <= {"enum", "const"}:
-                values = list(v.get("enum", [])) if "enum" in v else []
-                if "const" in v:
-                    values = [v["const"]] if "enum" not in v else [x for x in values if _json_equal(x, v["const"])]
-                if all(not isinstance(x, (list, dict)) for x in values):
-                    return replace(node, not_values=node.not_values + tuple(values))
-            if keys == {"required"} and isinstance(v["required"], list) and len(v["required"]) == 1:
-                return replace(node, forbidden=node.forbidden + (v["required"][0],))
-        self.refuse("not", ptr, "only not with type, enum/const of scalars or one required key is")
-        return node
+        e = self._no_complement(NOT_PREFIX + join(ptr, "not"))
+        if e is not None:
+            self.refuse("not", ptr, f"{e.detail} at {e.pointer}")
+            return node
+        try:
+            return merge(node, self.node_of(NOT_PREFIX + join(ptr, "not")))
+        except _NoComplement as e:
+            self.refuse("not", ptr, f"{e.detail} at {e.pointer}")
+            return node
+
+    # ---- complements (not, oneOf, if/then/else) ---------------------------------------------
+    def _no_complement(self, ptr: str) -> _NoComplement | None:
+        """Why the complement ``ptr`` (a ``!not:`` pointer) cannot be written, or None."""
+        if not ptr.startswith(NOT_PREFIX) or ptr in self._nodes:
+            return None
+        try:
+            self._negation(ptr[len(NOT_PREFIX) :])
+        except _NoComplement as e:
+            return e
+        return None
+
+    def complement(self, ptr: str) -> Node:
+        """The node of the values the schema at ``ptr`` rejects (raises _NoComplement)."""
+        return self.node_of(NOT_PREFIX + ptr)
+
+    def _pieces_node(self, tag: str, ptr: str, srcs: tuple, pieces: list) -> Node:
+        """A node that is the union of ``pieces`` (each registered under a synthetic pointer)."""
+        pieces = [p for p in pieces if p.kinds or p.enum is not None]
+        if not pieces:
+            return Node(ptr, srcs, kinds=frozenset())
+        if len(pieces) == 1:
+            return replace(pieces[0], ptr=ptr, srcs=tuple(dict.fromkeys(srcs + pieces[0].srcs)))
+        names = []
+        for i, piece in enumerate(pieces):
+            name = f"!part:{tag}:{ptr}#{i}"
+            self._nodes[name] = replace(piece, srcs=tuple(dict.fromkeys(srcs + piece.srcs)))
+            names.append(name)
+        return Node(ptr, srcs, groups=(tuple(names),))
+
+    def _negation(self, ptr: str) -> Node:
+        me = NOT_PREFIX + ptr
+        s = self.doc.get(ptr)
+        if s is True:
+            return Node(me, (me,), kinds=frozenset())
+        if s is False:
+            return Node(me, (me,))
+        if not isinstance(s, dict):
+            raise SpecError(f"the schema at {show(ptr)} is not an object or a boolean")
+        if "$ref" in s and self.doc.draft_old:
+            target = self.doc.resolve(s["$ref"], ptr) if isinstance(s["$ref"], str) else ptr
+            return replace(self.complement(target), ptr=me)
+        pieces = self._neg_pieces(s, ptr)
+        return self._pieces_node("not", me, (me,), pieces)
+
+    def _neg_pieces(self, s: dict, ptr: str) -> list:  # noqa: C901
+        """Nodes whose union is the complement of the schema ``s`` (one or more per keyword:
+        a value fails a schema when it fails one of its keywords)."""
+        out: list = []
+        obj, arr, strg = frozenset({"object"}), frozenset({"array"}), frozenset({"string"})
+        num = frozenset({"int", "frac"})
+
+        def N_(**kw) -> Node:
+            return Node(ptr, (), **kw)
+
+        for kw, v in s.items():
+            if kw in ANNOTATIONS or kw in (
+                "then",
+                "else",
+                "minContains",
+                "maxContains",
+                "additionalItems",
+            ):
+                if (
+                    kw == "additionalItems"
+                    and isinstance(s.get("items"), list)
+                    and v is not True
+                    and v != {}
+                ):
+                    if v is False:
+                        out.append(N_(kinds=arr, min_items=len(s["items"]) + 1))
+                    else:
+                        raise _NoComplement(
+                            join(ptr, kw), "the complement of additionalItems (some item fails)"
+                        )
+                continue
+            if kw == "$ref":
+                if not isinstance(v, str):
+                    raise SpecError(f"$ref at {show(ptr)} must be a string")
+                out.append(self.complement(self.doc.resolve(v, ptr)))
+            elif kw == "type":
+                types = [v] if isinstance(v, str) else v
+                if not isinstance(types, list) or not all(
+                    isinstance(t, str) and t in _TYPE_KINDS for t in types
+                ):
+                    raise SpecError(f"type at {show(ptr)}: invalid type {v!r}")
+                kinds = set()
+                for t in types:
+                    kinds |= _TYPE_KINDS[t]
+                out.append(N_(kinds=KINDS - kinds))
+            elif kw in ("enum", "const"):
+                values = [v] if kw == "const" else v
+                if not isinstance(values, list):
+                    raise SpecError(f"enum at {show(ptr)} must be an array")
+                if any(isinstance(x, (list, dict)) for x in values):
+                    raise _NoComplement(join(ptr, kw), f"the complement of an array or object {kw}")
+                out.append(N_(not_values=tuple(values)))
+            elif kw in ("minimum", "exclusiveMinimum"):
+                if isinstance(v, bool):
+                    continue  # draft-04 form, with minimum
+                x = _number(v, kw, ptr)
+                excl = kw == "exclusiveMinimum" or s.get("exclusiveMinimum") is True
+                out.append(N_(kinds=num, hi=x, hi_x=not excl))
+            elif kw in ("maximum", "exclusiveMaximum"):
+                if isinstance(v, bool):
+                    continue
+                x = _number(v, kw, ptr)
+                excl = kw == "exclusiveMaximum" or s.get("exclusiveMaximum") is True
+                out.append(N_(kinds=num, lo=x, lo_x=not excl))
+            elif kw == "minLength":
+                n = _count(v, kw, ptr)
+                if n:
+                    out.append(N_(kinds=strg, max_len=n - 1))
+            elif kw == "maxLength":
+                out.append(N_(kinds=strg, min_len=_count(v, kw, ptr) + 1))
+            elif kw == "pattern":
+                if not isinstance(v, str):
+                    raise SpecError(f"pattern at {show(ptr)} must be a string")
+                out.append(N_(kinds=strg, not_patterns=((v, ptr),)))
+            elif kw == "format":
+                if not isinstance(v, str) or v not in F.KNOWN:
+                    continue
+                if v not in F.ENFORCED:
+                    raise _NoComplement(join(ptr, kw), f"format {v!r} is not matched exactly")
+                out.append(N_(kinds=strg, not_formats=((v, ptr),)))
+            elif kw == "required":
+                for k in dict.fromkeys(_names(v, kw, ptr)):
+                    out.append(N_(kinds=obj, forbidden=(k,)))
+            elif kw == "properties":
+                if not isinstance(v, dict):
+                    raise SpecError(f"properties at {show(ptr)} must be an object")
+                for k, sub in v.items():
+                    if sub is True or sub == {}:
+                        continue
+                    out.append(
+                        N_(kinds=obj, required=(k,), props={k: (NOT_PREFIX + join(ptr, kw, k),)})
+                    )
+            elif kw in ("additionalProperties", "patternProperties", "propertyNames"):
+                if v is True or v == {}:
+                    continue
+                raise _NoComplement(join(ptr, kw), f"the complement of {kw} (some property fails)")
+            elif kw == "minProperties":
+                n = _count(v, kw, ptr)
+                if n:
+                    out.append(N_(kinds=obj, max_props=n - 1))
+            elif kw == "maxProperties":
+                out.append(N_(kinds=obj, min_props=_count(v, kw, ptr) + 1))
+            elif kw in ("dependentRequired", "dependentSchemas", "dependencies"):
+                if not isinstance(v, dict):
+                    raise SpecError(f"{kw} at {show(ptr)} must be an object")
+                for k, d in v.items():
+                    if isinstance(d, list):
+                        for r in _names(d, kw, ptr):
+                            out.append(N_(kinds=obj, required=(k,), forbidden=(r,)))
+                    else:
+                        out.append(
+                            merge(N_(kinds=obj, required=(k,)), self.complement(join(ptr, kw, k)))
+                        )
+            elif kw in ("items", "prefixItems"):
+                if (
+                    kw == "items"
+                    and "prefixItems" in s
+                    or kw == "prefixItems"
+                    or isinstance(v, list)
+                ):
+                    if kw == "items" and not isinstance(v, list):
+                        npre = len(s["prefixItems"]) if isinstance(s["prefixItems"], list) else 0
+                        if v is False:
+                            out.append(N_(kinds=arr, min_items=npre + 1))
+                        elif v is not True and v != {}:
+                            raise _NoComplement(
+                                join(ptr, kw), "the complement of items (some item fails)"
+                            )
+                        continue
+                    if not isinstance(v, list):
+                        raise SpecError(f"{kw} at {show(ptr)} must be an array")
+                    for i, sub in enumerate(v):
+                        if sub is True or sub == {}:
+                            continue
+                        prefix = ((),) * i + ((NOT_PREFIX + join(ptr, kw, i),),)
+                        out.append(N_(kinds=arr, min_items=i + 1, prefix=prefix))
+                    continue
+                if v is False:
+                    out.append(N_(kinds=arr, min_items=1))
+                elif v is not True and v != {}:
+                    # some item fails: contains the complement
+                    c = _complement_ptr(join(ptr, kw))
+                    out.append(N_(kinds=arr, contains=((c, 1, None),)))
+            elif kw == "minItems":
+                n = _count(v, kw, ptr)
+                if n:
+                    out.append(N_(kinds=arr, max_items=n - 1))
+            elif kw == "maxItems":
+                out.append(N_(kinds=arr, min_items=_count(v, kw, ptr) + 1))
+            elif kw == "uniqueItems":
+                if v is True:
+                    raise _NoComplement(
+                        join(ptr, kw), "the complement of uniqueItems (a repeated item)"
+                    )
+            elif kw == "allOf":
+                if not isinstance(v, list) or not v:
+                    raise SpecError(f"allOf at {show(ptr)} must be a non-empty array")
+                out += [self.complement(join(ptr, kw, i)) for i in range(len(v))]
+            elif kw == "anyOf":
+                if not isinstance(v, list) or not v:
+                    raise SpecError(f"anyOf at {show(ptr)} must be a non-empty array")
+                n = self.complement(join(ptr, kw, 0))
+                for i in range(1, len(v)):
+                    n = merge(n, self.complement(join(ptr, kw, i)))
+                out.append(n)
+            elif kw == "oneOf":
+                if not isinstance(v, list) or not v:
+                    raise SpecError(f"oneOf at {show(ptr)} must be a non-empty array")
+                # no branch, or at least two
+                n = self.complement(join(ptr, kw, 0))
+                for i in range(1, len(v)):
+                    n = merge(n, self.complement(join(ptr, kw, i)))
+                out.append(n)
+                for i in range(len(v)):
+                    for j in range(i + 1, len(v)):
+                        out.append(
+                            merge(self.node_of(join(ptr, kw, i)), self.node_of(join(ptr, kw, j)))
+                        )
+            elif kw == "not":
+                out.append(self.node_of(join(ptr, kw)))
+            elif kw == "if":
+                has_then, has_else = "then" in s, "else" in s
+                if has_then:
+                    out.append(
+                        merge(self.node_of(join(ptr, "if")), self.complement(join(ptr, "then")))
+                    )
+                if has_else:
+                    out.append(
+                        merge(self.complement(join(ptr, "if")), self.complement(join(ptr, "else")))
+                    )
+            elif kw == "contains":
+                mn = _count(s.get("minContains", 1), "minContains", ptr)
+                mx = s.get("maxContains")
+                mx = None if mx is None else _count(mx, "maxContains", ptr)
+                c = join(ptr, kw)
+                if mn > 0:
+                    out.append(N_(kinds=arr, contains=((c, 0, mn - 1),)))
+                if mx is not None:
+                    out.append(N_(kinds=arr, contains=((c, mx + 1, None),)))
+            elif kw == "multipleOf":
+                raise _NoComplement(join(ptr, kw), "the complement of multipleOf")
+            elif kw in REFUSED:
+                raise _NoComplement(join(ptr, kw), f"{kw} is not supported")
+            # unknown keywords are annotations
+        return out
 
     # ---- disjointness (oneOf) --------------------------------------------------------------
     def _values(self, n: Node) -> list:
@@ -813,10 +1314,27 @@ class Lowerer:
         if depth < 3:
             for group in n.groups:
                 try:
-                    k = k & frozenset().union(*[self._kinds(self.node_of(b), depth + 1) for b in group])
+                    k = k & frozenset().union(
+                        *[self._kinds(self.node_of(b), depth + 1) for b in group]
+                    )
                 except UnsupportedSchemaError:
                     pass
         return k
+
+    def _branches_disjoint(self, a: Node, b: Node, excluded: set) -> bool:
+        """Whether two oneOf branches never both match (kinds on which both accept every
+        value are added to ``excluded``: no such value is valid)."""
+        common = self._kinds(a) & self._kinds(b)
+        if a.enum is not None or b.enum is not None:
+            return self.disjoint(a, b)
+        for kind in common:
+            if self._kind_disjoint(a, b, kind, 0):
+                continue
+            if _trivial_on(a, kind) and _trivial_on(b, kind):
+                excluded.add(kind)
+                continue
+            return False
+        return True
 
     def disjoint(self, a: Node, b: Node, depth: int = 0) -> bool:
         """True only when no instance satisfies both (a sufficient test)."""
@@ -853,7 +1371,9 @@ class Lowerer:
         if c in self._rule_of:
             name = self._rule_of[c]
             return None if name is None else Ref(name)
-        if all(self.doc.get(p) is True or self.doc.get(p) == {} for p in c):
+        if all(
+            not p.startswith("!") and (self.doc.get(p) is True or self.doc.get(p) == {}) for p in c
+        ):
             return self.any_value()
         name = self.new_rule("v")
         self._rule_of[c] = name
@@ -902,15 +1422,23 @@ class Lowerer:
             rest = replace(node, groups=node.groups[1:])
             alts = []
             for b in group:
+                if not rest.trivial():
+                    merged = _prune(merge(rest, self.node_of(b)))
+                    if merged.enum is None and not merged.kinds:
+                        continue  # contradicts its siblings: no alternative
                 budget[0] -= 1
                 if budget[0] < 0:
-                    raise _err("anyOf", node.ptr, f"more than {_MAX_ALTERNATIVES} alternatives after distributing anyOf/oneOf over their siblings")
+                    raise _err(
+                        "anyOf",
+                        node.ptr,
+                        f"more than {_MAX_ALTERNATIVES} alternatives after distributing anyOf/oneOf over their siblings",
+                    )
                 if rest.trivial():
                     r = self.rule((b,))
                     if r is not None:
                         alts.append(r)
                     continue
-                alts.append(self.lower_node(merge(rest, self.node_of(b)), name, budget))
+                alts.append(self.lower_node(merged, name, budget))
             alts = [a for a in alts if a != ir.NOTHING]
             return alt(*alts) if alts else ir.NOTHING
         if node.deps:
@@ -924,7 +1452,9 @@ class Lowerer:
                 raise _err("dependencies", ptr, "too many alternatives")
             alts = [self.lower_node(absent, name, budget)]
             # instances that are not objects satisfy dependencies trivially: only once
-            alts.append(self.lower_node(replace(present, kinds=present.kinds & {"object"}), name, budget))
+            alts.append(
+                self.lower_node(replace(present, kinds=present.kinds & {"object"}), name, budget)
+            )
             alts = [a for a in alts if a != ir.NOTHING]
             return alt(*alts) if alts else ir.NOTHING
         return self.lower_basic(node, name)
@@ -937,7 +1467,9 @@ class Lowerer:
         other = [v for v in values if isinstance(v, (list, dict))]
         alts = []
         if strings:
-            alts.append(self.term(S.quoted(alt(*[S.spell_text(v) for v in strings])), "STRING_ENUM"))
+            alts.append(
+                self.term(S.quoted(alt(*[S.spell_text(v) for v in strings])), "STRING_ENUM")
+            )
         if numbers:
             alts.append(self.term(alt(*[N.value_text(v) for v in numbers]), "NUMBER_ENUM"))
         if lits:
@@ -979,7 +1511,9 @@ class Lowerer:
     def key_term(self, k: str) -> Ref:
         r = self._keys.get(k)
         if r is None:
-            r = self._keys[k] = self.term(seq(S.quoted(S.spell_text(k)), self.colon), "KEY_" + _ident(k))
+            r = self._keys[k] = self.term(
+                seq(S.quoted(S.spell_text(k)), self.colon), "KEY_" + _ident(k)
+            )
         return r
 
     # ---- by type ------------------------------------------------------------------------------
@@ -1014,8 +1548,17 @@ class Lowerer:
         return alt(*alts) if alts else ir.NOTHING
 
     def number_terminal(self, node: Node) -> Ref | None:
-        key = ("n", node.lo, node.lo_x, node.hi, node.hi_x, "frac" in node.kinds, node.mult,
-               tuple(json.dumps(v) for v in node.not_values))
+        key = (
+            "n",
+            node.lo,
+            node.lo_x,
+            node.hi,
+            node.hi_x,
+            "frac" in node.kinds,
+            node.mult,
+            node.decimals,
+            tuple(json.dumps(v) for v in node.not_values),
+        )
         if key not in self._memo_terms:
             self._memo_terms[key] = self._number_terminal(node)
         return self._memo_terms[key]
@@ -1023,17 +1566,23 @@ class Lowerer:
     def _number_terminal(self, node: Node) -> Ref | None:
         integer = "frac" not in node.kinds
         try:
-            e = N.number_text(node.lo, node.lo_x, node.hi, node.hi_x, integer, node.mult)
+            e = N.number_text(
+                node.lo, node.lo_x, node.hi, node.hi_x, integer, node.mult, node.decimals
+            )
         except Exception as ex:  # pragma: no cover - defensive
             raise _err("multipleOf", node.ptr, str(ex)) from None
         if "int" not in node.kinds:  # non-integers only (oneOf / not of integer)
             if e == N.JSON_NUMBER:
                 e = seq(ir.opt(Text("-")), N.UNSIGNED)
             e = ir.And((e, ir.Not(seq(ir.opt(Text("-")), N.INTEGRAL))))
-        excl = [v for v in node.not_values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        excl = [
+            v for v in node.not_values if isinstance(v, (int, float)) and not isinstance(v, bool)
+        ]
         if excl:
             e = ir.And((e, ir.Not(alt(*[N.value_text(v) for v in excl]))))
-        if e == ir.NOTHING or (isinstance(e, (ir.And, ir.Alt)) and _empty(e)):
+        if e == ir.NOTHING or (
+            isinstance(e, (ir.And, ir.Alt)) and self.empty(e, "minimum", node.ptr)
+        ):
             return None
         return self.term(e, "INTEGER" if integer else "NUMBER")
 
@@ -1049,23 +1598,45 @@ class Lowerer:
             except (RegexError, ValueError) as e:
                 self.refuse("pattern", pptr, f"{pattern!r}: {e}")
         for fmt, _ in node.formats:
-            rx = F.EXACT.get(fmt) or F.APPROXIMATE[fmt]
-            parts.append(S.spell(Regex(rx).to_ir()))
-        excl = [v for v in node.not_values if isinstance(v, str)]
-        if excl:
-            parts.append(ir.Not(alt(*[S.spell_text(v) for v in excl])))
+            parts.append(self.format_body(fmt))
+        negs = []
+        for pattern, pptr in node.not_patterns:
+            try:
+                negs.append(S.spell(search_regex(pattern)))
+            except (RegexError, ValueError) as e:
+                raise _err("not", pptr, f"the complement of pattern {pattern!r}: {e}") from None
+        for fmt, _ in node.not_formats:
+            negs.append(self.format_body(fmt))
+        negs += [S.spell_text(v) for v in node.not_values if isinstance(v, str)]
+        if negs:
+            parts.append(ir.Not(alt(*negs)))
             if len(parts) == 1:
                 parts.insert(0, S.BODY)
         if not parts:
             return S.BODY
         e = parts[0] if len(parts) == 1 else ir.And(tuple(parts))
-        if (len(parts) > 1 or node.patterns or node.formats) and _empty(e):
+        if (len(parts) > 1 or node.patterns or node.formats) and self.empty(e, "pattern", node.ptr):
             return None
         return e
 
+    def format_body(self, fmt: str) -> ir.Expr:
+        key = ("format", fmt)
+        if key not in self._memo_terms:
+            bodies = [S.spell(Regex(rx).to_ir()) for rx in F.regexes(fmt)]
+            self._memo_terms[key] = bodies[0] if len(bodies) == 1 else ir.And(tuple(bodies))
+        return self._memo_terms[key]
+
     def string_terminal(self, node: Node) -> Ref | None:
-        key = ("s", node.min_len, node.max_len, node.patterns, node.formats,
-               tuple(json.dumps(v) for v in node.not_values))
+        key = (
+            "s",
+            node.min_len,
+            node.max_len,
+            node.patterns,
+            node.formats,
+            node.not_patterns,
+            node.not_formats,
+            tuple(json.dumps(v) for v in node.not_values),
+        )
         if key not in self._memo_terms:
             body = self.string_body(node)
             self._memo_terms[key] = None if body is None else self.term(S.quoted(body), "STRING")
@@ -1076,6 +1647,14 @@ class Lowerer:
         lo, hi = node.min_items, node.max_items
         if hi is not None and hi < lo:
             return ir.NOTHING
+        if node.contains:
+            if node.unique and (hi is None or hi > 1):
+                self.refuse("uniqueItems", node.ptr, "uniqueItems together with contains")
+            return self.contains_array(node, name)
+        if node.unique and (hi is None or hi > 1):
+            e = self.unique_array(node, name)
+            if e is not None:
+                return e
         items = []
         for i in range(len(node.prefix)):
             if hi is not None and i >= hi:
@@ -1111,9 +1690,127 @@ class Lowerer:
             if k:
                 first = seq(items[0], tail)
             else:
-                first = seq(rest, Repeat(seq(self.COMMA, rest), max(lo - 1, 0), None if hi is None else hi - 1))
+                first = seq(
+                    rest,
+                    Repeat(seq(self.COMMA, rest), max(lo - 1, 0), None if hi is None else hi - 1),
+                )
             alts.append(seq(self.LBRACK, first, self.RBRACK))
         return alt(*alts) if alts else ir.NOTHING
+
+    def contains_array(self, node: Node, name: str) -> ir.Expr:
+        """Arrays with a ``contains`` count: each item either matches the contains schema
+        (counted) or its complement; one rule per (items so far, matches so far), both
+        saturated at the bounds that matter (exact)."""
+        (cptr, mn, mx), more = node.contains[0], node.contains[1:]
+        if more or node.prefix:
+            self.refuse(
+                "contains",
+                node.ptr,
+                "only one contains per array, without prefixItems, is supported",
+            )
+        if mx is not None and mx < mn:
+            return ir.NOTHING
+        lo, hi = node.min_items, node.max_items
+        if hi is not None and (hi < lo or hi < mn):
+            return ir.NOTHING
+        e = self._no_complement(_complement_ptr(cptr))
+        if e is not None:
+            self.refuse("contains", node.ptr, f"needs the complement of contains ({e})")
+            return self.lower_array(replace(node, contains=()), name)
+        rest = node.rest
+        yes = self.rule(conj(rest, (cptr,)))
+        no = self.rule(conj(rest, (_complement_ptr(cptr),)))
+        ccap = mn if mx is None else mx  # matches counted up to ccap (saturating when no max)
+        tcap = hi if hi is not None else lo  # items counted up to tcap (saturating when no max)
+        if (ccap + 1) * (tcap + 1) > _MAX_COUNTED_RULES:
+            raise _err("contains", node.ptr, "too many items to count")
+        base = self.new_rule(name + "_k")
+
+        def ok(t, c):
+            return t >= lo and c >= mn
+
+        def nt(t):
+            return t + 1 if hi is not None else min(t + 1, tcap)
+
+        def can_match(c):
+            return yes is not None and (mx is None or c < mx)
+
+        def nc(c):
+            return min(c + 1, ccap)
+
+        def after(t, c):
+            return Ref(f"{base}_{t}_{c}")
+
+        for t in range(tcap + 1):
+            for c in range(ccap + 1):
+                alts = [ir.EMPTY] if ok(t, c) else []
+                if hi is None or t < hi:
+                    if can_match(c):
+                        alts.append(seq(self.COMMA, yes, after(nt(t), nc(c))))
+                    if no is not None:
+                        alts.append(seq(self.COMMA, no, after(nt(t), c)))
+                self.rules[after(t, c).name] = alt(*alts) if alts else ir.NOTHING
+        out = [self.EMPTY_ARR] if ok(0, 0) else []
+        if hi is None or hi >= 1:
+            first = []
+            if can_match(0):
+                first.append(seq(yes, after(nt(0), nc(0))))
+            if no is not None:
+                first.append(seq(no, after(nt(0), 0)))
+            if first:
+                out.append(seq(self.LBRACK, alt(*first), self.RBRACK))
+        return alt(*out) if out else ir.NOTHING
+
+    def _item_domain(self, node: Node) -> list | None:
+        """The finite list of distinct values the items may take, or None."""
+        if node.prefix:
+            return None
+        if FALSE_PTR in node.rest:
+            return []
+        rn = self.node_for(node.rest)
+        if rn.enum is not None:
+            return self._values(rn)
+        if rn.groups or rn.deps or not rn.kinds <= {"null", "boolean"}:
+            return None
+        values = ([None] if "null" in rn.kinds else []) + (
+            [True, False] if "boolean" in rn.kinds else []
+        )
+        return [v for v in values if not any(v is w for w in rn.not_values)]
+
+    def unique_array(self, node: Node, name: str) -> ir.Expr | None:
+        """Arrays of distinct items drawn from a small finite set: one rule per set of items
+        used so far (exact). None when refused (non-strict: uniqueness is then ignored)."""
+        values = self._item_domain(node)
+        if values is None or len(values) > _MAX_UNIQUE_DOMAIN:
+            self.refuse(
+                "uniqueItems",
+                node.ptr,
+                "only items from a finite set of at most "
+                f"{_MAX_UNIQUE_DOMAIN} values (enum, const, boolean, null) are supported",
+            )
+            return None
+        k = len(values)
+        lo = node.min_items
+        hi = k if node.max_items is None else min(node.max_items, k)
+        if lo > hi:
+            return ir.NOTHING
+        items = [self.value_expr(v) for v in values]
+        base = self.new_rule(name + "_u")
+        for mask in range(1 << k):
+            used = bin(mask).count("1")
+            if used == 0 or used > hi:
+                continue
+            alts = [ir.EMPTY] if used >= lo else []
+            if used < hi:
+                for i in range(k):
+                    if not mask >> i & 1:
+                        alts.append(seq(self.COMMA, items[i], Ref(f"{base}_{mask | 1 << i}")))
+            self.rules[f"{base}_{mask}"] = alt(*alts) if alts else ir.NOTHING
+        out = [self.EMPTY_ARR] if lo == 0 else []
+        if hi >= 1:
+            first = alt(*[seq(items[i], Ref(f"{base}_{1 << i}")) for i in range(k)])
+            out.append(seq(self.LBRACK, first, self.RBRACK))
+        return alt(*out) if out else ir.NOTHING
 
     # ---- objects ------------------------------------------------------------------------------
     def lower_object(self, node: Node, name: str) -> ir.Expr:  # noqa: C901
@@ -1153,7 +1850,9 @@ class Lowerer:
         if base is not None:
             pats = [(p, c, ptr, li) for li, (ps, _) in enumerate(node.layers) for p, c, ptr in ps]
             if len(pats) > _MAX_PATTERN_REGIONS:
-                self.refuse("patternProperties", pats[0][2], f"more than {_MAX_PATTERN_REGIONS} patterns")
+                self.refuse(
+                    "patternProperties", pats[0][2], f"more than {_MAX_PATTERN_REGIONS} patterns"
+                )
                 pats = pats[:_MAX_PATTERN_REGIONS]
             imgs = []
             for p, _c, ptr, _li in pats:
@@ -1164,7 +1863,9 @@ class Lowerer:
             for mask in range(1 << len(pats)):
                 value: tuple = ()
                 for li, (_, additional) in enumerate(node.layers):
-                    matched = [pats[i][1] for i in range(len(pats)) if mask >> i & 1 and pats[i][3] == li]
+                    matched = [
+                        pats[i][1] for i in range(len(pats)) if mask >> i & 1 and pats[i][3] == li
+                    ]
                     value = conj(value, *matched) if matched else conj(value, additional)
                 r = self.rule(value)
                 if r is None:
@@ -1173,7 +1874,7 @@ class Lowerer:
                 for i in range(len(pats)):
                     keys.append(imgs[i] if mask >> i & 1 else ir.Not(imgs[i]))
                 kl = keys[0] if len(keys) == 1 else ir.And(tuple(keys))
-                if (len(keys) > 1 or pn) and _empty(kl):
+                if (len(keys) > 1 or pn) and self.empty(kl, "patternProperties", node.ptr):
                     continue
                 regions.append(seq(self.term(seq(S.quoted(kl), self.colon), "KEY"), r))
         extra = alt(*regions) if regions else None
@@ -1191,7 +1892,15 @@ class Lowerer:
             return ir.NOTHING
         cap = hi if hi is not None else lo  # counter saturates at cap (0: no counting)
         if (n + 1) * (cap + 1) > _MAX_COUNTED_RULES:
-            raise _err("maxProperties" if hi is not None else "minProperties", node.ptr, "too many properties to count")
+            raise _err(
+                "maxProperties" if hi is not None else "minProperties",
+                node.ptr,
+                "too many properties to count",
+            )
+        if n <= ANY_ORDER_MAX and (1 << n) * (cap + 1) <= _MAX_COUNTED_RULES:
+            return self._members_any_order(node, name, declared, extra, cap)
+        if lo == 0 and hi is None and nreq <= ANY_ORDER_REQUIRED_MAX:
+            return self._members_repeatable(name, declared, extra)
         req_after = [0] * (n + 1)
         for i in range(n - 1, -1, -1):
             req_after[i] = req_after[i + 1] + (1 if declared[i][2] else 0)
@@ -1236,6 +1945,75 @@ class Lowerer:
         if (hi is None or hi >= 1) and (extra is not None or n > 0):
             alts.append(seq(self.LBRACE, choice(0, 0), self.RBRACE))
         return alt(*alts) if alts else ir.NOTHING
+
+    def _members_any_order(self, node: Node, name: str, declared: list, extra, cap: int) -> ir.Expr:
+        """Members with the declared keys in any order (each at most once): one rule per set
+        of declared keys written so far and member count (saturated at ``cap``)."""
+        n = len(declared)
+        lo, hi = node.min_props, node.max_props
+        req_mask = sum(1 << i for i, (_, _, r) in enumerate(declared) if r)
+        full = (1 << n) - 1
+        base = self.new_rule(name + "_a")
+
+        def nxt(c):
+            return c + 1 if hi is not None else min(c + 1, cap)
+
+        def tail(m, c):
+            return Ref(f"{base}_t{m}_{c}")
+
+        def choice(m, c):
+            return Ref(f"{base}_c{m}_{c}")
+
+        for m in range(full + 1):
+            for c in range(cap + 1):
+                alts = []
+                if m & req_mask == req_mask and c >= lo:
+                    alts.append(ir.EMPTY)
+                if (hi is None or c < hi) and (extra is not None or m != full):
+                    alts.append(seq(self.COMMA, choice(m, c)))
+                self.rules[tail(m, c).name] = alt(*alts) if alts else ir.NOTHING
+                alts = []
+                if extra is not None:
+                    alts.append(seq(extra, tail(m, nxt(c))))
+                for i, (k, r, _) in enumerate(declared):
+                    if not m >> i & 1:
+                        alts.append(seq(self.key_term(k), r, tail(m | 1 << i, nxt(c))))
+                self.rules[choice(m, c).name] = alt(*alts) if alts else ir.NOTHING
+        alts = []
+        if req_mask == 0 and lo == 0:
+            alts.append(self.EMPTY_OBJ)
+        if (hi is None or hi >= 1) and (extra is not None or n > 0):
+            alts.append(seq(self.LBRACE, choice(0, 0), self.RBRACE))
+        return alt(*alts) if alts else ir.NOTHING
+
+    def _members_repeatable(self, name: str, declared: list, extra) -> ir.Expr:
+        """Members in any order, a declared key possibly more than once (each occurrence
+        satisfies its schema, so whichever one a JSON parser keeps is valid): one rule per
+        set of required keys written so far. Only without min/maxProperties."""
+        req = [i for i, (_, _, r) in enumerate(declared) if r]
+        bit = {i: 1 << j for j, i in enumerate(req)}
+        full = (1 << len(req)) - 1
+        base = self.new_rule(name + "_r")
+
+        def tail(m):
+            return Ref(f"{base}_t{m}")
+
+        def choice(m):
+            return Ref(f"{base}_c{m}")
+
+        for m in range(full + 1):
+            alts = [ir.EMPTY] if m == full else []
+            alts.append(seq(self.COMMA, choice(m)))
+            self.rules[tail(m).name] = alt(*alts)
+            alts = []
+            if extra is not None:
+                alts.append(seq(extra, tail(m)))
+            for i, (k, r, _) in enumerate(declared):
+                alts.append(seq(self.key_term(k), r, tail(m | bit.get(i, 0))))
+            self.rules[choice(m).name] = alt(*alts)
+        alts = [self.EMPTY_OBJ] if not req else []
+        alts.append(seq(self.LBRACE, choice(0), self.RBRACE))
+        return alt(*alts)
 
     # ---- the grammar --------------------------------------------------------------------------
     def grammar(self) -> ir.Grammar:

@@ -88,7 +88,9 @@ def _fixed_lt(s: str, first_min: int = 0) -> ir.Expr:
         d = int(ch)
         lo = first_min if i == 0 else 0
         if lo <= d - 1:
-            alts.append(seq(Text(s[:i]) if i else ir.EMPTY, digit_class(lo, d - 1), _digits(n - i - 1)))
+            alts.append(
+                seq(Text(s[:i]) if i else ir.EMPTY, digit_class(lo, d - 1), _digits(n - i - 1))
+            )
     return alt(*alts) if alts else ir.NOTHING
 
 
@@ -343,7 +345,10 @@ def multiple_of(k: int) -> ir.Expr:
         sufs = [str(v).zfill(lj) for v in range(mj, 10**lj, mj) if v % 10]
         for f in range(0, MAX_SCI_FRACTION + 1):
             if f == 0:
-                mant = seq(_trie([str(d) for d in range(1, 10) if d % mj == 0]), ir.opt(seq(Text("."), Repeat(Text("0"), 1, None))))
+                mant = seq(
+                    _trie([str(d) for d in range(1, 10) if d % mj == 0]),
+                    ir.opt(seq(Text("."), Repeat(Text("0"), 1, None))),
+                )
             elif f + 1 <= lj:
                 ms = [str(v) for v in range(10**f, 10 ** (f + 1)) if v % 10 and v % mj == 0]
                 mant = seq(_trie([x[0] + "." + x[1:] for x in ms]), zeros)
@@ -354,6 +359,33 @@ def multiple_of(k: int) -> ir.Expr:
     if r == 3:
         out = And((out, seq(DIGIT_SUM_MOD3, ir.opt(EXPONENT))))
     return out
+
+
+def decimal_places(k) -> int | None:
+    """``e`` when ``k`` is ``10**-e`` (``0.1``, ``0.01``...; e >= 1), else None."""
+    if isinstance(k, bool) or not isinstance(k, float) or not k > 0 or k.is_integer():
+        return None
+    d = Decimal(repr(k)).normalize()
+    sign, digits, exp = d.as_tuple()
+    if digits == (1,) and exp < 0:
+        return -exp
+    return None
+
+
+@lru_cache(maxsize=64)
+def max_decimals(e: int) -> ir.Expr:
+    """Unsigned canonical texts whose value has at most ``e`` digits after the decimal point
+    (a multiple of ``10**-e``). Scientific notation is exact up to :data:`MAX_SCI_FRACTION`
+    significant fraction digits, as for integers."""
+    zeros = Repeat(Text("0"), 0, None)
+    plain = seq(UINT, ir.opt(seq(Text("."), Repeat(DIGIT, 1, e), zeros)))
+    alts = [seq(NZDIGIT, ir.opt(seq(Text("."), Repeat(Text("0"), 1, None))), EXP_MARK, exp_ge(-e))]
+    for f in range(1, MAX_SCI_FRACTION + 1):
+        # f significant fraction digits: the value has max(f - exponent, 0) decimals
+        alts.append(
+            seq(NZDIGIT, Text("."), _digits(f - 1), NZDIGIT, zeros, EXP_MARK, exp_ge(f - e))
+        )
+    return alt(plain, *alts)
 
 
 # --------------------------------------------------------------------------- signed ranges
@@ -391,6 +423,7 @@ def number_text(
     exclusive_maximum: bool = False,
     integer: bool = False,
     multiple: int | None = None,
+    decimals: int | None = None,
 ) -> ir.Expr:
     """JSON number texts whose exact value satisfies the constraints.
 
@@ -398,18 +431,27 @@ def number_text(
     (module docstring). ``multiple`` implies ``integer``."""
     with localcontext(_CTX):
         return _number_text(
-            _to_decimal(minimum), exclusive_minimum, _to_decimal(maximum), exclusive_maximum,
-            integer, multiple,
+            _to_decimal(minimum),
+            exclusive_minimum,
+            _to_decimal(maximum),
+            exclusive_maximum,
+            integer,
+            multiple,
+            decimals,
         )
 
 
 _CTX = Context(prec=100_000)
 
 
-def _number_text(lo, exclusive_minimum, hi, exclusive_maximum, integer, multiple) -> ir.Expr:
-    if lo is None and hi is None and not integer and multiple is None:
+def _number_text(
+    lo, exclusive_minimum, hi, exclusive_maximum, integer, multiple, decimals=None
+) -> ir.Expr:
+    if lo is None and hi is None and not integer and multiple is None and decimals is None:
         return JSON_NUMBER
     extra: list[ir.Expr] = []
+    if decimals is not None and not integer and multiple is None:
+        extra.append(max_decimals(decimals))
     if multiple is not None and multiple != 1:
         extra.append(multiple_of(int(multiple)))
     elif integer or multiple == 1:

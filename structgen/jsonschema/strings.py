@@ -118,9 +118,7 @@ def spell_set(ranges: tuple) -> ir.Expr:
         for hr, lr in pairs:
             by_low.setdefault(lr, []).append(hr)
         for lr, hrs in by_low.items():
-            esc.append(
-                seq(Text("u"), _hex4(ir.normalize_ranges(hrs)), Text("\\u"), _hex4((lr,)))
-            )
+            esc.append(seq(Text("u"), _hex4(ir.normalize_ranges(hrs)), Text("\\u"), _hex4((lr,))))
     if esc:
         alts.append(seq(Text("\\"), alt(*esc)))
     return alt(*alts) if alts else ir.NOTHING
