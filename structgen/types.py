@@ -51,6 +51,9 @@ __all__ = ["Output", "output_spec"]
 
 _UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z"
 _NO_NEWLINE = r"^[^\n]*\Z"
+# pydantic matches patterns with Rust's regex, where "$" is the end of the text only;
+# JSON Schema (Python's re) also lets "$" match before a final newline
+_NO_FINAL_NEWLINE = r"^(?:[\s\S]*[^\n])?\Z"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -224,6 +227,9 @@ def _narrow(node: Any, ptr: str) -> Any:
         out = _with_pattern(out, _UUID_PATTERN)
     elif fmt in ("date-time", "date", "time"):
         out = _with_pattern(out, _NO_NEWLINE)
+    pat = out.get("pattern")
+    if isinstance(pat, str) and pat.endswith("$") and not pat.endswith("\\$"):
+        out = _with_pattern(out, _NO_FINAL_NEWLINE)
     if (
         out.get("type") == "object"
         and "properties" in out
