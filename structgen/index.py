@@ -46,6 +46,8 @@ class VocabArrays:
             self.cols.append(
                 np.frombuffer(b"".join(b[j : j + 1] for b in self.data[:n]), dtype=np.uint8)
             )
+        # byte 0 of every token as indices (a gather with uint8 indices converts them)
+        self.col0 = self.cols[0].astype(np.intp) if self.maxlen else np.zeros(0, np.intp)
         self.eos = np.asarray(sorted(vocab.eos_ids), dtype=np.int64)
         self.lexcache = BoundedCache(limits.max_cache_bytes // 4)
         self._caps: dict[int, list[tuple[int, np.ndarray]]] = {}
@@ -225,10 +227,10 @@ def _lex_walk(
     lens, cnt, cols = va.lens, va.cnt, va.cols
     if va.maxlen:
         dfa.build(q)
-        st = dfa.table[q][cols[0]]  # byte 0 of every token, from one row
+        st = dfa.table[q].take(va.col0)  # byte 0 of every token, from one row
         if skip is not None:
             st[skip] = 0
-        idx = np.flatnonzero(st)
+        idx = np.flatnonzero(st != 0)  # (faster on bools than on ints)
         st = st[idx].astype(np.int64)
     else:
         idx = st = np.zeros(0, dtype=np.int64)
