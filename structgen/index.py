@@ -260,8 +260,9 @@ def _lex_walk(
         if not built[st].all():
             dfa.ensure(st)
             built = dfa.built
-        table = dfa.table.reshape(-1)
-        st = table[st * 256 + cols[j][idx]]
+        flat = st * 256
+        flat += cols[j].take(idx)
+        st = dfa.table.reshape(-1).take(flat)
         keep = st != 0
         if not keep.all():
             idx, st = idx[keep], st[keep]
