@@ -3,6 +3,7 @@ real tokenizers, and time inside the logits processor while SmolLM2 generates.
 
     python bench/bench_regex.py                 # all of it
     python bench/bench_regex.py --no-model      # tokenizer-only figures
+    python bench/bench_regex.py --no-model --tokenizers smollm2 --regexes email
 
 Per-token figures come from random walks through the mask (uniform over allowed tokens,
 EOS avoided until the text may end): the first pass over fresh states is the
@@ -276,7 +277,12 @@ def main() -> None:
     ap.add_argument("--walks", type=int, default=30)
     ap.add_argument("--max-len", type=int, default=64)
     ap.add_argument("--no-model", action="store_true")
+    ap.add_argument("--regexes", default=",".join(REGEXES), help="names from REGEXES")
     args = ap.parse_args()
+    wanted = args.regexes.split(",")
+    for name in list(REGEXES):
+        if name not in wanted:
+            del REGEXES[name]
     for name in args.tokenizers.split(","):
         bench_tokenizer(name, args.walks, args.max_len)
     bench_intersection()

@@ -46,6 +46,8 @@ class VocabArrays:
             self.cols.append(
                 np.frombuffer(b"".join(b[j : j + 1] for b in self.data[:n]), dtype=np.uint8)
             )
+        # byte 0 of every token as indices (a gather with uint8 indices converts them)
+        self.col0 = self.cols[0].astype(np.intp) if self.maxlen else np.zeros(0, np.intp)
         self.eos = np.asarray(sorted(vocab.eos_ids), dtype=np.int64)
         self.lexcache = BoundedCache(limits.max_cache_bytes // 4)
         self._caps: dict[int, list[tuple[int, np.ndarray]]] = {}
@@ -141,6 +143,10 @@ class VocabArrays:
 # first, then a few more, each level clamping nearer to the bounds of the counts
 _EXCEPTIONAL_LEVELS = (0, 2, 8, 32)
 
+# the vectorised walk of a whole vocabulary finishes token by token once the bytes left
+# in all are fewer than this many times the bytes left in the longest
+_SCALAR_RATIO = 30
+
 
 def vocab_arrays(vocab, limits: Limits = DEFAULT_LIMITS) -> VocabArrays:
     arr = getattr(vocab, "_structgen_arrays", None)
@@ -157,43 +163,47 @@ class LexInfo:
     """What all tokens do from one DFA state: ``inside`` (bool mask over the vocabulary:
     consumed entirely without dying) and the *exits*: where the terminal may end before
     byte ``j`` of a token, as a tuple of parts ``(positions into the sorted token arrays,
-    offsets j, the bytes at j)``."""
+    offsets j, the bytes at j)``; None when they were not asked for (nothing can follow
+    the terminal: recording them costs a third of some walks)."""
 
     __slots__ = ("inside", "exits", "nbytes")
 
 
-def lex_info(dfa: DFA, q: int, va: VocabArrays) -> LexInfo:
+def lex_info(dfa: DFA, q: int, va: VocabArrays, exits: bool = True) -> LexInfo:
     """What every token does from ``dfa`` state ``q``, cached per (DFA,
     :meth:`VocabArrays.lexkey`): the states of a long counter share one entry until the
     counter comes within one token's reach of its bounds. Nearer the bounds they still
     share the walk of all but a few exceptional tokens (the longest runs of the counted
-    bytes), which are walked from each state."""
+    bytes), which are walked from each state.
+
+    Without ``exits`` the result may lack them (``exits`` None); an entry without them
+    is replaced by one with them when they are asked for."""
     ident, ck, exc = va.lexkey(dfa, q)
     cache = va.lexcache
     key = (dfa, ident)
     info = cache.get(key)
-    if info is not None:
+    if info is not None and (info.exits is not None or not exits):
         return info
     if exc is None:
-        info = _lex_walk(dfa, q, va, None)
+        info = _lex_walk(dfa, q, va, None, exits)
         cache.put(key, info, info.nbytes)
         return info
     bkey = (dfa, ck)
     base = cache.get(bkey)
-    if base is None:
-        base = _lex_walk(dfa, q, va, exc)
+    if base is None or (base.exits is None and exits):
+        base = _lex_walk(dfa, q, va, exc, exits)
         cache.put(bkey, base, base.nbytes)
     ins: list = []
-    exits: list = []
-    _lex_scalar(dfa, va, exc, np.full(exc.size, q, dtype=np.int32), 0, ins, exits)
-    if not ins and not exits:
+    more: list | None = [] if base.exits is not None else None
+    _lex_scalar(dfa, va, exc, np.full(exc.size, q, dtype=np.int32), 0, ins, more)
+    if not ins and not more:
         info = base
     else:
         inside = base.inside
         if ins:
             inside = inside.copy()
             inside[va.ids[ins[0]]] = True
-        info = _lex_result(inside, base.exits + tuple(exits))
+        info = _lex_result(inside, None if more is None else base.exits + tuple(more))
     cache.put(key, info, info.nbytes if info is not base else 64)
     return info
 
@@ -202,22 +212,25 @@ def _lex_result(inside: np.ndarray, exits: tuple) -> LexInfo:
     info = LexInfo()
     info.inside = inside
     info.exits = exits
-    info.nbytes = inside.nbytes + sum(p.size * 13 for p, _, _ in exits) + 200
+    info.nbytes = inside.nbytes + sum(p.size * 13 for p, _, _ in exits or ()) + 200
     return info
 
 
-def _lex_walk(dfa: DFA, q: int, va: VocabArrays, skip: np.ndarray | None) -> LexInfo:
-    """The vectorised walk of every token (but those at positions ``skip``) from ``q``."""
+def _lex_walk(
+    dfa: DFA, q: int, va: VocabArrays, skip: np.ndarray | None, want_exits: bool = True
+) -> LexInfo:
+    """The vectorised walk of every token (but those at positions ``skip``) from ``q``
+    (recording exits only if ``want_exits``)."""
     ins: list = []  # positions of tokens read entirely
     ex_pos, ex_off, ex_first = [], [], []  # exits: position, offset, byte at the offset
-    exits: list = []
+    exits: list | None = [] if want_exits else None
     lens, cnt, cols = va.lens, va.cnt, va.cols
     if va.maxlen:
         dfa.build(q)
-        st = dfa.table[q][cols[0]]  # byte 0 of every token, from one row
+        st = dfa.table[q].take(va.col0)  # byte 0 of every token, from one row
         if skip is not None:
             st[skip] = 0
-        idx = np.flatnonzero(st)
+        idx = np.flatnonzero(st != 0)  # (faster on bools than on ints)
         st = st[idx].astype(np.int64)
     else:
         idx = st = np.zeros(0, dtype=np.int64)
@@ -230,8 +243,7 @@ def _lex_walk(dfa: DFA, q: int, va: VocabArrays, skip: np.ndarray | None) -> Lex
             idx, st = idx[:k], st[:k]
             if not k:
                 break
-        acc = dfa.accepting[st]
-        if acc.any():
+        if want_exits and (acc := dfa.accepting[st]).any():
             p = idx[acc]
             ex_pos.append(p)
             ex_off.append(np.full(p.size, j + 1, dtype=np.int32))
@@ -240,14 +252,17 @@ def _lex_walk(dfa: DFA, q: int, va: VocabArrays, skip: np.ndarray | None) -> Lex
         # few bytes left in all: finish token by token (a numpy call costs as much as a
         # few hundred scalar steps)
         n = idx.size
-        if n <= 8 or (n <= 2048 and int(lens[idx].sum()) - n * j <= 100 * (int(lens[idx[0]]) - j)):
+        if n <= 8 or (
+            n <= 2048 and int(lens[idx].sum()) - n * j <= _SCALAR_RATIO * (int(lens[idx[0]]) - j)
+        ):
             _lex_scalar(dfa, va, idx, st, j, ins, exits)
             break
         if not built[st].all():
             dfa.ensure(st)
             built = dfa.built
-        table = dfa.table.reshape(-1)
-        st = table[st * 256 + cols[j][idx]]
+        flat = st * 256
+        flat += cols[j].take(idx)
+        st = dfa.table.reshape(-1).take(flat)
         keep = st != 0
         if not keep.all():
             idx, st = idx[keep], st[keep]
@@ -256,13 +271,15 @@ def _lex_walk(dfa: DFA, q: int, va: VocabArrays, skip: np.ndarray | None) -> Lex
         inside[va.ids[np.concatenate(ins)]] = True
     if ex_pos:
         exits.insert(0, (np.concatenate(ex_pos), np.concatenate(ex_off), np.concatenate(ex_first)))
-    return _lex_result(inside, tuple(exits))
+    return _lex_result(inside, None if exits is None else tuple(exits))
 
 
-def _lex_scalar(dfa: DFA, va: VocabArrays, idx, st, j: int, ins: list, exits: list) -> None:
-    """The end of :func:`lex_info` for the few tokens still alive after ``j`` bytes."""
+def _lex_scalar(dfa: DFA, va: VocabArrays, idx, st, j: int, ins: list, exits: list | None) -> None:
+    """The end of :func:`lex_info` for the few tokens still alive after ``j`` bytes
+    (exits appended to ``exits`` unless it is None)."""
     data, step, acc, rows = va.data, dfa.step, dfa.acc, dfa.rows
     done, xp, xo, xf = [], [], [], []
+    want = exits is not None
     for p, s in zip(idx.tolist(), st.tolist(), strict=True):
         tok = data[p]
         n = len(tok)
@@ -277,7 +294,7 @@ def _lex_scalar(dfa: DFA, va: VocabArrays, idx, st, j: int, ins: list, exits: li
             if o == n:
                 done.append(p)
                 break
-            if acc[s]:
+            if acc[s] and want:
                 xp.append(p)
                 xo.append(o)
                 xf.append(tok[o])
@@ -419,13 +436,19 @@ class TokenIndex:
 
     def _compute_elem_mask(self, t: int, q: int, ret) -> np.ndarray:
         A = self.automaton
-        info = lex_info(A.dfas[t], q, self.va)
-        m = info.inside
-        if info.exits:
+        try:
             cont = A.close(A.expand(ret))
             fb = self._first_bytes_of(cont)
-            if not fb.any():
-                return m
+            need = bool(fb.any())  # whether anything can follow the terminal
+        except NeedDeeper:
+            cont = fb = None
+            need = True
+        info = lex_info(A.dfas[t], q, self.va, exits=need)
+        m = info.inside
+        if need and info.exits:
+            if cont is None:
+                cont = A.close(A.expand(ret))
+                fb = self._first_bytes_of(cont)
             groups: dict[bytes, list[int]] = {}
             data = self.va.data
             for pos, off, first in info.exits:

@@ -22,10 +22,11 @@ from hypothesis import strategies as st
 
 import structgen
 from structgen import assets
+from structgen import index as index_mod
 from structgen.automata import Automaton, terms
 from structgen.automata.dfa import DFA
 from structgen.automata.lower import lower_regex
-from structgen.index import TokenIndex, vocab_arrays
+from structgen.index import TokenIndex, lex_info, vocab_arrays
 from structgen.ir import Alt, And, Bytes, Chars, Grammar, Not, Repeat, Seq, Text
 from structgen.matcher import Matcher
 from structgen.vocab import Vocabulary
@@ -129,6 +130,62 @@ def test_counter_masks_equal_brute_force(vocab, which, lo, span, lo2, span2, see
             assert m.advance(tok)
             if tok == eos:
                 break
+
+
+def _brute_lex(dfa: DFA, q: int, va) -> tuple[set, set]:
+    inside, exits = set(), set()
+    for p, tok in enumerate(va.data):
+        s = q
+        for o, c in enumerate(tok):
+            if o and dfa.acc[s]:
+                exits.add((p, o, c))
+            s = dfa.step(s, c)
+            if not s:
+                break
+        else:
+            inside.add(int(va.ids[p]))
+    return inside, exits
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    vocab=toy_vocabs(),
+    which=st.integers(0, 6),
+    lo=st.integers(0, 6),
+    span=st.integers(0, 60),
+    lo2=st.integers(0, 3),
+    span2=st.integers(0, 40),
+    path=st.binary(max_size=12),
+    ratio=st.sampled_from([0, 30, 10**9]),
+)
+def test_lex_info_with_and_without_exits(vocab, which, lo, span, lo2, span2, path, ratio):
+    """Walks asked without exits (nothing follows the terminal) and later with them, on
+    the same cache, both vectorised and token by token: equal to a brute-force walk."""
+    term = lower_regex(_patterns(lo, lo + span, lo2, lo2 + span2)[which])
+    dfa = DFA(term)
+    va = vocab_arrays(vocab)
+    saved = index_mod._SCALAR_RATIO
+    index_mod._SCALAR_RATIO = ratio
+    try:
+        q = dfa.start
+        for c in path:
+            nq = dfa.step(q, _ALPHA[c % len(_ALPHA)])
+            if not nq:
+                break
+            q = nq
+        want_inside, want_exits = _brute_lex(dfa, q, va)
+        for exits in (False, True):
+            info = lex_info(dfa, q, va, exits=exits)
+            assert set(np.flatnonzero(info.inside).tolist()) == want_inside
+            if exits:
+                got = {
+                    (p, o, f)
+                    for pos, off, first in info.exits
+                    for p, o, f in zip(pos.tolist(), off.tolist(), first.tolist(), strict=True)
+                }
+                assert got == want_exits
+    finally:
+        index_mod._SCALAR_RATIO = saved
 
 
 def test_capped_keeps_counts_under_intersection_and_complement():

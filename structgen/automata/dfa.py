@@ -162,7 +162,8 @@ class DFA:
         """Materialise the rows of every state in ``states`` (an int array)."""
         need = states[~self.built[states]]
         if need.size:
-            for s in np.unique(need).tolist():
+            # (bincount: a few hundred states at most, cheaper than np.unique's sort/hash)
+            for s in np.flatnonzero(np.bincount(need)).tolist():
                 self.build(s)
 
     def step(self, sid: int, byte: int) -> int:
