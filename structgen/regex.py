@@ -78,6 +78,20 @@ _A = int(re.ASCII)
 _U = int(re.UNICODE)
 
 
+def class_end(pattern: str, i: int) -> int:
+    """The index just past the character class that opens at ``pattern[i] == "["`` (a
+    ``]`` right after ``[`` or ``[^`` is a member; escapes are skipped)."""
+    n = len(pattern)
+    j = i + 1
+    if j < n and pattern[j] == "^":
+        j += 1
+    if j < n and pattern[j] == "]":
+        j += 1
+    while j < n and pattern[j] != "]":
+        j += 2 if pattern[j] == "\\" else 1
+    return j + 1
+
+
 def _data(sub) -> list:
     """The item list of a parser SubPattern (iterating the object itself is slow)."""
     return getattr(sub, "data", sub)
@@ -415,14 +429,7 @@ def _scan(pattern: str, verbose: bool) -> list[tuple[int, int, str]]:
             i += 2
             continue
         if c == "[":
-            j = i + 1
-            if j < n and pattern[j] == "^":
-                j += 1
-            if j < n and pattern[j] == "]":
-                j += 1
-            while j < n and pattern[j] != "]":
-                j += 2 if pattern[j] == "\\" else 1
-            i = j + 1
+            i = class_end(pattern, i)
             continue
         if c == "(":
             if pattern.startswith("(?", i):

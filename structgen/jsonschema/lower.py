@@ -27,7 +27,7 @@ from decimal import Decimal
 from .. import ir
 from ..errors import LimitError, RegexError, SpecError, UnsupportedSchemaError
 from ..ir import Ref, Repeat, Text, alt, seq
-from ..regex import Regex
+from ..regex import Regex, class_end
 from . import formats as F
 from . import numbers as N
 from . import strings as S
@@ -494,14 +494,7 @@ def split_alternatives(pattern: str) -> list[str] | None:
             i += 2
             continue
         if c == "[":
-            j = i + 1
-            if j < n and pattern[j] == "^":
-                j += 1
-            if j < n and pattern[j] == "]":
-                j += 1
-            while j < n and pattern[j] != "]":
-                j += 2 if pattern[j] == "\\" else 1
-            i = j + 1
+            i = class_end(pattern, i)
             continue
         if c == "(":
             if depth == 0:
