@@ -17,9 +17,12 @@ invalid instance accepted), passing.
 Schemas with test instances (9,795) and without (1,510: they only need to compile or be
 refused with a clear error) are reported in separate tables. ``--census`` only lowers each
 schema to the Grammar IR (no tokenizer: seconds per thousand schemas) and lists the refusals
-(``--refusals N``), to see which keywords block most schemas.
+(``--refusals N``), to see which keywords block most schemas. Results are written to
+``--out`` as each schema finishes; ``--resume`` keeps them and runs only the rest, so a
+full run can be done in several sittings and still report one table.
 
     python bench/maskbench.py --tokenizer smollm2 --jobs 1 --timeout 60     # the full run
+    python bench/maskbench.py --tokenizer smollm2 --jobs 1 --timeout 60 --resume   # go on
     python bench/maskbench.py --subset tests --sample 600 --seed 3 --jobs 1  # a sample
     python bench/maskbench.py --census --subset tests --refusals 40 --jobs 1
     python bench/maskbench.py --tokenizer llama3 --sample 300 --jobs 1
@@ -361,6 +364,24 @@ def _table(results: list, title: str, refusals: int) -> None:
             print(f"  {v:>5}  {k}")
 
 
+def _to_line(r: dict) -> str:
+    """One result as a JSON line; per-token mask times are kept (in whole microseconds)
+    so that percentiles over a resumed run stay exact to the microsecond."""
+    r = dict(r)
+    xs = r.pop("tbm_s", None)
+    if xs:
+        r["tbm_us"] = [round(x * 1e6) for x in xs]
+    return json.dumps(r, ensure_ascii=False)
+
+
+def _from_line(r: dict) -> dict:
+    r = dict(r)
+    us = r.pop("tbm_us", None)
+    if us:
+        r["tbm_s"] = [x / 1e6 for x in us]
+    return r
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=str(DEFAULT_DATA))
@@ -391,6 +412,12 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--refusals", type=int, default=0, help="list the N most frequent refusal messages"
     )
+    ap.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the results already in --out (written as each schema finishes) and run "
+        "only the schemas missing there; the tables cover both",
+    )
     args = ap.parse_args(argv)
 
     with gzip.open(args.data, "rt", encoding="utf-8") as f:
@@ -408,38 +435,49 @@ def main(argv=None) -> int:
     what = "lowering only" if args.census else f"tokenizer {args.tokenizer}"
     print(f"MaskBench: {len(rows)} schemas, {what}, {args.jobs} jobs, timeout {args.timeout:g}s")
 
+    kept: list = []
+    if args.resume and Path(out_path).exists():
+        have = {}
+        with open(out_path, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    r = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut short by an interrupted run: redone
+                have[r["id"]] = r
+        kept = [_from_line(have[r["id"]]) for r in rows if r["id"] in have]
+        rows = [r for r in rows if r["id"] not in have]
+        with open(out_path, "w", encoding="utf-8") as f:  # rewritten without broken lines
+            for r in kept:
+                f.write(_to_line(r) + "\n")
+        print(f"resuming: {len(kept)} schemas already in {out_path}, {len(rows)} to run")
+    else:
+        open(out_path, "w").close()
+
     results: list = [None] * len(rows)
     t_start = time.perf_counter()
     done = [0]
+    out_file = open(out_path, "a", encoding="utf-8")  # noqa: SIM115 - closed below
 
     def on_result(idx, res):
         res["has_tests"] = bool(rows[idx].get("tests"))
         results[idx] = res
+        out_file.write(_to_line(res) + "\n")
+        out_file.flush()
         done[0] += 1
         if done[0] % 25 == 0 or done[0] == len(rows):
             el = time.perf_counter() - t_start
             print(f"  {done[0]}/{len(rows)} schemas, {el:.0f}s", flush=True)
 
-    if not args.census:
+    if not args.census and rows:
         _load_tokenizer(args.tokenizer)  # loaded once, inherited by the forked workers
     pool = Pool(args.jobs, args.tokenizer, not args.no_strict, args.whitespace, args.census)
     try:
         pool.run(rows, args.timeout, on_result)
     finally:
         pool.close()
-
-    with open(out_path, "w", encoding="utf-8") as f:
-        for r in results:
-            r = dict(r)
-            xs = r.pop("tbm_s", None)
-            if xs:
-                r["tbm_ms"] = {
-                    "n": len(xs),
-                    "p50": _pct(xs, 50) * 1e3,
-                    "max": max(xs) * 1e3,
-                    "total": sum(xs) * 1e3,
-                }
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+        out_file.close()
+    results = kept + [r for r in results if r is not None]
 
     with_tests = [r for r in results if r["has_tests"]]
     without = [r for r in results if not r["has_tests"]]
