@@ -293,15 +293,41 @@ def _lex_scalar(dfa: DFA, va: VocabArrays, idx, st, j: int, ins: list, exits: li
         )
 
 
-def _valid_remainders(A: Automaton, cont: frozenset, groups: dict) -> list[int]:
-    """Token positions whose remainder can be read from ``cont``. Remainders are visited
-    in sorted order and the configurations along the previous one are kept, so a shared
-    prefix is stepped once (a trie walk without building the trie)."""
-    ok: list[int] = []
+class SuffixTable:
+    """Every distinct suffix of every token, numbered in byte order: ``sid[start[p] + o]``
+    is the number of ``data[p][o:]`` (``p`` a position in the sorted token arrays of
+    :class:`VocabArrays`), ``text[sid]`` its bytes. Remainders of tokens that cross a
+    terminal boundary are suffixes, so their checks are memoised per suffix number."""
+
+    def __init__(self, va: VocabArrays):
+        data = va.data
+        flat = [b[o:] for b in data for o in range(len(b))]
+        self.text = sorted(set(flat))
+        num = {b: i for i, b in enumerate(self.text)}
+        self.sid = np.fromiter(map(num.__getitem__, flat), dtype=np.int32, count=len(flat))
+        self.start = np.zeros(len(data), dtype=np.int64)
+        if len(data) > 1:
+            np.cumsum(va.lens[:-1], out=self.start[1:])
+        self.nbytes = self.sid.nbytes + self.start.nbytes + sum(len(b) + 40 for b in self.text)
+
+
+def suffix_table(va: VocabArrays) -> SuffixTable:
+    """The :class:`SuffixTable` of a vocabulary, built once (per tokenizer, like ``va``)."""
+    sx = getattr(va, "_suffix_table", None)
+    if sx is None:
+        sx = va._suffix_table = SuffixTable(va)
+    return sx
+
+
+def _valid_remainders(A: Automaton, cont: frozenset, rems: list[bytes]) -> np.ndarray:
+    """bool per remainder of ``rems`` (sorted): whether it can be read from ``cont``. The
+    configurations along the previous remainder are kept, so a shared prefix is stepped
+    once (a trie walk without building the trie)."""
+    ok = np.zeros(len(rems), dtype=bool)
     step = A.step
     path = [cont]  # path[i]: configuration after the first i bytes of `prev`
     prev = b""
-    for rem in sorted(groups):
+    for k, rem in enumerate(rems):
         n = 0
         lim = min(len(prev), len(rem), len(path) - 1)
         while n < lim and prev[n] == rem[n]:
@@ -314,7 +340,7 @@ def _valid_remainders(A: Automaton, cont: frozenset, groups: dict) -> list[int]:
             path.append(cfg)
             i += 1
         if cfg and i == len(rem):
-            ok.extend(groups[rem])
+            ok[k] = True
         prev = rem
     return ok
 
@@ -348,6 +374,8 @@ class TokenIndex:
         self._states: dict[frozenset, State] = {}
         self._max_states = 200_000
         self._elem_masks = BoundedCache(limits.max_cache_bytes // 4)
+        # continuation configuration -> (sorted suffix numbers, whether each is readable)
+        self._rem_memo = BoundedCache(limits.max_cache_bytes // 8)
         self._mask_bytes = 0
         self._first_bytes: dict[frozenset, np.ndarray] = {}
         self.initial = self.state(automaton.initial())
@@ -419,26 +447,59 @@ class TokenIndex:
 
     def _compute_elem_mask(self, t: int, q: int, ret) -> np.ndarray:
         A = self.automaton
-        info = lex_info(A.dfas[t], q, self.va)
+        va = self.va
+        info = lex_info(A.dfas[t], q, va)
         m = info.inside
         if info.exits:
             cont = A.close(A.expand(ret))
             fb = self._first_bytes_of(cont)
             if not fb.any():
                 return m
-            groups: dict[bytes, list[int]] = {}
-            data = self.va.data
+            sx = suffix_table(va)
+            ps, ss = [], []
             for pos, off, first in info.exits:
                 sel = fb[first]
                 if sel.any():
-                    for p, o in zip(pos[sel].tolist(), off[sel].tolist(), strict=True):
-                        groups.setdefault(data[p][o:], []).append(p)
-            if groups:
-                ok = _valid_remainders(A, cont, groups)
-                if ok:
+                    p = pos[sel]
+                    ps.append(p)
+                    ss.append(sx.sid[sx.start[p] + off[sel]])
+            if ps:
+                p = np.concatenate(ps) if len(ps) > 1 else ps[0]
+                s = np.concatenate(ss) if len(ss) > 1 else ss[0]
+                ok = self._suffixes_valid(cont, s, sx)
+                if ok.any():
                     m = m.copy()
-                    m[self.va.ids[np.asarray(ok, dtype=np.int64)]] = True
+                    m[va.ids[p[ok]]] = True
         return m
+
+    def _suffixes_valid(self, cont: frozenset, s: np.ndarray, sx: SuffixTable) -> np.ndarray:
+        """bool per suffix number of ``s``: whether that suffix can be read from ``cont``.
+        Memoised per configuration (sorted known numbers and their answers), so elements
+        and states that share a continuation walk each remainder once."""
+        known = self._rem_memo.get(cont)
+        if known is None:
+            keys = np.zeros(0, dtype=np.int32)
+            vals = np.zeros(0, dtype=bool)
+            miss = np.ones(s.size, dtype=bool)
+            res = np.zeros(s.size, dtype=bool)
+        else:
+            keys, vals = known
+            at = np.searchsorted(keys, s)
+            np.minimum(at, keys.size - 1, out=at)
+            hit = keys[at] == s
+            res = vals[at] & hit
+            miss = ~hit
+        if miss.any():
+            new = np.unique(s[miss])  # suffix numbers are in byte order: a sorted walk
+            text = sx.text
+            ok = _valid_remainders(self.automaton, cont, [text[i] for i in new.tolist()])
+            res[miss] = ok[np.searchsorted(new, s[miss])]
+            keys = np.concatenate([keys, new])
+            vals = np.concatenate([vals, ok])
+            order = np.argsort(keys, kind="stable")
+            keys, vals = keys[order], vals[order]
+            self._rem_memo.put(cont, (keys, vals), keys.nbytes + vals.nbytes + 200)
+        return res
 
     def _first_bytes_of(self, config: frozenset) -> np.ndarray:
         fb = self._first_bytes.get(config)
