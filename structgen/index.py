@@ -305,10 +305,16 @@ class SuffixTable:
         self.text = sorted(set(flat))
         num = {b: i for i, b in enumerate(self.text)}
         self.sid = np.fromiter(map(num.__getitem__, flat), dtype=np.int32, count=len(flat))
+        n = len(self.text)
+        # the suffix one byte shorter (-1 for single bytes), and the first byte
+        self.tail = [num.get(b[1:], -1) for b in self.text]
+        self.first = np.fromiter((b[0] for b in self.text), dtype=np.uint8, count=n)
         self.start = np.zeros(len(data), dtype=np.int64)
         if len(data) > 1:
             np.cumsum(va.lens[:-1], out=self.start[1:])
-        self.nbytes = self.sid.nbytes + self.start.nbytes + sum(len(b) + 40 for b in self.text)
+        self.nbytes = (
+            self.sid.nbytes + self.start.nbytes + n * 50 + sum(len(b) for b in self.text)
+        )
 
 
 def suffix_table(va: VocabArrays) -> SuffixTable:
@@ -319,30 +325,21 @@ def suffix_table(va: VocabArrays) -> SuffixTable:
     return sx
 
 
-def _valid_remainders(A: Automaton, cont: frozenset, rems: list[bytes]) -> np.ndarray:
-    """bool per remainder of ``rems`` (sorted): whether it can be read from ``cont``. The
-    configurations along the previous remainder are kept, so a shared prefix is stepped
-    once (a trie walk without building the trie)."""
-    ok = np.zeros(len(rems), dtype=bool)
-    step = A.step
-    path = [cont]  # path[i]: configuration after the first i bytes of `prev`
-    prev = b""
-    for k, rem in enumerate(rems):
-        n = 0
-        lim = min(len(prev), len(rem), len(path) - 1)
-        while n < lim and prev[n] == rem[n]:
-            n += 1
-        del path[n + 1 :]
-        cfg = path[n]
-        i = n
-        while cfg and i < len(rem):
-            cfg = step(cfg, rem[i])
-            path.append(cfg)
-            i += 1
-        if cfg and i == len(rem):
-            ok[k] = True
-        prev = rem
-    return ok
+def _lex_suffix(dfa: DFA, q: int, text: bytes, sid: int, tail: list) -> tuple:
+    """``dfa`` from state ``q`` over the suffix ``text`` (number ``sid``): ``(inside,
+    exits)`` where ``inside`` says the whole suffix is read without dying and ``exits``
+    are the numbers of the shorter suffixes left where the terminal may end before."""
+    step, acc = dfa.step, dfa.acc
+    exits = []
+    last = len(text) - 1
+    for i, c in enumerate(text):
+        q = step(q, c)
+        if not q:
+            return False, tuple(exits)
+        sid = tail[sid]
+        if i < last and acc[q]:
+            exits.append(sid)
+    return True, tuple(exits)
 
 
 class State:
@@ -376,6 +373,10 @@ class TokenIndex:
         self._elem_masks = BoundedCache(limits.max_cache_bytes // 4)
         # continuation configuration -> (sorted suffix numbers, whether each is readable)
         self._rem_memo = BoundedCache(limits.max_cache_bytes // 8)
+        # (terminal, DFA state) -> {suffix number: (read entirely, rests where it may end)}
+        self._suffix_lex: dict[tuple[int, int], dict] = {}
+        self._conts: dict = {}  # stack -> its continuation configuration
+        self._groups: dict = {}  # configuration -> its elements by (terminal, state)
         self._mask_bytes = 0
         self._first_bytes: dict[frozenset, np.ndarray] = {}
         self.initial = self.state(automaton.initial())
@@ -451,7 +452,7 @@ class TokenIndex:
         info = lex_info(A.dfas[t], q, va)
         m = info.inside
         if info.exits:
-            cont = A.close(A.expand(ret))
+            cont = self._cont(ret)
             fb = self._first_bytes_of(cont)
             if not fb.any():
                 return m
@@ -490,9 +491,8 @@ class TokenIndex:
             res = vals[at] & hit
             miss = ~hit
         if miss.any():
-            new = np.unique(s[miss])  # suffix numbers are in byte order: a sorted walk
-            text = sx.text
-            ok = _valid_remainders(self.automaton, cont, [text[i] for i in new.tolist()])
+            new = np.unique(s[miss])
+            ok = self._walk_suffixes(cont, new, sx)
             res[miss] = ok[np.searchsorted(new, s[miss])]
             keys = np.concatenate([keys, new])
             vals = np.concatenate([vals, ok])
@@ -500,6 +500,103 @@ class TokenIndex:
             keys, vals = keys[order], vals[order]
             self._rem_memo.put(cont, (keys, vals), keys.nbytes + vals.nbytes + 200)
         return res
+
+    def _walk_suffixes(self, cont: frozenset, new: np.ndarray, sx: SuffixTable) -> np.ndarray:
+        """bool per suffix number of ``new`` (unique): whether it can be read from ``cont``.
+
+        A configuration reads a text when one of its elements does, and an element
+        ``(t, q, ret)`` reads it when terminal ``t`` reads all of it from ``q``, or ends
+        before some byte and the continuation of ``ret`` reads the rest. The lexing part
+        depends only on ``(t, q)`` and is memoised per suffix; the rests, shorter suffixes,
+        are checked (memoised) against the continuation configuration."""
+        n = new.size
+        text, tail = sx.text, sx.tail
+        lexmemo = self._suffix_lex
+        if len(lexmemo) > 4096:
+            lexmemo.clear()
+        small = n <= 32
+        if small:
+            sids = new.tolist()
+            firsts = [text[i][0] for i in sids]
+            done = [False] * n
+        else:
+            firsts = sx.first[new]
+            res = np.zeros(n, dtype=bool)
+        for t, q, dfa, fb, fbl, rets in self._groups_of(cont):
+            if small:
+                idx = [k for k in range(n) if fbl[firsts[k]] and not done[k]]
+                if not idx:
+                    continue
+                pairs = [(k, sids[k]) for k in idx]
+            else:
+                sel = fb[firsts]
+                sel &= ~res
+                idx = np.flatnonzero(sel)
+                if not idx.size:
+                    continue
+                pairs = zip(idx.tolist(), new[idx].tolist(), strict=True)
+            memo = lexmemo.get((t, q))
+            if memo is None:
+                memo = lexmemo[(t, q)] = {}
+            inside, rest_at, rest = [], [], []
+            for k, sid in pairs:
+                r = memo.get(sid)
+                if r is None:
+                    r = memo[sid] = _lex_suffix(dfa, q, text[sid], sid, tail)
+                if r[0]:
+                    inside.append(k)
+                elif r[1]:
+                    for x in r[1]:
+                        rest_at.append(k)
+                        rest.append(x)
+            if small:
+                for k in inside:
+                    done[k] = True
+            elif inside:
+                res[inside] = True
+            if rest:
+                rest_arr = np.asarray(rest, dtype=np.int32)
+                hit = np.zeros(len(rest), dtype=bool)
+                for ret in rets:
+                    hit |= self._suffixes_valid(self._cont(ret), rest_arr, sx)
+                    if hit.all():
+                        break
+                for k in np.asarray(rest_at, dtype=np.int64)[hit].tolist():
+                    if small:
+                        done[k] = True
+                    else:
+                        res[k] = True
+        return np.asarray(done, dtype=bool) if small else res
+
+    def _groups_of(self, cont: frozenset) -> list:
+        """The elements of ``cont`` grouped by (terminal, DFA state): ``(t, q, dfa, first
+        bytes as a bool array and as a list, the stacks)``."""
+        g = self._groups.get(cont)
+        if g is None:
+            by: dict = {}
+            for t, q, ret in cont:
+                if t >= 0:
+                    by.setdefault((t, q), []).append(ret)
+            dfas = self.automaton.dfas
+            g = []
+            for (t, q), rets in by.items():
+                fb = dfas[t].first_bytes(q)
+                g.append((t, q, dfas[t], fb, fb.tolist(), tuple(rets)))
+            if len(self._groups) > 20_000:
+                self._groups.clear()
+            self._groups[cont] = g
+        return g
+
+    def _cont(self, ret) -> frozenset:
+        """The configuration that continues after a terminal with stack ``ret`` ends."""
+        c = self._conts.get(ret)
+        if c is None:
+            A = self.automaton
+            c = A.close(A.expand(ret))
+            if len(self._conts) > 100_000:
+                self._conts.clear()
+            self._conts[ret] = c
+        return c
 
     def _first_bytes_of(self, config: frozenset) -> np.ndarray:
         fb = self._first_bytes.get(config)
