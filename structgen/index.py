@@ -377,6 +377,7 @@ class TokenIndex:
         self._suffix_lex: dict[tuple[int, int], dict] = {}
         self._conts: dict = {}  # stack -> its continuation configuration
         self._groups: dict = {}  # configuration -> its elements by (terminal, state)
+        self._state_firsts: dict = {}  # (terminal, state) -> first bytes (array, list)
         self._mask_bytes = 0
         self._first_bytes: dict[frozenset, np.ndarray] = {}
         self.initial = self.state(automaton.initial())
@@ -578,12 +579,17 @@ class TokenIndex:
                 if t >= 0:
                     by.setdefault((t, q), []).append(ret)
             dfas = self.automaton.dfas
+            fbs = self._state_firsts
             g = []
             for (t, q), rets in by.items():
-                fb = dfas[t].first_bytes(q)
-                g.append((t, q, dfas[t], fb, fb.tolist(), tuple(rets)))
+                f = fbs.get((t, q))
+                if f is None:
+                    fb = dfas[t].first_bytes(q)
+                    f = fbs[(t, q)] = (fb, fb.tolist())
+                g.append((t, q, dfas[t], f[0], f[1], tuple(rets)))
             if len(self._groups) > 20_000:
                 self._groups.clear()
+                fbs.clear()
             self._groups[cont] = g
         return g
 
