@@ -312,9 +312,7 @@ class SuffixTable:
         self.start = np.zeros(len(data), dtype=np.int64)
         if len(data) > 1:
             np.cumsum(va.lens[:-1], out=self.start[1:])
-        self.nbytes = (
-            self.sid.nbytes + self.start.nbytes + n * 50 + sum(len(b) for b in self.text)
-        )
+        self.nbytes = self.sid.nbytes + self.start.nbytes + n * 50 + sum(len(b) for b in self.text)
 
 
 def suffix_table(va: VocabArrays) -> SuffixTable:
