@@ -323,6 +323,17 @@ def suffix_table(va: VocabArrays) -> SuffixTable:
     return sx
 
 
+def _lex_code(dfa: DFA, q: int, text: bytes, sid: int, tail: list, codes, exd: dict) -> int:
+    """Record in ``codes[sid]`` what ``dfa`` does from ``q`` over the suffix ``text``: 1
+    read entirely, 3 the terminal may end inside (``exd[sid]``: the rests), 2 neither."""
+    inside, exits = _lex_suffix(dfa, q, text, sid, tail)
+    c = 1 if inside else 3 if exits else 2
+    if c == 3:
+        exd[sid] = exits
+    codes[sid] = c
+    return c
+
+
 def _lex_suffix(dfa: DFA, q: int, text: bytes, sid: int, tail: list) -> tuple:
     """``dfa`` from state ``q`` over the suffix ``text`` (number ``sid``): ``(inside,
     exits)`` where ``inside`` says the whole suffix is read without dying and ``exits``
@@ -371,8 +382,8 @@ class TokenIndex:
         self._elem_masks = BoundedCache(limits.max_cache_bytes // 4)
         # continuation configuration -> (sorted suffix numbers, whether each is readable)
         self._rem_memo = BoundedCache(limits.max_cache_bytes // 8)
-        # (terminal, DFA state) -> {suffix number: (read entirely, rests where it may end)}
-        self._suffix_lex: dict[tuple[int, int], dict] = {}
+        # (terminal, DFA state) -> suffix lexing codes and rests (see _lex_code)
+        self._suffix_lex = BoundedCache(limits.max_cache_bytes // 4)
         self._conts: dict = {}  # stack -> its continuation configuration
         self._groups: dict = {}  # configuration -> its elements by (terminal, state)
         self._state_firsts: dict = {}  # (terminal, state) -> first bytes (array, list)
@@ -510,9 +521,6 @@ class TokenIndex:
         are checked (memoised) against the continuation configuration."""
         n = new.size
         text, tail = sx.text, sx.tail
-        lexmemo = self._suffix_lex
-        if len(lexmemo) > 4096:
-            lexmemo.clear()
         small = n <= 32
         if small:
             sids = new.tolist()
@@ -526,32 +534,44 @@ class TokenIndex:
                 idx = [k for k in range(n) if fbl[firsts[k]] and not done[k]]
                 if not idx:
                     continue
-                pairs = [(k, sids[k]) for k in idx]
+            codes, exd = self._suffix_lex_of(t, q, len(text))
+            inside, rest_at, rest = [], [], []
+            if small:
+                for k in idx:
+                    sid = sids[k]
+                    c = codes[sid]
+                    if not c:
+                        c = _lex_code(dfa, q, text[sid], sid, tail, codes, exd)
+                    if c == 1:
+                        inside.append(k)
+                    elif c == 3:
+                        for x in exd[sid]:
+                            rest_at.append(k)
+                            rest.append(x)
             else:
                 sel = fb[firsts]
                 sel &= ~res
                 idx = np.flatnonzero(sel)
                 if not idx.size:
                     continue
-                pairs = zip(idx.tolist(), new[idx].tolist(), strict=True)
-            memo = lexmemo.get((t, q))
-            if memo is None:
-                memo = lexmemo[(t, q)] = {}
-            inside, rest_at, rest = [], [], []
-            for k, sid in pairs:
-                r = memo.get(sid)
-                if r is None:
-                    r = memo[sid] = _lex_suffix(dfa, q, text[sid], sid, tail)
-                if r[0]:
-                    inside.append(k)
-                elif r[1]:
-                    for x in r[1]:
-                        rest_at.append(k)
-                        rest.append(x)
+                sidx = new[idx]
+                c = codes[sidx]
+                unk = c == 0
+                if unk.any():
+                    for sid in sidx[unk].tolist():
+                        _lex_code(dfa, q, text[sid], sid, tail, codes, exd)
+                    c = codes[sidx]
+                inside = idx[c == 1]
+                e = c == 3
+                if e.any():
+                    for k, sid in zip(idx[e].tolist(), sidx[e].tolist(), strict=True):
+                        for x in exd[sid]:
+                            rest_at.append(k)
+                            rest.append(x)
             if small:
                 for k in inside:
                     done[k] = True
-            elif inside:
+            elif inside.size:
                 res[inside] = True
             if rest:
                 rest_arr = np.asarray(rest, dtype=np.int32)
@@ -566,6 +586,15 @@ class TokenIndex:
                     else:
                         res[k] = True
         return np.asarray(done, dtype=bool) if small else res
+
+    def _suffix_lex_of(self, t: int, q: int, n: int) -> tuple:
+        """``(codes, exits)`` memoising :func:`_lex_code` for terminal ``t`` at ``q``."""
+        key = (t, q)
+        m = self._suffix_lex.get(key)
+        if m is None:
+            m = (np.zeros(n, dtype=np.int8), {})
+            self._suffix_lex.put(key, m, n + 1000)
+        return m
 
     def _groups_of(self, cont: frozenset) -> list:
         """The elements of ``cont`` grouped by (terminal, DFA state): ``(t, q, dfa, first
