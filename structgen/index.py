@@ -501,13 +501,16 @@ class TokenIndex:
             res = vals[at] & hit
             miss = ~hit
         if miss.any():
-            new = np.unique(s[miss])
+            sm = s[miss]
+            if sm.size <= 64:
+                new = np.asarray(sorted(set(sm.tolist())), dtype=np.int32)
+            else:
+                new = np.unique(sm)
             ok = self._walk_suffixes(cont, new, sx)
-            res[miss] = ok[np.searchsorted(new, s[miss])]
-            keys = np.concatenate([keys, new])
-            vals = np.concatenate([vals, ok])
-            order = np.argsort(keys, kind="stable")
-            keys, vals = keys[order], vals[order]
+            res[miss] = ok[np.searchsorted(new, sm)]
+            at = np.searchsorted(keys, new)
+            keys = np.insert(keys, at, new)
+            vals = np.insert(vals, at, ok)
             self._rem_memo.put(cont, (keys, vals), keys.nbytes + vals.nbytes + 200)
         return res
 
