@@ -528,10 +528,18 @@ class TokenIndex:
             sm = s[miss]
             if sm.size <= 64:
                 new = np.asarray(sorted(set(sm.tolist())), dtype=np.int32)
-            else:
+            elif sm.size <= 4096:
                 new = np.unique(sm)
+            else:  # many: mark them over all suffix numbers rather than sort
+                seen = np.zeros(len(sx.text), dtype=bool)
+                seen[sm] = True
+                new = np.flatnonzero(seen).astype(np.int32)
             ok = self._walk_suffixes(cont, new, sx)
-            res[miss] = ok[np.searchsorted(new, sm)]
+            if sm.size <= 4096:
+                res[miss] = ok[np.searchsorted(new, sm)]
+            else:
+                seen[new] = ok
+                res[miss] = seen[sm]
             at = np.searchsorted(keys, new)
             keys = np.insert(keys, at, new)
             vals = np.insert(vals, at, ok)
