@@ -366,6 +366,7 @@ class State:
 
 _MAX_NEXT = 4096
 _TRUNCATE_DEPTHS = (3, 12)
+_DEEPER = object()  # element-mask cache entry: this truncated stack does not suffice
 
 
 class TokenIndex:
@@ -468,10 +469,14 @@ class TokenIndex:
                 break
             key = (t, ck, short)
             m = self._elem_masks.get(key)
+            if m is _DEEPER:
+                continue
             if m is None:
                 try:
                     m = self._compute_elem_mask(t, q, short)
                 except NeedDeeper:
+                    # the same truncated stack would need the deeper part again
+                    self._elem_masks.put(key, _DEEPER, 64)
                     continue
                 self._elem_masks.put(key, m, m.nbytes)
             self._elem_masks.put(full, m, 64)
