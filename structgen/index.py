@@ -8,8 +8,13 @@
   leave it — depends only on (terminal DFA, state) and the vocabulary, so it is cached
   across configurations and across grammars.
 * Only tokens that cross a terminal boundary need the parser: their remainders are
-  first filtered by the bytes the continuation accepts (vectorised), then each distinct
-  remainder is run once through the continuation.
+  first filtered by the bytes the continuation accepts (vectorised). A remainder is a
+  token suffix; suffixes are numbered once per vocabulary (:class:`SuffixTable`), and
+  whether one can be read from a continuation configuration is memoised per
+  configuration. A configuration reads a suffix when one of its elements does: the
+  lexing of suffixes through one terminal state is memoised per (terminal, state) in
+  dense code arrays, and the rests, shorter suffixes, are checked against the next
+  continuation the same way.
 """
 
 from __future__ import annotations
