@@ -299,25 +299,37 @@ def _lex_scalar(dfa: DFA, va: VocabArrays, idx, st, j: int, ins: list, exits: li
 
 
 class SuffixTable:
-    """Every distinct suffix of every token, numbered in byte order: ``sid[start[p] + o]``
-    is the number of ``data[p][o:]`` (``p`` a position in the sorted token arrays of
-    :class:`VocabArrays`), ``text[sid]`` its bytes. Remainders of tokens that cross a
-    terminal boundary are suffixes, so their checks are memoised per suffix number."""
+    """Every distinct suffix of every token, numbered: ``sid[start[p] + o]`` is the number
+    of ``data[p][o:]`` (``p`` a position in the sorted token arrays of
+    :class:`VocabArrays`), ``text[sid]`` its bytes, ``tail[sid]`` the number of the suffix
+    one byte shorter (-1 for a single byte) and ``first[sid]`` its first byte. Remainders
+    of tokens that cross a terminal boundary are suffixes, so their checks are memoised
+    per suffix number."""
 
     def __init__(self, va: VocabArrays):
         data = va.data
         flat = [b[o:] for b in data for o in range(len(b))]
-        self.text = sorted(set(flat))
-        num = {b: i for i, b in enumerate(self.text)}
-        self.sid = np.fromiter(map(num.__getitem__, flat), dtype=np.int32, count=len(flat))
+        num: dict[bytes, int] = {}
+        sid = np.fromiter((num.setdefault(x, len(num)) for x in flat), np.int32, len(flat))
+        del flat
+        self.sid = sid
+        self.text = list(num)
+        del num
         n = len(self.text)
-        # the suffix one byte shorter (-1 for single bytes), and the first byte
-        self.tail = [num.get(b[1:], -1) for b in self.text]
-        self.first = np.fromiter((b[0] for b in self.text), dtype=np.uint8, count=n)
         self.start = np.zeros(len(data), dtype=np.int64)
         if len(data) > 1:
             np.cumsum(va.lens[:-1], out=self.start[1:])
-        self.nbytes = self.sid.nbytes + self.start.nbytes + n * 50 + sum(len(b) for b in self.text)
+        self.first = np.zeros(n, dtype=np.uint8)
+        self.first[sid] = np.frombuffer(b"".join(data), dtype=np.uint8)
+        # flat position k + 1 holds the tail of position k unless k ends its token
+        more = np.ones(sid.size, dtype=bool)
+        if len(data):
+            more[self.start + va.lens - 1] = False
+        k = np.flatnonzero(more)
+        tail = np.full(n, -1, dtype=np.int32)
+        tail[sid[k]] = sid[k + 1]
+        self.tail = tail.tolist()
+        self.nbytes = sid.nbytes + self.start.nbytes + n * 90 + sum(len(b) for b in self.text)
 
 
 def suffix_table(va: VocabArrays) -> SuffixTable:

@@ -65,3 +65,26 @@ def test_masks_equal_brute_force_on_real_vocabulary(tokenizers, gname):
             assert m.advance(rng.choice(long or allowed))
 
     run()
+
+
+def test_suffix_table_numbers_every_token_suffix(tokenizers):
+    from structgen.index import suffix_table, vocab_arrays
+
+    vocab = structgen.Vocabulary.from_tokenizer(
+        tokenizers["smollm2"], vocab_size=assets.MODEL_VOCAB_SIZE["smollm2"]
+    )
+    va = vocab_arrays(vocab)
+    sx = suffix_table(va)
+    assert len(set(sx.text)) == len(sx.text)
+    rng = random.Random(0)
+    for _ in range(3000):
+        p = rng.randrange(len(va.data))
+        b = va.data[p]
+        o = rng.randrange(len(b))
+        i = int(sx.sid[sx.start[p] + o])
+        assert sx.text[i] == b[o:]
+        assert sx.first[i] == b[o]
+        if o == len(b) - 1:
+            assert sx.tail[i] == -1
+        else:
+            assert sx.text[sx.tail[i]] == b[o + 1 :]
