@@ -562,9 +562,12 @@ class TokenIndex:
             else:
                 seen[new] = ok
                 res[miss] = seen[sm]
-            at = np.searchsorted(keys, new)
-            keys = np.insert(keys, at, new)
-            vals = np.insert(vals, at, ok)
+            if keys.size:
+                at = np.searchsorted(keys, new)
+                keys = np.insert(keys, at, new)
+                vals = np.insert(vals, at, ok)
+            else:
+                keys, vals = new, ok
             self._rem_memo.put(cont, (keys, vals), keys.nbytes + vals.nbytes + 200)
         return res
 
