@@ -652,9 +652,12 @@ class TokenIndex:
         key = (t, q)
         m = self._suffix_lex.get(key)
         if m is None:
-            m = (np.zeros(n, dtype=np.int8), {})
+            m = (np.zeros(n, dtype=np.int8), {}, [0])
             self._suffix_lex.put(key, m, n + 1000)
-        return m
+        elif len(m[1]) > m[2][0] + 256:  # account for the rests recorded since
+            m[2][0] = len(m[1])
+            self._suffix_lex.put(key, m, n + 1000 + 150 * len(m[1]))
+        return m[0], m[1]
 
     def _groups_of(self, cont: frozenset) -> list:
         """The elements of ``cont`` grouped by (terminal, DFA state): ``(t, q, dfa, first
@@ -686,7 +689,7 @@ class TokenIndex:
         if c is None:
             A = self.automaton
             c = A.close(A.expand(ret))
-            if len(self._conts) > 100_000:
+            if len(self._conts) > 20_000:
                 self._conts.clear()
             self._conts[ret] = c
         return c
