@@ -23,7 +23,7 @@ import numpy as np
 
 from .automata import terms as T
 from .automata.dfa import DFA
-from .automata.grammar import END, Automaton, NeedDeeper
+from .automata.grammar import END, UNKNOWN, Automaton
 from .cache import BoundedCache
 from .limits import DEFAULT_LIMITS, Limits
 
@@ -382,8 +382,8 @@ class State:
 
 
 _MAX_NEXT = 4096
-_TRUNCATE_DEPTHS = (3, 12)
-_DEEPER = object()  # element-mask cache entry: this truncated stack does not suffice
+# element masks are first computed on the stack's top frames (see TokenIndex._elem_mask)
+_TRUNCATE_DEPTH = 3
 
 
 class TokenIndex:
@@ -469,9 +469,10 @@ class TokenIndex:
         return p[1]
 
     def _elem_mask(self, elem) -> np.ndarray:
-        """Tokens allowed by one element. Computed on the element's stack truncated to its
-        top frames when that suffices (exactly: see Automaton.truncate), so the result is
-        shared by every nesting depth below."""
+        """Tokens allowed by one element. Computed first on the element's stack truncated
+        to its top frames (see Automaton.truncate), which settles most tokens for every
+        nesting depth below; only the tokens whose remainder reached the cut-off part are
+        then checked against the element's own continuation."""
         t, q, ret = elem
         A = self.automaton
         # the mask depends on q only through lex_info, hence through the lexkey
@@ -480,71 +481,94 @@ class TokenIndex:
         m = self._elem_masks.get(full)
         if m is not None:
             return m
-        for k in _TRUNCATE_DEPTHS:
-            short = A.truncate(ret, k)
-            if short is ret:
-                break
-            key = (t, ck, short)
-            m = self._elem_masks.get(key)
-            if m is _DEEPER:
-                continue
-            if m is None:
-                try:
-                    m = self._compute_elem_mask(t, q, short)
-                except NeedDeeper:
-                    # the same truncated stack would need the deeper part again
-                    self._elem_masks.put(key, _DEEPER, 64)
-                    continue
-                self._elem_masks.put(key, m, m.nbytes)
-            self._elem_masks.put(full, m, 64)
+        short = A.truncate(ret, _TRUNCATE_DEPTH)
+        if short is ret:
+            m, _, _ = self._compute_elem_mask(t, q, ret)
+            self._elem_masks.put(full, m, m.nbytes)
             return m
-        m = self._compute_elem_mask(t, q, ret)
-        self._elem_masks.put(full, m, m.nbytes)
+        key = (t, ck, short)
+        part = self._elem_masks.get(key)
+        if part is None:
+            part = self._compute_elem_mask(t, q, short)
+            m, up, us = part
+            nb = m.nbytes + (0 if up is None else up.nbytes + us.nbytes)
+            self._elem_masks.put(key, part, nb)
+        m, up, us = part
+        if up is not None:
+            cont = self._cont(ret)
+            sx = suffix_table(self.va)
+            sel = self._first_bytes_of(cont)[sx.first[us]]
+            if sel.any():
+                ok, _ = self._suffixes_valid(cont, us[sel], sx)
+                if ok.any():
+                    m = m.copy()
+                    m[self.va.ids[up[sel][ok]]] = True
+            self._elem_masks.put(full, m, m.nbytes)
+        else:
+            self._elem_masks.put(full, m, 64)
         return m
 
-    def _compute_elem_mask(self, t: int, q: int, ret) -> np.ndarray:
+    def _compute_elem_mask(self, t: int, q: int, ret) -> tuple:
+        """``(mask, positions, suffixes)``: the tokens ``(t, q, ret)`` allows, and (None
+        when there are none) the tokens whose remainder may only be readable through the
+        cut-off part of a truncated ``ret``: their positions in the sorted token arrays
+        and the suffix numbers of their remainders."""
         A = self.automaton
         va = self.va
         info = lex_info(A.dfas[t], q, va)
         m = info.inside
-        if info.exits:
-            cont = self._cont(ret)
-            fb = self._first_bytes_of(cont)
-            if not fb.any():
-                return m
-            sx = suffix_table(va)
-            ps, ss = [], []
-            for pos, off, first in info.exits:
-                sel = fb[first]
-                if sel.any():
-                    p = pos[sel]
-                    ps.append(p)
-                    ss.append(sx.sid[sx.start[p] + off[sel]])
-            if ps:
-                p = np.concatenate(ps) if len(ps) > 1 else ps[0]
-                s = np.concatenate(ss) if len(ss) > 1 else ss[0]
-                ok = self._suffixes_valid(cont, s, sx)
-                if ok.any():
-                    m = m.copy()
-                    m[va.ids[p[ok]]] = True
-        return m
+        if not info.exits:
+            return m, None, None
+        cont = self._cont(ret)
+        partial = UNKNOWN in cont
+        fb = self._first_bytes_of(cont)
+        if not partial and not fb.any():
+            return m, None, None
+        sx = suffix_table(va)
+        ps, ss, up, us = [], [], [], []
+        for pos, off, first in info.exits:
+            sel = fb[first]
+            if partial and not sel.all():
+                # the cut-off part may read bytes the rest of the configuration does not
+                p = pos[~sel]
+                up.append(p)
+                us.append(sx.sid[sx.start[p] + off[~sel]])
+            if sel.any():
+                p = pos[sel]
+                ps.append(p)
+                ss.append(sx.sid[sx.start[p] + off[sel]])
+        if ps:
+            p = np.concatenate(ps) if len(ps) > 1 else ps[0]
+            s = np.concatenate(ss) if len(ss) > 1 else ss[0]
+            ok, maybe = self._suffixes_valid(cont, s, sx)
+            if ok.any():
+                m = m.copy()
+                m[va.ids[p[ok]]] = True
+            if maybe.any():
+                up.append(p[maybe])
+                us.append(s[maybe])
+        if not up:
+            return m, None, None
+        return m, np.concatenate(up), np.concatenate(us)
 
-    def _suffixes_valid(self, cont: frozenset, s: np.ndarray, sx: SuffixTable) -> np.ndarray:
-        """bool per suffix number of ``s``: whether that suffix can be read from ``cont``.
-        Memoised per configuration (sorted known numbers and their answers), so elements
-        and states that share a continuation walk each remainder once."""
+    def _suffixes_valid(self, cont: frozenset, s: np.ndarray, sx: SuffixTable) -> tuple:
+        """Two bool arrays over the suffix numbers ``s``: whether each suffix can be read
+        from ``cont``, and whether it may be (only) through the cut-off part of a
+        truncated stack (an ``UNKNOWN`` element met on the way). Memoised per
+        configuration (sorted known numbers and their answers: 0 no, 1 yes, 2 maybe), so
+        elements and states that share a continuation walk each remainder once."""
         known = self._rem_memo.get(cont)
         if known is None:
             keys = np.zeros(0, dtype=np.int32)
-            vals = np.zeros(0, dtype=bool)
+            vals = np.zeros(0, dtype=np.int8)
             miss = np.ones(s.size, dtype=bool)
-            res = np.zeros(s.size, dtype=bool)
+            res = np.zeros(s.size, dtype=np.int8)
         else:
             keys, vals = known
             at = np.searchsorted(keys, s)
             np.minimum(at, keys.size - 1, out=at)
             hit = keys[at] == s
-            res = vals[at] & hit
+            res = np.where(hit, vals[at], 0).astype(np.int8)
             miss = ~hit
         if miss.any():
             sm = s[miss]
@@ -556,20 +580,21 @@ class TokenIndex:
                 seen = np.zeros(len(sx.text), dtype=bool)
                 seen[sm] = True
                 new = np.flatnonzero(seen).astype(np.int32)
-            ok = self._walk_suffixes(cont, new, sx)
+            codes = self._walk_suffixes(cont, new, sx)
             if sm.size <= 4096:
-                res[miss] = ok[np.searchsorted(new, sm)]
+                res[miss] = codes[np.searchsorted(new, sm)]
             else:
-                seen[new] = ok
-                res[miss] = seen[sm]
+                tmp = np.zeros(len(sx.text), dtype=np.int8)
+                tmp[new] = codes
+                res[miss] = tmp[sm]
             if keys.size:
                 at = np.searchsorted(keys, new)
                 keys = np.insert(keys, at, new)
-                vals = np.insert(vals, at, ok)
+                vals = np.insert(vals, at, codes)
             else:
-                keys, vals = new, ok
+                keys, vals = new, codes
             self._rem_memo.put(cont, (keys, vals), keys.nbytes + vals.nbytes + 200)
-        return res
+        return res == 1, res == 2
 
     def _walk_suffixes(self, cont: frozenset, new: np.ndarray, sx: SuffixTable) -> np.ndarray:
         """bool per suffix number of ``new`` (unique): whether it can be read from ``cont``.
@@ -586,9 +611,11 @@ class TokenIndex:
             sids = new.tolist()
             firsts = [text[i][0] for i in sids]
             done = [False] * n
+            mdone = [False] * n
         else:
             firsts = sx.first[new]
             res = np.zeros(n, dtype=bool)
+            mres = np.zeros(n, dtype=bool)
         for t, q, dfa, fb, fbl, rets in self._groups_of(cont):
             if small:
                 idx = [k for k in range(n) if fbl[firsts[k]] and not done[k]]
@@ -636,16 +663,27 @@ class TokenIndex:
             if rest:
                 rest_arr = np.asarray(rest, dtype=np.int32)
                 hit = np.zeros(len(rest), dtype=bool)
+                mhit = np.zeros(len(rest), dtype=bool)
                 for ret in rets:
-                    hit |= self._suffixes_valid(self._cont(ret), rest_arr, sx)
+                    ok, maybe = self._suffixes_valid(self._cont(ret), rest_arr, sx)
+                    hit |= ok
+                    mhit |= maybe
                     if hit.all():
                         break
-                for k in np.asarray(rest_at, dtype=np.int64)[hit].tolist():
-                    if small:
+                at = np.asarray(rest_at, dtype=np.int64)
+                if small:
+                    for k in at[hit].tolist():
                         done[k] = True
-                    else:
-                        res[k] = True
-        return np.asarray(done, dtype=bool) if small else res
+                    for k in at[mhit].tolist():
+                        mdone[k] = True
+                else:
+                    res[at[hit]] = True
+                    mres[at[mhit]] = True
+        ok = np.asarray(done, dtype=bool) if small else res
+        maybe = np.asarray(mdone, dtype=bool) if small else mres
+        if UNKNOWN in cont:
+            maybe[:] = True
+        return np.where(ok, 1, np.where(maybe, 2, 0)).astype(np.int8)
 
     def _suffix_lex_of(self, t: int, q: int, n: int) -> tuple:
         """``(codes, exits)`` memoising :func:`_lex_code` for terminal ``t`` at ``q``."""

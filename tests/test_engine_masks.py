@@ -88,3 +88,34 @@ def test_suffix_table_numbers_every_token_suffix(tokenizers):
             assert sx.tail[i] == -1
         else:
             assert sx.text[sx.tail[i]] == b[o + 1 :]
+
+
+@pytest.mark.parametrize("gname", ["python_expr", "minic", "sql"])
+def test_masks_equal_brute_force_along_nested_samples(tokenizers, gname):
+    """Sample texts nest deeper than the truncated stacks that element masks are first
+    computed on, so partial results shared across depths are checked here."""
+    from pathlib import Path
+
+    from structgen.testing import token_ids_for_text
+
+    tok = tokenizers["smollm2"]
+    if gname not in _COMPILED:
+        _COMPILED[gname] = structgen.compile(
+            structgen.Grammar.builtin(gname), tok, vocab_size=assets.MODEL_VOCAB_SIZE["smollm2"]
+        )
+    compiled = _COMPILED[gname]
+    samples = Path(__file__).resolve().parent.parent / "grammars" / "samples"
+    text = (samples / f"{gname}_1.txt").read_text(encoding="utf-8")
+    ids = token_ids_for_text(tok, text)
+    m = compiled.matcher()
+    deepest = 0
+    for i, t in enumerate(ids):
+        config = m.state.config
+        depth = max(e[2].depth for e in config if e[0] >= 0)
+        if i % 4 == 0 or depth > deepest:
+            mask = m.mask()
+            diff = np.flatnonzero(mask != _brute_mask(compiled, config))
+            assert not diff.size, (i, [compiled.vocabulary.tokens[j] for j in diff[:10]])
+            deepest = max(deepest, depth)
+        assert m.advance(t)
+    assert deepest > 3  # the truncated stacks were exercised
