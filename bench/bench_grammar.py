@@ -7,7 +7,8 @@ per-token cost of mask + advance on real tokenizers, as one table.
 
 * compile ms: ``Grammar.builtin(name)`` (Lark loading, lowering, the automaton) plus
   ``structgen.compile(grammar, vocabulary=...)`` (the token index and its initial state),
-  with every cache cleared first. The vocabulary itself is mapped once per tokenizer.
+  with every cache cleared first. The vocabulary itself is mapped once per tokenizer
+  (its byte arrays and the table of token suffixes).
 * first visit: each text is fed token by token through fresh states (``mask()`` then
   ``advance(token)``), the cost a new text pays; texts of one grammar share the caches, as
   generations of one compiled grammar do.
@@ -31,7 +32,7 @@ import structgen
 from structgen import assets, lark_grammar, regex
 from structgen import compiler as compile_mod
 from structgen.automata import grammar as automaton_mod
-from structgen.index import vocab_arrays
+from structgen.index import suffix_table, vocab_arrays
 from structgen.testing import token_ids_for_text
 
 SAMPLES = Path(__file__).resolve().parent.parent / "grammars" / "samples"
@@ -136,7 +137,8 @@ def main() -> None:
         vocab = structgen.Vocabulary.from_tokenizer(
             tok, vocab_size=assets.MODEL_VOCAB_SIZE.get(tname)
         )
-        vocab_arrays(vocab)  # per tokenizer, not part of any grammar's compile time
+        # per tokenizer, not part of any grammar's compile time
+        suffix_table(vocab_arrays(vocab))
         for gname in args.grammars:
             r = bench_structgen(gname, tok, vocab)
             print(

@@ -8,8 +8,13 @@
   leave it — depends only on (terminal DFA, state) and the vocabulary, so it is cached
   across configurations and across grammars.
 * Only tokens that cross a terminal boundary need the parser: their remainders are
-  first filtered by the bytes the continuation accepts (vectorised), then each distinct
-  remainder is run once through the continuation.
+  first filtered by the bytes the continuation accepts (vectorised). A remainder is a
+  token suffix; suffixes are numbered once per vocabulary (:class:`SuffixTable`), and
+  whether one can be read from a continuation configuration is memoised per
+  configuration. A configuration reads a suffix when one of its elements does: the
+  lexing of suffixes through one terminal state is memoised per (terminal, state) in
+  dense code arrays, and the rests, shorter suffixes, are checked against the next
+  continuation the same way.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import numpy as np
 
 from .automata import terms as T
 from .automata.dfa import DFA
-from .automata.grammar import END, Automaton, NeedDeeper
+from .automata.grammar import END, UNKNOWN, Automaton
 from .cache import BoundedCache
 from .limits import DEFAULT_LIMITS, Limits
 
@@ -310,30 +315,74 @@ def _lex_scalar(dfa: DFA, va: VocabArrays, idx, st, j: int, ins: list, exits: li
         )
 
 
-def _valid_remainders(A: Automaton, cont: frozenset, groups: dict) -> list[int]:
-    """Token positions whose remainder can be read from ``cont``. Remainders are visited
-    in sorted order and the configurations along the previous one are kept, so a shared
-    prefix is stepped once (a trie walk without building the trie)."""
-    ok: list[int] = []
-    step = A.step
-    path = [cont]  # path[i]: configuration after the first i bytes of `prev`
-    prev = b""
-    for rem in sorted(groups):
-        n = 0
-        lim = min(len(prev), len(rem), len(path) - 1)
-        while n < lim and prev[n] == rem[n]:
-            n += 1
-        del path[n + 1 :]
-        cfg = path[n]
-        i = n
-        while cfg and i < len(rem):
-            cfg = step(cfg, rem[i])
-            path.append(cfg)
-            i += 1
-        if cfg and i == len(rem):
-            ok.extend(groups[rem])
-        prev = rem
-    return ok
+class SuffixTable:
+    """Every distinct suffix of every token, numbered: ``sid[start[p] + o]`` is the number
+    of ``data[p][o:]`` (``p`` a position in the sorted token arrays of
+    :class:`VocabArrays`), ``text[sid]`` its bytes, ``tail[sid]`` the number of the suffix
+    one byte shorter (-1 for a single byte) and ``first[sid]`` its first byte. Remainders
+    of tokens that cross a terminal boundary are suffixes, so their checks are memoised
+    per suffix number."""
+
+    def __init__(self, va: VocabArrays):
+        data = va.data
+        flat = [b[o:] for b in data for o in range(len(b))]
+        num: dict[bytes, int] = {}
+        sid = np.fromiter((num.setdefault(x, len(num)) for x in flat), np.int32, len(flat))
+        del flat
+        self.sid = sid
+        self.text = list(num)
+        del num
+        n = len(self.text)
+        self.start = np.zeros(len(data), dtype=np.int64)
+        if len(data) > 1:
+            np.cumsum(va.lens[:-1], out=self.start[1:])
+        self.first = np.zeros(n, dtype=np.uint8)
+        self.first[sid] = np.frombuffer(b"".join(data), dtype=np.uint8)
+        # flat position k + 1 holds the tail of position k unless k ends its token
+        more = np.ones(sid.size, dtype=bool)
+        if len(data):
+            more[self.start + va.lens - 1] = False
+        k = np.flatnonzero(more)
+        tail = np.full(n, -1, dtype=np.int32)
+        tail[sid[k]] = sid[k + 1]
+        self.tail = tail.tolist()
+        self.nbytes = sid.nbytes + self.start.nbytes + n * 90 + sum(len(b) for b in self.text)
+
+
+def suffix_table(va: VocabArrays) -> SuffixTable:
+    """The :class:`SuffixTable` of a vocabulary, built once (per tokenizer, like ``va``)."""
+    sx = getattr(va, "_suffix_table", None)
+    if sx is None:
+        sx = va._suffix_table = SuffixTable(va)
+    return sx
+
+
+def _lex_code(dfa: DFA, q: int, text: bytes, sid: int, tail: list, codes, exd: dict) -> int:
+    """Record in ``codes[sid]`` what ``dfa`` does from ``q`` over the suffix ``text``: 1
+    read entirely, 3 the terminal may end inside (``exd[sid]``: the rests), 2 neither."""
+    inside, exits = _lex_suffix(dfa, q, text, sid, tail)
+    c = 1 if inside else 3 if exits else 2
+    if c == 3:
+        exd[sid] = exits
+    codes[sid] = c
+    return c
+
+
+def _lex_suffix(dfa: DFA, q: int, text: bytes, sid: int, tail: list) -> tuple:
+    """``dfa`` from state ``q`` over the suffix ``text`` (number ``sid``): ``(inside,
+    exits)`` where ``inside`` says the whole suffix is read without dying and ``exits``
+    are the numbers of the shorter suffixes left where the terminal may end before."""
+    step, acc = dfa.step, dfa.acc
+    exits = []
+    last = len(text) - 1
+    for i, c in enumerate(text):
+        q = step(q, c)
+        if not q:
+            return False, tuple(exits)
+        sid = tail[sid]
+        if i < last and acc[q]:
+            exits.append(sid)
+    return True, tuple(exits)
 
 
 class State:
@@ -350,7 +399,8 @@ class State:
 
 
 _MAX_NEXT = 4096
-_TRUNCATE_DEPTHS = (3, 12)
+# element masks are first computed on the stack's top frames (see TokenIndex._elem_mask)
+_TRUNCATE_DEPTH = 3
 
 
 class TokenIndex:
@@ -365,6 +415,15 @@ class TokenIndex:
         self._states: dict[frozenset, State] = {}
         self._max_states = 200_000
         self._elem_masks = BoundedCache(limits.max_cache_bytes // 4)
+        self._packed: dict[int, tuple] = {}  # id(element mask) -> (mask, packed bits)
+        self._max_packed = max(16, limits.max_cache_bytes // 8 // max(1, vocab.size * 9 // 8))
+        # continuation configuration -> (sorted suffix numbers, whether each is readable)
+        self._rem_memo = BoundedCache(limits.max_cache_bytes // 8)
+        # (terminal, DFA state) -> suffix lexing codes and rests (see _lex_code)
+        self._suffix_lex = BoundedCache(limits.max_cache_bytes // 4)
+        self._conts: dict = {}  # stack -> its continuation configuration
+        self._groups: dict = {}  # configuration -> its elements by (terminal, state)
+        self._state_firsts: dict = {}  # (terminal, state) -> first bytes (array, list)
         self._mask_bytes = 0
         self._first_bytes: dict[frozenset, np.ndarray] = {}
         self.initial = self.state(automaton.initial())
@@ -387,14 +446,26 @@ class TokenIndex:
         m = st._mask
         if m is not None:
             return m
-        elems = [e for e in st.config if e[0] >= 0]
-        if len(elems) == 1 and not (st.accepting and self.va.eos.size):
-            m = self._elem_mask(elems[0])  # shared, never written to
+        # elements often share one mask object (same terminal state, same truncated stack)
+        parts = {}
+        for e in st.config:
+            if e[0] >= 0:
+                em = self._elem_mask(e)
+                parts[id(em)] = em
+        eos = st.accepting and self.va.eos.size
+        if len(parts) == 1 and not eos:
+            m = next(iter(parts.values()))  # shared, never written to
         else:
-            m = np.zeros(self.size, dtype=bool)
-            for elem in elems:
-                m |= self._elem_mask(elem)
-            if st.accepting and self.va.eos.size:
+            if len(parts) <= 3:
+                m = np.zeros(self.size, dtype=bool)
+                for em in parts.values():
+                    m |= em
+            else:  # OR the packed bits: eight times fewer bytes per mask
+                acc = np.zeros((self.size + 7) // 8, dtype=np.uint8)
+                for em in parts.values():
+                    acc |= self._packed_of(em)
+                m = np.unpackbits(acc, count=self.size).view(bool)
+            if eos:
                 m[self.va.eos] = True
         if self._mask_bytes > self.limits.max_cache_bytes // 2:
             for other in self._states.values():
@@ -404,10 +475,21 @@ class TokenIndex:
         self._mask_bytes += m.nbytes
         return m
 
+    def _packed_of(self, m: np.ndarray) -> np.ndarray:
+        """``np.packbits(m)`` for an element mask, memoised (bounded; the entry keeps
+        ``m`` alive, so its id is not reused while the entry lives)."""
+        p = self._packed.get(id(m))
+        if p is None or p[0] is not m:
+            if len(self._packed) >= self._max_packed:
+                self._packed.clear()
+            p = self._packed[id(m)] = (m, np.packbits(m))
+        return p[1]
+
     def _elem_mask(self, elem) -> np.ndarray:
-        """Tokens allowed by one element. Computed on the element's stack truncated to its
-        top frames when that suffices (exactly: see Automaton.truncate), so the result is
-        shared by every nesting depth below."""
+        """Tokens allowed by one element. Computed first on the element's stack truncated
+        to its top frames (see Automaton.truncate), which settles most tokens for every
+        nesting depth below; only the tokens whose remainder reached the cut-off part are
+        then checked against the element's own continuation."""
         t, q, ret = elem
         A = self.automaton
         # the mask depends on q only through lex_info, hence through the lexkey
@@ -416,52 +498,256 @@ class TokenIndex:
         m = self._elem_masks.get(full)
         if m is not None:
             return m
-        for k in _TRUNCATE_DEPTHS:
-            short = A.truncate(ret, k)
-            if short is ret:
-                break
-            key = (t, ck, short)
-            m = self._elem_masks.get(key)
-            if m is None:
-                try:
-                    m = self._compute_elem_mask(t, q, short)
-                except NeedDeeper:
-                    continue
-                self._elem_masks.put(key, m, m.nbytes)
-            self._elem_masks.put(full, m, 64)
+        short = A.truncate(ret, _TRUNCATE_DEPTH)
+        if short is ret:
+            m, _, _ = self._compute_elem_mask(t, q, ret)
+            self._elem_masks.put(full, m, m.nbytes)
             return m
-        m = self._compute_elem_mask(t, q, ret)
-        self._elem_masks.put(full, m, m.nbytes)
+        key = (t, ck, short)
+        part = self._elem_masks.get(key)
+        if part is None:
+            part = self._compute_elem_mask(t, q, short)
+            m, up, us = part
+            nb = m.nbytes + (0 if up is None else up.nbytes + us.nbytes)
+            self._elem_masks.put(key, part, nb)
+        m, up, us = part
+        if up is not None:
+            cont = self._cont(ret)
+            sx = suffix_table(self.va)
+            sel = self._first_bytes_of(cont)[sx.first[us]]
+            if sel.any():
+                ok, _ = self._suffixes_valid(cont, us[sel], sx)
+                if ok.any():
+                    m = m.copy()
+                    m[self.va.ids[up[sel][ok]]] = True
+            self._elem_masks.put(full, m, m.nbytes)
+        else:
+            self._elem_masks.put(full, m, 64)
         return m
 
-    def _compute_elem_mask(self, t: int, q: int, ret) -> np.ndarray:
+    def _compute_elem_mask(self, t: int, q: int, ret) -> tuple:
+        """``(mask, positions, suffixes)``: the tokens ``(t, q, ret)`` allows, and (None
+        when there are none) the tokens whose remainder may only be readable through the
+        cut-off part of a truncated ``ret``: their positions in the sorted token arrays
+        and the suffix numbers of their remainders."""
         A = self.automaton
-        try:
-            cont = A.close(A.expand(ret))
-            fb = self._first_bytes_of(cont)
-            need = bool(fb.any())  # whether anything can follow the terminal
-        except NeedDeeper:
-            cont = fb = None
-            need = True
-        info = lex_info(A.dfas[t], q, self.va, exits=need)
+        va = self.va
+        info = lex_info(A.dfas[t], q, va)
         m = info.inside
-        if need and info.exits:
-            if cont is None:
-                cont = A.close(A.expand(ret))
-                fb = self._first_bytes_of(cont)
-            groups: dict[bytes, list[int]] = {}
-            data = self.va.data
-            for pos, off, first in info.exits:
-                sel = fb[first]
-                if sel.any():
-                    for p, o in zip(pos[sel].tolist(), off[sel].tolist(), strict=True):
-                        groups.setdefault(data[p][o:], []).append(p)
-            if groups:
-                ok = _valid_remainders(A, cont, groups)
-                if ok:
-                    m = m.copy()
-                    m[self.va.ids[np.asarray(ok, dtype=np.int64)]] = True
-        return m
+        if not info.exits:
+            return m, None, None
+        cont = self._cont(ret)
+        partial = UNKNOWN in cont
+        fb = self._first_bytes_of(cont)
+        if not partial and not fb.any():
+            return m, None, None
+        sx = suffix_table(va)
+        ps, ss, up, us = [], [], [], []
+        for pos, off, first in info.exits:
+            sel = fb[first]
+            if partial and not sel.all():
+                # the cut-off part may read bytes the rest of the configuration does not
+                p = pos[~sel]
+                up.append(p)
+                us.append(sx.sid[sx.start[p] + off[~sel]])
+            if sel.any():
+                p = pos[sel]
+                ps.append(p)
+                ss.append(sx.sid[sx.start[p] + off[sel]])
+        if ps:
+            p = np.concatenate(ps) if len(ps) > 1 else ps[0]
+            s = np.concatenate(ss) if len(ss) > 1 else ss[0]
+            ok, maybe = self._suffixes_valid(cont, s, sx)
+            if ok.any():
+                m = m.copy()
+                m[va.ids[p[ok]]] = True
+            if maybe.any():
+                up.append(p[maybe])
+                us.append(s[maybe])
+        if not up:
+            return m, None, None
+        return m, np.concatenate(up), np.concatenate(us)
+
+    def _suffixes_valid(self, cont: frozenset, s: np.ndarray, sx: SuffixTable) -> tuple:
+        """Two bool arrays over the suffix numbers ``s``: whether each suffix can be read
+        from ``cont``, and whether it may be (only) through the cut-off part of a
+        truncated stack (an ``UNKNOWN`` element met on the way). Memoised per
+        configuration (sorted known numbers and their answers: 0 no, 1 yes, 2 maybe), so
+        elements and states that share a continuation walk each remainder once."""
+        known = self._rem_memo.get(cont)
+        if known is None:
+            keys = np.zeros(0, dtype=np.int32)
+            vals = np.zeros(0, dtype=np.int8)
+            miss = np.ones(s.size, dtype=bool)
+            res = np.zeros(s.size, dtype=np.int8)
+        else:
+            keys, vals = known
+            at = np.searchsorted(keys, s)
+            np.minimum(at, keys.size - 1, out=at)
+            hit = keys[at] == s
+            res = np.where(hit, vals[at], 0).astype(np.int8)
+            miss = ~hit
+        if miss.any():
+            sm = s[miss]
+            if sm.size <= 64:
+                new = np.asarray(sorted(set(sm.tolist())), dtype=np.int32)
+            elif sm.size <= 4096:
+                new = np.unique(sm)
+            else:  # many: mark them over all suffix numbers rather than sort
+                seen = np.zeros(len(sx.text), dtype=bool)
+                seen[sm] = True
+                new = np.flatnonzero(seen).astype(np.int32)
+            codes = self._walk_suffixes(cont, new, sx)
+            if sm.size <= 4096:
+                res[miss] = codes[np.searchsorted(new, sm)]
+            else:
+                tmp = np.zeros(len(sx.text), dtype=np.int8)
+                tmp[new] = codes
+                res[miss] = tmp[sm]
+            if keys.size:
+                at = np.searchsorted(keys, new)
+                keys = np.insert(keys, at, new)
+                vals = np.insert(vals, at, codes)
+            else:
+                keys, vals = new, codes
+            self._rem_memo.put(cont, (keys, vals), keys.nbytes + vals.nbytes + 200)
+        return res == 1, res == 2
+
+    def _walk_suffixes(self, cont: frozenset, new: np.ndarray, sx: SuffixTable) -> np.ndarray:
+        """bool per suffix number of ``new`` (unique): whether it can be read from ``cont``.
+
+        A configuration reads a text when one of its elements does, and an element
+        ``(t, q, ret)`` reads it when terminal ``t`` reads all of it from ``q``, or ends
+        before some byte and the continuation of ``ret`` reads the rest. The lexing part
+        depends only on ``(t, q)`` and is memoised per suffix; the rests, shorter suffixes,
+        are checked (memoised) against the continuation configuration."""
+        n = new.size
+        text, tail = sx.text, sx.tail
+        small = n <= 32
+        if small:
+            sids = new.tolist()
+            firsts = [text[i][0] for i in sids]
+            done = [False] * n
+            mdone = [False] * n
+        else:
+            firsts = sx.first[new]
+            res = np.zeros(n, dtype=bool)
+            mres = np.zeros(n, dtype=bool)
+        for t, q, dfa, fb, fbl, rets in self._groups_of(cont):
+            if small:
+                idx = [k for k in range(n) if fbl[firsts[k]] and not done[k]]
+                if not idx:
+                    continue
+            codes, exd = self._suffix_lex_of(t, q, len(text))
+            inside, rest_at, rest = [], [], []
+            if small:
+                for k in idx:
+                    sid = sids[k]
+                    c = codes[sid]
+                    if not c:
+                        c = _lex_code(dfa, q, text[sid], sid, tail, codes, exd)
+                    if c == 1:
+                        inside.append(k)
+                    elif c == 3:
+                        for x in exd[sid]:
+                            rest_at.append(k)
+                            rest.append(x)
+            else:
+                sel = fb[firsts]
+                sel &= ~res
+                idx = np.flatnonzero(sel)
+                if not idx.size:
+                    continue
+                sidx = new[idx]
+                c = codes[sidx]
+                unk = c == 0
+                if unk.any():
+                    for sid in sidx[unk].tolist():
+                        _lex_code(dfa, q, text[sid], sid, tail, codes, exd)
+                    c = codes[sidx]
+                inside = idx[c == 1]
+                e = c == 3
+                if e.any():
+                    for k, sid in zip(idx[e].tolist(), sidx[e].tolist(), strict=True):
+                        for x in exd[sid]:
+                            rest_at.append(k)
+                            rest.append(x)
+            if small:
+                for k in inside:
+                    done[k] = True
+            elif inside.size:
+                res[inside] = True
+            if rest:
+                rest_arr = np.asarray(rest, dtype=np.int32)
+                hit = np.zeros(len(rest), dtype=bool)
+                mhit = np.zeros(len(rest), dtype=bool)
+                for ret in rets:
+                    ok, maybe = self._suffixes_valid(self._cont(ret), rest_arr, sx)
+                    hit |= ok
+                    mhit |= maybe
+                    if hit.all():
+                        break
+                at = np.asarray(rest_at, dtype=np.int64)
+                if small:
+                    for k in at[hit].tolist():
+                        done[k] = True
+                    for k in at[mhit].tolist():
+                        mdone[k] = True
+                else:
+                    res[at[hit]] = True
+                    mres[at[mhit]] = True
+        ok = np.asarray(done, dtype=bool) if small else res
+        maybe = np.asarray(mdone, dtype=bool) if small else mres
+        if UNKNOWN in cont:
+            maybe[:] = True
+        return np.where(ok, 1, np.where(maybe, 2, 0)).astype(np.int8)
+
+    def _suffix_lex_of(self, t: int, q: int, n: int) -> tuple:
+        """``(codes, exits)`` memoising :func:`_lex_code` for terminal ``t`` at ``q``."""
+        key = (t, q)
+        m = self._suffix_lex.get(key)
+        if m is None:
+            m = (np.zeros(n, dtype=np.int8), {}, [0])
+            self._suffix_lex.put(key, m, n + 1000)
+        elif len(m[1]) > m[2][0] + 256:  # account for the rests recorded since
+            m[2][0] = len(m[1])
+            self._suffix_lex.put(key, m, n + 1000 + 150 * len(m[1]))
+        return m[0], m[1]
+
+    def _groups_of(self, cont: frozenset) -> list:
+        """The elements of ``cont`` grouped by (terminal, DFA state): ``(t, q, dfa, first
+        bytes as a bool array and as a list, the stacks)``."""
+        g = self._groups.get(cont)
+        if g is None:
+            by: dict = {}
+            for t, q, ret in cont:
+                if t >= 0:
+                    by.setdefault((t, q), []).append(ret)
+            dfas = self.automaton.dfas
+            fbs = self._state_firsts
+            g = []
+            for (t, q), rets in by.items():
+                f = fbs.get((t, q))
+                if f is None:
+                    fb = dfas[t].first_bytes(q)
+                    f = fbs[(t, q)] = (fb, fb.tolist())
+                g.append((t, q, dfas[t], f[0], f[1], tuple(rets)))
+            if len(self._groups) > 20_000:
+                self._groups.clear()
+                fbs.clear()
+            self._groups[cont] = g
+        return g
+
+    def _cont(self, ret) -> frozenset:
+        """The configuration that continues after a terminal with stack ``ret`` ends."""
+        c = self._conts.get(ret)
+        if c is None:
+            A = self.automaton
+            c = A.close(A.expand(ret))
+            if len(self._conts) > 20_000:
+                self._conts.clear()
+            self._conts[ret] = c
+        return c
 
     def _first_bytes_of(self, config: frozenset) -> np.ndarray:
         fb = self._first_bytes.get(config)

@@ -51,13 +51,12 @@ from .dfa import DFA
 from .lower import TerminalLowering
 
 END = (-1, 0, None)
+# in the expansion of a truncated stack (see Automaton.truncate): "whatever the part of
+# the stack that was cut off expects"
+UNKNOWN = (-2, 0, None)
 _EMPTY_CONFIG: frozenset = frozenset()
 _MAX_STEP_MEMO = 200_000
 _MAX_INTERNED_STACKS = 500_000
-
-
-class NeedDeeper(Exception):
-    """A computation on a truncated stack reached the truncated part."""
 
 
 # ---- rule expressions over symbols (terminal ids >= 0, rule ids < 0) ------------------------
@@ -700,8 +699,10 @@ class Automaton:
 
     def truncate(self, st: Stack, k: int) -> Stack:
         """``st`` with everything below its top ``k`` frames replaced by an opaque marker
-        (``st`` itself when it is no deeper than that). Expanding the marker raises
-        :class:`NeedDeeper`, so results computed on a truncated stack are exact."""
+        (``st`` itself when it is no deeper than that). Expanding the marker yields the
+        element :data:`UNKNOWN`, which reads nothing: a configuration computed on a
+        truncated stack is exact except where it holds ``UNKNOWN``, which stands for what
+        the cut-off part may add there."""
         if st.depth < k:
             return st
         frames = []
@@ -746,7 +747,8 @@ class Automaton:
             if s in seen:
                 continue
             if s is opaque:
-                raise NeedDeeper
+                out.add(UNKNOWN)
+                continue
             seen.add(s)
             frame, parent = s.frame, s.parent
             if frame.kind == R_GUARD:
