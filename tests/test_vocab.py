@@ -6,7 +6,6 @@ import json
 import pickle
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -428,16 +427,15 @@ def test_from_tokenizer_is_cached(tokenizers):
     assert b is not a and b.size == 50304
 
 
-def test_qwen2_is_fast(tokenizers):
+def test_qwen2_vocabulary_is_built_from_scratch(tokenizers):
+    # (its build time is a figure of bench/bench_startup.py, not a test)
     from structgen import vocab as vocab_module
 
     tok = tokenizers["qwen2"]
     vocab_module._cache.clear()
-    t0 = time.perf_counter()
     v = Vocabulary.from_tokenizer(tok)
-    elapsed = time.perf_counter() - t0
     assert v.size == 151936
-    assert elapsed < 2.0, f"Vocabulary.from_tokenizer(qwen2) took {elapsed:.2f} s"
+    assert v.tokens[tok.convert_tokens_to_ids("Ġthe")] == b" the"
 
 
 # --------------------------------------------------------------------------- properties
