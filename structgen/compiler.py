@@ -133,8 +133,20 @@ def compile(  # noqa: A001 - the public name mirrors re.compile
         compiled = Compiled(spec, index)
         if persist:
             diskcache.load_masks(compiled)
-        return compiled
-    return Compiled(spec, index)
+    else:
+        compiled = Compiled(spec, index)
+    _bound_indexes(limits.max_cache_bytes)
+    return compiled
+
+
+def _bound_indexes(max_bytes: int) -> None:
+    """Drop the least recently compiled indexes while the masks they hold add up to more
+    than ``max_bytes`` (indexes grow as generation visits new states, so this is checked
+    at every compile; the most recent one always stays)."""
+    total = sum(ix.cache_bytes() for ix in _INDEXES.values())
+    while total > max_bytes and len(_INDEXES) > 1:
+        _, old = _INDEXES.popitem(last=False)
+        total -= old.cache_bytes()
 
 
 def _vocabulary(tokenizer: Any, vocab_size: int | None, eos_token_id: Any):

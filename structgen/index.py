@@ -430,6 +430,16 @@ class TokenIndex:
         # every sequence starts here: its mask is part of compiling for the vocabulary
         self.mask(self.initial)
 
+    def cache_bytes(self) -> int:
+        """Bytes held by this index's masks and memos (the larger caches; each is bounded
+        on its own, and compile()'s cache of indexes is bounded by their sum)."""
+        return (
+            self._mask_bytes
+            + self._elem_masks.nbytes
+            + self._rem_memo.nbytes
+            + self._suffix_lex.nbytes
+        )
+
     def state(self, config: frozenset) -> State:
         st = self._states.get(config)
         if st is None:

@@ -25,9 +25,15 @@ def test_state_explosion_is_stopped():
     # the classic exponential DFA: the 25th character from the end is an 'a'
     limits = structgen.Limits(max_states=2_000)
     # every a/b string of 1 to 10 bytes is a token: one mask looks 10 bytes ahead
-    toks = [bytes(format(i, f"0{n}b").replace("0", "a").replace("1", "b"), "ascii") for n in range(1, 11) for i in range(2**n)]
+    toks = [
+        bytes(format(i, f"0{n}b").replace("0", "a").replace("1", "b"), "ascii")
+        for n in range(1, 11)
+        for i in range(2**n)
+    ]
     vocab = structgen.Vocabulary(toks + [None], eos_ids=[len(toks)])
-    compiled = structgen.compile(structgen.Regex(r"[ab]*a[ab]{24}"), vocabulary=vocab, limits=limits)
+    compiled = structgen.compile(
+        structgen.Regex(r"[ab]*a[ab]{24}"), vocabulary=vocab, limits=limits
+    )
     m = compiled.matcher()
     rng = random.Random(0)
     with pytest.raises(structgen.LimitError, match="max_states"):
@@ -49,7 +55,11 @@ def test_compile_time_limit():
     for i in range(3000):
         rules[f"r{i}"] = Seq((Text(f"k{i}"), Repeat(Ref(f"r{(i + 1) % 3000}"), 0, 1)))
     with pytest.raises(structgen.LimitError, match="max_compile_seconds"):
-        structgen.compile(Grammar(rules=rules), vocabulary=VOCAB, limits=structgen.Limits(max_compile_seconds=0.001))
+        structgen.compile(
+            Grammar(rules=rules),
+            vocabulary=VOCAB,
+            limits=structgen.Limits(max_compile_seconds=0.001),
+        )
 
 
 def test_stack_and_parse_limits():
@@ -58,9 +68,13 @@ def test_stack_and_parse_limits():
     with pytest.raises(structgen.LimitError, match="max_stack_depth"):
         for _ in range(20):
             m.advance(ord("["))
-    ambiguous = Grammar(rules={"start": Repeat(Alt((Ref("a"), Ref("b"))), 1, None), "a": Text("x"), "b": Text("x")})
+    ambiguous = Grammar(
+        rules={"start": Repeat(Alt((Ref("a"), Ref("b"))), 1, None), "a": Text("x"), "b": Text("x")}
+    )
     with pytest.raises(structgen.LimitError, match="max_stacks"):
-        structgen.compile(ambiguous, vocabulary=VOCAB, limits=structgen.Limits(max_stacks=1)).matcher().mask()
+        structgen.compile(
+            ambiguous, vocabulary=VOCAB, limits=structgen.Limits(max_stacks=1)
+        ).matcher().mask()
 
 
 def test_mask_caches_are_bounded():
@@ -83,3 +97,24 @@ def test_mask_caches_are_bounded():
     for _ in range(5):
         assert fresh.advance(ord("[")) and again.advance(ord("["))
         assert np.array_equal(again.mask(), fresh.mask())
+
+
+def test_compiled_indexes_are_bounded_by_the_bytes_of_their_masks():
+    from structgen import compiler
+
+    # a vocabulary of 50,000 tokens: every mask is 50 kB
+    toks = [bytes([c]) for c in range(256)] + [b"x%d" % i for i in range(50_000 - 257)]
+    vocab = structgen.Vocabulary(toks + [None], eos_ids=[len(toks)])
+    limits = structgen.Limits(max_cache_bytes=400_000)
+    first = structgen.compile(structgen.Regex("a0"), vocabulary=vocab, limits=limits)
+    for i in range(1, 12):
+        c = structgen.compile(structgen.Regex(f"a{i}[0-9]*"), vocabulary=vocab, limits=limits)
+        m = c.matcher()
+        assert m.advance(ord("a"))
+        m.mask()  # one more mask held by this index
+    held = [ix for ix in compiler._INDEXES.values() if ix.limits == limits]
+    assert 1 <= len(held) < 12
+    assert sum(ix.cache_bytes() for ix in held) <= limits.max_cache_bytes + held[-1].cache_bytes()
+    # the first one was dropped: compiling it again builds a new index
+    again = structgen.compile(structgen.Regex("a0"), vocabulary=vocab, limits=limits)
+    assert again.index is not first.index
