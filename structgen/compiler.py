@@ -49,11 +49,13 @@ def to_grammar(spec: Any) -> Grammar:
 
 def _spec_key(spec: Any):
     if isinstance(spec, Grammar):
-        return ("grammar", spec.to_lark(), spec.start)
+        # the printed text carries rules, terminals and %ignore; not the lexing mode
+        return ("grammar", spec.to_lark(), spec.start, spec.longest_match)
     try:
         hash(spec)
     except TypeError:
-        return ("grammar", to_grammar(spec).to_lark())
+        g = to_grammar(spec)
+        return ("grammar", g.to_lark(), g.start, g.longest_match)
     return spec
 
 

@@ -61,3 +61,15 @@ def test_printed_regex_of_nested_repeats_is_valid_python_regex():
     ]:
         rx = re.compile(regex_text(e))
         assert all(rx.fullmatch(s) for s in ok) and not any(rx.fullmatch(s) for s in bad)
+
+
+def test_compile_cache_tells_lexing_modes_apart():
+    import dataclasses
+
+    g = structgen.Grammar('start: WORD " " WORD\nWORD: /[a-z]+/').to_grammar()
+    other = dataclasses.replace(g, longest_match=not g.longest_match)
+    vocab = structgen.Vocabulary([bytes([c]) for c in range(256)] + [None], eos_ids=[256])
+    a = structgen.compile(g, vocabulary=vocab)
+    b = structgen.compile(other, vocabulary=vocab)
+    assert a.automaton is not b.automaton
+    assert a.grammar.longest_match != b.grammar.longest_match
