@@ -415,3 +415,24 @@ def test_nested_complement_refusals_name_document_pointers_and_warn_when_not_str
         JsonSchema(t, strict=False).to_grammar()
     assert any(issubclass(w.category, SchemaApproximationWarning) for w in caught)
     assert all("!" not in str(w.message) for w in caught)
+
+
+@pytest.mark.parametrize(
+    "draft, valid_texts",
+    [
+        ("http://json-schema.org/draft-04/schema#", {"12", "-7", "0", "-0"}),
+        (
+            "https://json-schema.org/draft/2020-12/schema",
+            {"12", "-7", "0", "-0", "12.0", "1e3", "1.5e1"},
+        ),
+    ],
+)
+def test_integer_texts_follow_the_draft(draft, valid_texts):
+    # up to draft-04 an integer is an integer literal; from draft-06 any integral number
+    schema = {"$schema": draft, "type": "integer"}
+    a = Automaton(JsonSchema(schema).to_grammar())
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    for text in ["12", "-7", "0", "-0", "12.0", "1e3", "1.5e1", "1.5", "12.5e-1"]:
+        expected = validator.is_valid(json.loads(text))
+        assert expected == (text in valid_texts), text
+        assert a.matches(text.encode()) == expected, text

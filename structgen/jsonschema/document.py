@@ -63,6 +63,7 @@ class Document:
         self.anchors: dict[str, str] = {}
         self.bases: dict[str, str] = {}
         self.draft_old = False
+        self.integer_literals = False
         self.id_key = "$id"
         if isinstance(root, dict):
             sch = root.get("$schema")
@@ -70,6 +71,8 @@ class Document:
                 self.draft_old = True
                 if "draft-03" in sch or "draft-04" in sch:
                     self.id_key = "id"  # draft-04 names it "id"; "$id" means nothing there
+                    # up to draft-04 an integer is an integer literal: 1.0 and 1e3 are not
+                    self.integer_literals = True
         self._walk(root, "", "")
         self._cache: dict[str, object] = {"": root, FALSE_PTR: False}
 

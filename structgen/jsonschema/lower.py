@@ -1564,6 +1564,8 @@ class Lowerer:
             )
         except Exception as ex:  # pragma: no cover - defensive
             raise _err("multipleOf", node.ptr, str(ex)) from None
+        if integer and self.doc.integer_literals:
+            e = ir.And((e, seq(ir.opt(Text("-")), N.UINT)))
         if "int" not in node.kinds:  # non-integers only (oneOf / not of integer)
             if e == N.JSON_NUMBER:
                 e = seq(ir.opt(Text("-")), N.UNSIGNED)
