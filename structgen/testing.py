@@ -12,7 +12,7 @@ from typing import Any
 
 from structgen.vocab import Vocabulary
 
-__all__ = ["token_ids_for_text"]
+__all__ = ["brute_force_mask", "token_ids_for_text"]
 
 
 def token_ids_for_text(tokenizer: Any, text: str) -> list[int]:
@@ -121,3 +121,17 @@ def _without_dummy_prefix(tokenizer: Any) -> Any | None:
         except TypeError:
             pass
     return result
+
+
+def brute_force_mask(automaton: Any, vocabulary: Vocabulary, config: Any) -> Any:
+    """The mask of ``config`` computed the slow way, as a reference for the token index:
+    every token's bytes run through ``automaton`` one by one; EOS when accepting."""
+    import numpy as np
+
+    out = np.zeros(vocabulary.size, dtype=bool)
+    for i, data in enumerate(vocabulary.tokens):
+        if data and i not in vocabulary.eos_ids and automaton.run(config, data):
+            out[i] = True
+    if automaton.is_accepting(config):
+        out[sorted(vocabulary.eos_ids)] = True
+    return out

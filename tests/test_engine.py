@@ -16,6 +16,7 @@ from structgen.index import TokenIndex
 from structgen.ir import Alt, Grammar, Ref, Repeat, Seq, Text
 from structgen.limits import Limits
 from structgen.matcher import Matcher
+from structgen.testing import brute_force_mask
 from structgen.vocab import Vocabulary
 
 from grammars_for_tests import GRAMMARS, LISTS
@@ -72,16 +73,6 @@ def _toy_vocab(seed: int) -> Vocabulary:
     return Vocabulary(toks + [None], eos_ids=[len(toks)])
 
 
-def _brute_mask(a: Automaton, vocab: Vocabulary, config) -> np.ndarray:
-    out = np.zeros(vocab.size, dtype=bool)
-    for i, t in enumerate(vocab.tokens):
-        if t and a.run(config, t):
-            out[i] = True
-    if a.is_accepting(config):
-        out[sorted(vocab.eos_ids)] = True
-    return out
-
-
 @pytest.mark.parametrize("name", sorted(GRAMMARS))
 def test_masks_equal_brute_force_on_random_walks(name):
     vocab = _toy_vocab(7)
@@ -92,7 +83,7 @@ def test_masks_equal_brute_force_on_random_walks(name):
         m = Matcher(index)
         for _ in range(20):
             mask = m.mask()
-            assert (mask == _brute_mask(a, vocab, m.state.config)).all()
+            assert (mask == brute_force_mask(a, vocab, m.state.config)).all()
             assert mask.any(), "a mask is never empty"
             tok = int(rng.choice(np.flatnonzero(mask)))
             assert m.advance(tok)
@@ -172,7 +163,12 @@ def test_stack_depth_limit():
 
 
 def test_counted_repetition_in_rules_is_not_unrolled():
-    g = Grammar(rules={"start": Seq((Text("<"), Repeat(Ref("item"), 0, 5000), Text(">"))), "item": Alt((Text("a"), Seq((Text("("), Ref("item"), Text(")")))))})
+    g = Grammar(
+        rules={
+            "start": Seq((Text("<"), Repeat(Ref("item"), 0, 5000), Text(">"))),
+            "item": Alt((Text("a"), Seq((Text("("), Ref("item"), Text(")"))))),
+        }
+    )
     a = Automaton(g)
     assert a.matches(b"<" + b"a" * 5000 + b">")
     assert not a.matches(b"<" + b"a" * 5001 + b">")

@@ -29,19 +29,10 @@ from structgen.automata.lower import lower_regex
 from structgen.index import TokenIndex, lex_info, vocab_arrays
 from structgen.ir import Alt, And, Bytes, Chars, Grammar, Not, Repeat, Seq, Text
 from structgen.matcher import Matcher
+from structgen.testing import brute_force_mask
 from structgen.vocab import Vocabulary
 
 ANY = Repeat(Bytes(((0, 255),)), 0, None)
-
-
-def _brute_mask(a: Automaton, vocab: Vocabulary, config) -> np.ndarray:
-    out = np.zeros(vocab.size, dtype=bool)
-    for i, t in enumerate(vocab.tokens):
-        if t and a.run(config, t):
-            out[i] = True
-    if a.is_accepting(config):
-        out[sorted(vocab.eos_ids)] = True
-    return out
 
 
 # ---- synthetic vocabularies -------------------------------------------------------------------
@@ -118,7 +109,7 @@ def test_counter_masks_equal_brute_force(vocab, which, lo, span, lo2, span2, see
         m = Matcher(index)
         for _ in range(40):
             mask = m.mask()
-            want = _brute_mask(a, vocab, m.state.config)
+            want = brute_force_mask(a, vocab, m.state.config)
             assert (mask == want).all(), repr((vocab.tokens, np.flatnonzero(mask != want)))
             allowed = np.flatnonzero(mask)
             if not allowed.size:

@@ -19,21 +19,10 @@ from hypothesis import strategies as st
 
 import structgen
 from structgen import assets
+from structgen.testing import brute_force_mask
 
 GRAMMARS = ["python_expr", "sql", "minic", "json"]
 _COMPILED: dict = {}
-
-
-def _brute_mask(compiled, config) -> np.ndarray:
-    a = compiled.index.automaton
-    vocab = compiled.vocabulary
-    out = np.zeros(compiled.index.size, dtype=bool)
-    for i, data in enumerate(vocab.tokens):
-        if data and i not in vocab.eos_ids and a.run(config, data):
-            out[i] = True
-    if a.is_accepting(config):
-        out[sorted(vocab.eos_ids)] = True
-    return out
 
 
 @pytest.mark.parametrize("gname", GRAMMARS)
@@ -54,7 +43,7 @@ def test_masks_equal_brute_force_on_real_vocabulary(tokenizers, gname):
         m = compiled.matcher()
         for _ in range(4):
             mask = m.mask()
-            brute = _brute_mask(compiled, m.state.config)
+            brute = brute_force_mask(compiled.index.automaton, compiled.vocabulary, m.state.config)
             diff = np.flatnonzero(mask != brute)
             assert not diff.size, [(int(i), compiled.vocabulary.tokens[i]) for i in diff[:10]]
             allowed = [int(i) for i in np.flatnonzero(mask) if int(i) not in eos]
@@ -114,7 +103,9 @@ def test_masks_equal_brute_force_along_nested_samples(tokenizers, gname):
         depth = max(e[2].depth for e in config if e[0] >= 0)
         if i % 4 == 0 or depth > deepest:
             mask = m.mask()
-            diff = np.flatnonzero(mask != _brute_mask(compiled, config))
+            diff = np.flatnonzero(
+                mask != brute_force_mask(compiled.index.automaton, compiled.vocabulary, config)
+            )
             assert not diff.size, (i, [compiled.vocabulary.tokens[j] for j in diff[:10]])
             deepest = max(deepest, depth)
         assert m.advance(t)
