@@ -606,19 +606,25 @@ class Automaton:
         else:
             v = []
             for mask, states in classes.items():
-                view = copy.copy(dfa)
-                view.accepting = np.zeros_like(dfa.accepting)
-                view.accepting[states] = True
-                view.acc = view.accepting.tolist()
-                tid = len(self.dfas)
-                self.dfas.append(view)
-                self.terminal_names.append(self.terminal_names[t])
-                self.starts.append(view.start)
+                tid = self._add_view(dfa, states, self.terminal_names[t])
                 self._view_info[tid] = (base, mask)
                 self._variant_cache[tid] = [(tid, self._guard_frame(mask))]
                 v.append((tid, self._guard_frame(mask)))
         self._variant_cache[t] = v
         return v
+
+    def _add_view(self, dfa: DFA, states, name: str) -> int:
+        """A new terminal id for a view of ``dfa`` (fully built) that accepts only in
+        ``states``: the same transitions, shared, with its own accepting set."""
+        view = copy.copy(dfa)
+        view.accepting = np.zeros_like(dfa.accepting)
+        view.accepting[states] = True
+        view.acc = view.accepting.tolist()
+        tid = len(self.dfas)
+        self.dfas.append(view)
+        self.terminal_names.append(name)
+        self.starts.append(view.start)
+        return tid
 
     def _restrict(self, elems: frozenset, forbid: int) -> frozenset:
         """``elems`` with every terminal restricted to texts not starting with a byte of
@@ -666,14 +672,7 @@ class Automaton:
             if not states:
                 tid = None
             else:
-                view = copy.copy(dfa)
-                view.accepting = np.zeros_like(dfa.accepting)
-                view.accepting[states] = True
-                view.acc = view.accepting.tolist()
-                tid = len(self.dfas)
-                self.dfas.append(view)
-                self.terminal_names.append(self.terminal_names[base])
-                self.starts.append(view.start)
+                tid = self._add_view(dfa, states, self.terminal_names[base])
         self._restricted[key] = tid
         return tid
 
