@@ -28,6 +28,53 @@ from .cache import BoundedCache
 from .limits import DEFAULT_LIMITS, Limits
 
 
+def _layout(obj, data: list) -> None:
+    """Lay ``data`` (byte strings sorted longest first) out in columns on ``obj``:
+    ``data``, ``lens``, ``maxlen``, ``cnt[j]`` (how many have more than j bytes),
+    ``cols[j]`` (byte j of those) and ``col0`` (byte 0 as indices)."""
+    obj.data = data
+    obj.lens = np.fromiter((len(b) for b in data), dtype=np.int64, count=len(data))
+    obj.maxlen = int(obj.lens[0]) if len(data) else 0
+    obj.cnt = [int(np.searchsorted(-obj.lens, -j, side="left")) for j in range(obj.maxlen + 1)]
+    obj.cols = []
+    for j in range(obj.maxlen):
+        n = obj.cnt[j]
+        obj.cols.append(np.frombuffer(b"".join(b[j : j + 1] for b in data[:n]), dtype=np.uint8))
+    # (a gather with uint8 indices converts them: keep byte 0 as indices)
+    obj.col0 = obj.cols[0].astype(np.intp) if obj.maxlen else np.zeros(0, np.intp)
+
+
+class ReducedVocab:
+    """The tokens of a vocabulary with each byte replaced by the representative of its
+    class in a DFA's deep partition (:func:`structgen.automata.terms.deep_classes`),
+    deduplicated. Bytes of one class are interchangeable in every state of the DFA, so
+    from any state it does the same to every token of one reduced string, and a walk of
+    the reduced strings (for a regex over a few byte classes, a tenth as many) answers
+    for the whole vocabulary. Laid out like :class:`VocabArrays` (longest first);
+    ``inv[p]``: the reduced string of the token at position ``p``;
+    ``members[start[r]:start[r + 1]]``: the token positions of reduced string ``r``."""
+
+    def __init__(self, va: VocabArrays, classes: tuple):
+        table = bytearray(256)
+        for c in classes:
+            rep = (c & -c).bit_length() - 1
+            m = c
+            while m:
+                low = m & -m
+                table[low.bit_length() - 1] = rep
+                m ^= low
+        tr = bytes(table)
+        num: dict[bytes, int] = {}
+        self.inv = np.fromiter(
+            (num.setdefault(b.translate(tr), len(num)) for b in va.data), np.int64, len(va.data)
+        )
+        # first occurrences follow the token order: the reduced strings are longest first
+        _layout(self, list(num))
+        self.members = np.argsort(self.inv, kind="stable")
+        self.start = np.zeros(len(num) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.inv, minlength=len(num)), out=self.start[1:])
+
+
 class VocabArrays:
     """Token bytes laid out for vectorised DFA walks (tokens sorted by length, longest
     first; ``cols[j]`` holds byte j of the tokens that have more than j bytes)."""
@@ -38,21 +85,13 @@ class VocabArrays:
         ids = [i for i, b in enumerate(toks) if b]
         ids.sort(key=lambda i: -len(toks[i]))
         self.ids = np.asarray(ids, dtype=np.int64)
-        self.data = [toks[i] for i in ids]
-        self.lens = np.fromiter((len(b) for b in self.data), dtype=np.int64, count=len(ids))
-        self.maxlen = int(self.lens[0]) if len(ids) else 0
-        # cnt[j] = number of tokens with more than j bytes
-        self.cnt = [
-            int(np.searchsorted(-self.lens, -j, side="left")) for j in range(self.maxlen + 1)
-        ]
-        self.cols = []
-        for j in range(self.maxlen):
-            n = self.cnt[j]
-            self.cols.append(
-                np.frombuffer(b"".join(b[j : j + 1] for b in self.data[:n]), dtype=np.uint8)
-            )
-        # byte 0 of every token as indices (a gather with uint8 indices converts them)
-        self.col0 = self.cols[0].astype(np.intp) if self.maxlen else np.zeros(0, np.intp)
+        _layout(self, [toks[i] for i in ids])
+        # every token's bytes end to end (``starts[p]``: where the token at p begins)
+        self.flat = np.frombuffer(b"".join(self.data), dtype=np.uint8)
+        self.starts = np.zeros(len(ids), dtype=np.int64)
+        if len(ids) > 1:
+            np.cumsum(self.lens[:-1], out=self.starts[1:])
+        self._reduced: dict[tuple, ReducedVocab | None] = {}
         self.eos = np.asarray(sorted(vocab.eos_ids), dtype=np.int64)
         self.lexcache = BoundedCache(limits.max_cache_bytes // 4)
         self._caps: dict[int, list[tuple[int, np.ndarray]]] = {}
@@ -143,10 +182,37 @@ class VocabArrays:
             self._lexkeys[(dfa, q)] = k
         return k
 
+    def reduced_for(self, dfa: DFA) -> ReducedVocab | None:
+        """The :class:`ReducedVocab` of ``dfa``'s byte classes, or None where it would not
+        pay: many classes, or reduced strings not much fewer than tokens. Built on a
+        DFA's second vectorised walk (a terminal walked once does not repay it) and
+        shared by every DFA with the same partition."""
+        key = getattr(dfa, "_deep", None)
+        if key is None:
+            key = dfa._deep = T.deep_classes(dfa.root)
+            dfa._walks = 0
+        dfa._walks += 1
+        if dfa._walks < 2 or len(key) > _REDUCE_MAX_CLASSES:
+            return None
+        r = self._reduced.get(key, 0)
+        if r == 0:
+            if len(self._reduced) >= 256:
+                self._reduced.clear()
+            r = ReducedVocab(self, key)
+            if len(r.data) > _REDUCE_MAX_SHARE * len(self.data):
+                r = None
+            self._reduced[key] = r
+        return r
+
 
 # how many exceptional tokens (walked per state) each level of clamping allows: none
 # first, then a few more, each level clamping nearer to the bounds of the counts
 _EXCEPTIONAL_LEVELS = (0, 2, 8, 32)
+
+# a DFA's tokens are walked as reduced strings (ReducedVocab) when its bytes fall in at
+# most this many classes and the reduced strings are at most this share of the tokens
+_REDUCE_MAX_CLASSES = 24
+_REDUCE_MAX_SHARE = 0.5
 
 # the vectorised walk of a whole vocabulary finishes token by token once the bytes left
 # in all are fewer than this many times the bytes left in the longest
@@ -222,10 +288,61 @@ def _lex_result(inside: np.ndarray, exits: tuple) -> LexInfo:
 
 
 def _lex_walk(
-    dfa: DFA, q: int, va: VocabArrays, skip: np.ndarray | None, want_exits: bool = True
+    dfa: DFA,
+    q: int,
+    va: VocabArrays,
+    skip: np.ndarray | None,
+    want_exits: bool = True,
+    reduced: ReducedVocab | bool | None = None,
 ) -> LexInfo:
     """The vectorised walk of every token (but those at positions ``skip``) from ``q``
-    (recording exits only if ``want_exits``)."""
+    (recording exits only if ``want_exits``); over the reduced strings of the DFA's byte
+    classes where that pays (:meth:`VocabArrays.reduced_for`; ``reduced``: None to
+    decide so, False never, or the :class:`ReducedVocab` to use), expanded to the
+    tokens."""
+    rv = va.reduced_for(dfa) if reduced is None else reduced or None
+    if rv is None:
+        ins, exits = _walk(dfa, q, va, skip, want_exits)
+        inside = np.zeros(va.size, dtype=bool)
+        if ins:
+            inside[va.ids[np.concatenate(ins)]] = True
+        return _lex_result(inside, None if exits is None else tuple(exits))
+    ins, rexits = _walk(dfa, q, rv, None, want_exits)
+    hit = np.zeros(len(rv.data), dtype=bool)
+    if ins:
+        hit[np.concatenate(ins)] = True
+    tok = hit[rv.inv]  # per token position
+    if skip is not None:
+        tok[skip] = False
+    inside = np.zeros(va.size, dtype=bool)
+    inside[va.ids] = tok
+    if rexits is None:
+        return _lex_result(inside, None)
+    exits = []
+    alive = None
+    if skip is not None:
+        alive = np.ones(len(va.data), dtype=bool)
+        alive[skip] = False
+    for rpos, off, _ in rexits:
+        counts = rv.start[rpos + 1] - rv.start[rpos]
+        total = int(counts.sum())
+        # the token positions of every reduced string, each run of members in turn
+        shift = np.repeat(rv.start[rpos] - (np.cumsum(counts) - counts), counts)
+        pos = rv.members[shift + np.arange(total)]
+        offs = np.repeat(off, counts)
+        if alive is not None:
+            keep = alive[pos]
+            pos, offs = pos[keep], offs[keep]
+        if pos.size:
+            exits.append((pos, offs, va.flat[va.starts[pos] + offs]))
+    return _lex_result(inside, tuple(exits))
+
+
+def _walk(dfa: DFA, q: int, va, skip: np.ndarray | None, want_exits: bool) -> tuple:
+    """The vectorised walk of the strings of ``va`` (a :class:`VocabArrays` or a
+    :class:`ReducedVocab`) but those at positions ``skip``, from ``q``: ``(ins, exits)``,
+    a list of arrays of the positions of strings read entirely, and (None unless
+    ``want_exits``) the exits as parts ``(positions, offsets, bytes at the offsets)``."""
     ins: list = []  # positions of tokens read entirely
     ex_pos, ex_off, ex_first = [], [], []  # exits: position, offset, byte at the offset
     exits: list | None = [] if want_exits else None
@@ -271,12 +388,9 @@ def _lex_walk(
         keep = st != 0
         if not keep.all():
             idx, st = idx[keep], st[keep]
-    inside = np.zeros(va.size, dtype=bool)
-    if ins:
-        inside[va.ids[np.concatenate(ins)]] = True
     if ex_pos:
         exits.insert(0, (np.concatenate(ex_pos), np.concatenate(ex_off), np.concatenate(ex_first)))
-    return _lex_result(inside, None if exits is None else tuple(exits))
+    return ins, exits
 
 
 def _lex_scalar(dfa: DFA, va: VocabArrays, idx, st, j: int, ins: list, exits: list | None) -> None:

@@ -409,6 +409,46 @@ def byte_classes(t: Term) -> list[int]:
     return partition(t).classes
 
 
+def deep_classes(t: Term) -> tuple[int, ...]:
+    """A partition of the 256 bytes (as bit masks) such that bytes of one class are
+    interchangeable everywhere in ``t``: in every string of it and in every derivative
+    (derivatives are built from subterms, so they hold no byte set that ``t`` lacks).
+    The refinement of every byte set in the term; sorted, so equal partitions are equal
+    tuples."""
+    masks: set[int] = set()
+    seen: set[int] = set()
+    stack = [t]
+    while stack:
+        x = stack.pop()
+        if x.uid in seen:
+            continue
+        seen.add(x.uid)
+        k = x.kind
+        if k == K_BYTES:
+            masks.add(x.a)
+        elif k == K_CAT:
+            stack.append(x.a)
+            stack.append(x.b)
+        elif k == K_ALT or k == K_AND:
+            stack.extend(x.a)
+        elif k == K_NOT or k == K_REP:
+            stack.append(x.a)
+    classes = [ALL_BYTES]
+    for m in masks:
+        if m == ALL_BYTES:
+            continue
+        nxt = []
+        for c in classes:
+            i = c & m
+            if i and i != c:
+                nxt.append(i)
+                nxt.append(c & ~m)
+            else:
+                nxt.append(c)
+        classes = nxt
+    return tuple(sorted(classes))
+
+
 def matches(t: Term, data: bytes) -> bool:
     for c in data:
         t = deriv(t, c)

@@ -1,0 +1,123 @@
+"""Walks over reduced strings (tokens with each byte replaced by its class representative
+in the DFA's byte partition, deduplicated; :class:`structgen.index.ReducedVocab`) must give
+exactly what the walk of every token gives: the same tokens read entirely and the same
+exits (token, offset, real byte at the offset), also with exceptional tokens skipped.
+Checked on real tokenizers (byte-level BPE and SentencePiece with byte fallback) at many
+states of regexes over few byte classes, and against a brute-force walk of a sample."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+import structgen
+from structgen import assets
+from structgen import index as index_mod
+from structgen.automata import terms
+from structgen.automata.dfa import DFA
+from structgen.automata.lower import lower_regex
+from structgen.index import ReducedVocab, vocab_arrays
+
+PATTERNS = {
+    "email": r"[a-zA-Z0-9._%+-]{1,64}@[a-zA-Z0-9-]{1,63}(\.[a-zA-Z0-9-]{1,63}){0,4}\.[a-zA-Z]{2,12}",
+    "json_string": r'"([^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"',
+    "number": r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?",
+    "snake": r"[a-z]+(_[a-z]+)*( [a-z]+(_[a-z]+)*)*",
+    "words": r"(\w+ ){0,20}\w+",
+}
+
+
+def _states(dfa: DFA, n: int, rng: random.Random) -> list[int]:
+    """Up to ``n`` live states: breadth first from the start, then random ones."""
+    seen = [dfa.start]
+    i = 0
+    while i < len(seen) and len(seen) < 4 * n:
+        row = dfa.build(seen[i])
+        for s in sorted(set(row)):
+            if s and s not in seen:
+                seen.append(s)
+        i += 1
+    head = seen[: n // 2]
+    rest = seen[n // 2 :]
+    return head + rng.sample(rest, min(len(rest), n - len(head)))
+
+
+def _exit_set(info) -> set:
+    return {
+        (p, o, f)
+        for pos, off, first in info.exits
+        for p, o, f in zip(pos.tolist(), off.tolist(), first.tolist(), strict=True)
+    }
+
+
+@pytest.mark.parametrize("name", ["smollm2", "llama2", "llama3"])
+@pytest.mark.parametrize("which", sorted(PATTERNS))
+def test_reduced_walks_equal_full_walks(tokenizers, name, which):
+    compiled = structgen.compile(
+        structgen.Regex(PATTERNS[which]), tokenizers[name], vocab_size=assets.MODEL_VOCAB_SIZE[name]
+    )
+    va = vocab_arrays(compiled.vocabulary)
+    dfa = DFA(lower_regex(structgen.Regex(PATTERNS[which]).to_ir()))
+    classes = terms.deep_classes(dfa.root)
+    rv = ReducedVocab(va, classes)
+    # the reduction is real: bytes of one class are interchangeable, so fewer strings
+    assert len(rv.data) < len(va.data)
+    assert all(len(rv.data[r]) == len(va.data[p]) for p, r in enumerate(rv.inv[:2000].tolist()))
+    rng = random.Random(f"{name}-{which}")
+    skip = np.unique(np.asarray(rng.sample(range(len(va.data)), 300), dtype=np.int64))
+    for q in _states(dfa, 24, rng):
+        for s in (None, skip):
+            full = index_mod._lex_walk(dfa, q, va, s, True, reduced=False)
+            red = index_mod._lex_walk(dfa, q, va, s, True, reduced=rv)
+            assert (full.inside == red.inside).all(), (which, q)
+            assert _exit_set(full) == _exit_set(red), (which, q)
+            bare = index_mod._lex_walk(dfa, q, va, s, False, reduced=rv)
+            assert bare.exits is None and (bare.inside == full.inside).all()
+
+
+@pytest.mark.parametrize("which", sorted(PATTERNS))
+def test_reduced_walks_equal_brute_force(tokenizers, which):
+    """The reduced walk against a token-by-token walk, on a sample of smollm2's tokens."""
+    compiled = structgen.compile(
+        structgen.Regex(PATTERNS[which]),
+        tokenizers["smollm2"],
+        vocab_size=assets.MODEL_VOCAB_SIZE["smollm2"],
+    )
+    va = vocab_arrays(compiled.vocabulary)
+    dfa = DFA(lower_regex(structgen.Regex(PATTERNS[which]).to_ir()))
+    rv = ReducedVocab(va, terms.deep_classes(dfa.root))
+    rng = random.Random(which)
+    sample = set(rng.sample(range(len(va.data)), 3000)) | set(range(200))
+    for q in _states(dfa, 8, rng):
+        info = index_mod._lex_walk(dfa, q, va, None, True, reduced=rv)
+        got_exits = {e for e in _exit_set(info) if e[0] in sample}
+        want_exits = set()
+        for p in sorted(sample):
+            tok = va.data[p]
+            s = q
+            for o, c in enumerate(tok):
+                if o and dfa.acc[s]:
+                    want_exits.add((p, o, c))
+                s = dfa.step(s, c)
+                if not s:
+                    break
+            assert bool(info.inside[va.ids[p]]) == bool(s), (which, q, tok)
+        assert got_exits == want_exits
+
+
+def test_reduction_is_used_and_pays(tokenizers):
+    """A regex over few byte classes walked twice: the second walk goes through the
+    reduced strings, a small share of the vocabulary."""
+    compiled = structgen.compile(
+        structgen.Regex(PATTERNS["email"]),
+        tokenizers["smollm2"],
+        vocab_size=assets.MODEL_VOCAB_SIZE["smollm2"],
+    )
+    va = vocab_arrays(compiled.vocabulary)
+    dfa = DFA(lower_regex(structgen.Regex(PATTERNS["email"]).to_ir()))
+    assert va.reduced_for(dfa) is None  # first walk: not yet
+    rv = va.reduced_for(dfa)
+    assert rv is not None and len(rv.data) <= index_mod._REDUCE_MAX_SHARE * len(va.data)
+    print(f"email: {len(va.data)} tokens -> {len(rv.data)} reduced strings")
