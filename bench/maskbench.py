@@ -12,7 +12,10 @@ Each schema runs in a worker process with a per-schema timeout; workers keep str
 caches across schemas, as a server process would. A schema's category is the first that
 applies: crash, timeout, compile error, validation error (a valid instance rejected),
 accept-at-end error (a valid instance not accepting at its end), invalidation error (an
-invalid instance accepted), passing.
+invalid instance accepted), passing. A :class:`structgen.LimitError` raised by compile()
+is a compile error of kind "limit" (refused up front, with a clear error); one raised while
+an instance is fed is a "limit error" (the text drove the automaton past
+:class:`structgen.Limits`); "crash" is any other exception.
 
 Schemas with test instances (9,795) and without (1,510: they only need to compile or be
 refused with a clear error) are reported in separate tables. ``--census`` only lowers each
@@ -64,6 +67,7 @@ CATEGORIES = [
     "validation error",
     "invalidation error",
     "accept-at-end error",
+    "limit error",
     "crash",
 ]
 
@@ -96,7 +100,7 @@ def run_schema(row: dict, tok_name: str, strict: bool, whitespace: str) -> dict:
     """Everything measured for one schema (runs inside a worker)."""
     import structgen
     from structgen import assets
-    from structgen.errors import SpecError, UnsupportedSchemaError
+    from structgen.errors import LimitError, SpecError, UnsupportedSchemaError
     from structgen.jsonschema import JsonSchema
     from structgen.testing import token_ids_for_text
 
@@ -118,6 +122,11 @@ def run_schema(row: dict, tok_name: str, strict: bool, whitespace: str) -> dict:
             error_kind="unsupported",
             keyword=_first_keyword(e),
             error=str(e)[:500],
+        )
+        return out
+    except LimitError as e:  # refused up front: the schema exceeds structgen.Limits
+        out.update(
+            category="compile error", error_kind="limit", keyword="(limit)", error=str(e)[:500]
         )
         return out
     except SpecError as e:
@@ -177,6 +186,10 @@ def run_schema(row: dict, tok_name: str, strict: bool, whitespace: str) -> dict:
             tests.append(entry)
             if res != "ok" and category == "passing":
                 category = res
+    except LimitError as e:  # a text drove the automaton past structgen.Limits
+        out.update(category="limit error", error=f"LimitError: {e}"[:500])
+        out["tbm_s"] = tbm
+        return out
     except Exception as e:  # noqa: BLE001
         out.update(
             category="crash",
