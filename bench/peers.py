@@ -10,7 +10,8 @@ one regular expression) to the peer's syntax:
 * llguidance (its Lark dialect): rules over terminals, terminals as Rust regexes, a
   terminal that structgen reads as an intersection or complement (a word minus keywords,
   the shortest-match ``/* ... */`` comment) written with llguidance's ``&`` and ``~``
-  terminal operators, and ``%ignore`` kept. llguidance lexes as Lark's dynamic lexer does
+  terminal operators, and ``%ignore`` kept; llguidance does not take ignored text before
+  the first token, so the start rule gets an optional leading ignored terminal. llguidance lexes as Lark's dynamic lexer does
   (each terminal to its longest match), so it reads the same language.
 * XGrammar (EBNF): it has no lexer, so each terminal becomes a rule, the ``%ignore``
   terminals are woven in between any two symbols of every rule and around the start rule,
@@ -152,8 +153,13 @@ def _llg_terminal(e: ir.Expr) -> str:
 
 
 def to_llguidance_lark(g: ir.Grammar) -> str:
-    names = _names(g, "start")
+    names = _names(g, "r_" + g.start if g.ignore else "start")
     lines = []
+    if g.ignore:
+        # llguidance allows %ignore between tokens and after the last, not before the first
+        lead = " | ".join(names[n] for n in g.ignore)
+        lines.append(f"start: LEADING_IGNORED? {names[g.start]}")
+        lines.append(f"LEADING_IGNORED: ({lead})")
     for name, body in g.rules.items():
         lines.append(f"{names[name]}: {_llg_rule(body, names)}")
     for name, body in g.terminals.items():
@@ -485,7 +491,7 @@ class LLGuidancePeer:
         except Unsupported as e:
             return "unsupported: " + _short(e)
         t0 = time.perf_counter()
-        matcher = llg.LLMatcher(self.info, llg.LLMatcher.grammar_from_lark(text))
+        matcher = llg.LLMatcher(self.info, llg.LLMatcher.grammar_from_lark(text), log_level=0)
         t_compile = time.perf_counter() - t0
         if matcher.is_error():
             return "unsupported: " + _short(matcher.get_error())
