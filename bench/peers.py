@@ -481,6 +481,9 @@ class LLGuidancePeer:
         import llguidance.numpy
 
         self.llg = llguidance
+        # the tokenizer may hold more entries than the model's logits (Llama 3: one added
+        # token past 128256); llguidance wants room for all of them
+        vocab_size = max(vocab_size or 0, len(tok)) or None
         self.info = llguidance.hf.from_tokenizer(tok, n_vocab=vocab_size)
         self.n_vocab = vocab_size or self.info.vocab_size
 
