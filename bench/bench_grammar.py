@@ -1,9 +1,13 @@
 """Grammar benchmark: for every shipped grammar and several texts, compile time and the
-per-token cost of mask + advance on real tokenizers, as one table.
+per-token cost of mask + advance on real tokenizers, as one table, side by side with
+llguidance and XGrammar when they are installed.
 
     python -m bench.bench_grammar                       # smollm2 and llama3
     python -m bench.bench_grammar --tokenizers llama3   # one tokenizer
     python -m bench.bench_grammar --grammars sql json
+    python -m bench.bench_grammar --no-peers            # structgen only
+
+structgen columns:
 
 * compile ms: ``Grammar.builtin(name)`` (Lark loading, lowering, the automaton) plus
   ``structgen.compile(grammar, vocabulary=...)`` (the token index and its initial state),
@@ -14,14 +18,31 @@ per-token cost of mask + advance on real tokenizers, as one table.
   generations of one compiled grammar do.
 * steady: the same token sequences replayed (memoised masks and moves).
 
-llguidance (its Lark syntax) and XGrammar (EBNF) are measured on the same grammars and
-texts only when they are installed (optional bench dependencies, never runtime ones).
+Peers (optional bench dependencies, never runtime ones; columns appear for those
+installed)::
+
+    pip install llguidance
+    pip install --no-deps xgrammar apache-tvm-ffi   # its declared dependencies pull in
+                                                    # CUDA torch and triton; the CPU torch
+                                                    # already installed is enough
+
+Each peer gets the same grammar, converted by ``bench/peers.py`` from structgen's Grammar IR
+to llguidance's Lark dialect or to XGrammar's EBNF (see there for how ``%ignore`` and
+keyword-excluding terminals are written), and the same token ids for the same texts.
+Their tokenizer info (``llguidance.hf.from_tokenizer``, ``xgrammar.TokenizerInfo``) is
+built once per tokenizer, like structgen's vocabulary. compile ms is the grammar's compile
+for that tokenizer (XGrammar with one thread and its cache off); p50/p99 are per token
+``fill_next_token_bitmask`` + ``consume_token``/``accept_token`` over all texts, each text
+from a fresh matcher of the one compiled grammar: compare them with structgen's first-visit
+columns. A peer that cannot take a grammar, refuses a token of a text, or does not accept
+a text at its end shows that in its cell instead of times.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import importlib.metadata
 import importlib.util
 import time
 from pathlib import Path
@@ -34,6 +55,8 @@ from structgen import compiler as compile_mod
 from structgen.automata import grammar as automaton_mod
 from structgen.index import suffix_table, vocab_arrays
 from structgen.testing import token_ids_for_text
+
+from . import peers as peers_mod
 
 SAMPLES = Path(__file__).resolve().parent.parent / "grammars" / "samples"
 EXTRA = {
@@ -109,43 +132,66 @@ def bench_structgen(name: str, tok, vocab) -> dict:
     }
 
 
-def peers() -> dict[str, str]:
-    out = {}
-    for mod, label in (("llguidance", "llguidance"), ("xgrammar", "XGrammar")):
-        out[label] = "installed" if importlib.util.find_spec(mod) else "not installed"
+def installed_peers() -> list[tuple[str, type]]:
+    out = []
+    for mod, cls in peers_mod.PEERS:
+        if importlib.util.find_spec(mod):
+            out.append((mod, cls))
     return out
+
+
+def peer_cell(r) -> str:
+    """compile ms, p50 us, p99 us of one peer; or its reason spanning the three columns."""
+    if isinstance(r, str):
+        return f"{r[:32]:<32}"
+    return f"{r['compile_ms']:>10.1f} {r['p50_us']:>10.1f} {r['p99_us']:>10.1f}"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--tokenizers", nargs="+", default=["smollm2", "llama3"])
     ap.add_argument("--grammars", nargs="+", default=structgen.Grammar.builtin_names())
+    ap.add_argument("--no-peers", action="store_true", help="structgen columns only")
     args = ap.parse_args()
     structgen.Grammar('start: "a"')  # import Lark and build its grammar parser once
-    other = peers()
-    print("peers: " + ", ".join(f"{k}: {v}" for k, v in other.items()))
-    if any(v == "installed" for v in other.values()):
-        print("(side-by-side columns for installed peers are not implemented in this script yet)")
+    others = [] if args.no_peers else installed_peers()
+    labels = [cls.label for _, cls in others]
+    print(
+        "peers: "
+        + (", ".join(f"{mod} {importlib.metadata.version(mod)}" for mod, _ in others) or "none")
+    )
+    top = f"{'':<22} {'structgen':-^88}" + "".join(f" {label:-^32}" for label in labels)
     head = (
         f"{'tokenizer':<9} {'grammar':<12} {'compile ms':>10} {'1st mask ms':>11} "
         f"{'first p50 us':>12} {'first p99 us':>12} {'steady p50 us':>13} {'steady p99 us':>13} "
-        f"{'tokens':>6} {'llguidance':>14} {'XGrammar':>14}"
+        f"{'tokens':>6}" + f" {'compile ms':>10} {'p50 us':>10} {'p99 us':>10}" * len(others)
     )
+    print(top)
     print(head)
     for tname in args.tokenizers:
         tok = assets.load_tokenizer(tname)
-        vocab = structgen.Vocabulary.from_tokenizer(
-            tok, vocab_size=assets.MODEL_VOCAB_SIZE.get(tname)
-        )
+        vocab_size = assets.MODEL_VOCAB_SIZE.get(tname)
+        vocab = structgen.Vocabulary.from_tokenizer(tok, vocab_size=vocab_size)
         # per tokenizer, not part of any grammar's compile time
         suffix_table(vocab_arrays(vocab))
+        engines = []
+        for _, cls in others:
+            try:
+                engines.append(cls(tok, vocab_size))
+            except Exception as e:  # a peer that cannot read this tokenizer says so
+                engines.append(f"tokenizer: {' '.join(str(e).split())}")
         for gname in args.grammars:
             r = bench_structgen(gname, tok, vocab)
+            ir_grammar = structgen.Grammar.builtin(gname).to_grammar()
+            seqs = [token_ids_for_text(tok, text) for text in texts_for(gname)]
+            cells = "".join(
+                " " + peer_cell(e if isinstance(e, str) else e.run(ir_grammar, seqs))
+                for e in engines
+            )
             print(
                 f"{tname:<9} {gname:<12} {r['compile_ms']:>10.1f} {r['first_mask_ms']:>11.1f} "
                 f"{r['first_p50_us']:>12.1f} {r['first_p99_us']:>12.1f} {r['steady_p50_us']:>13.2f} "
-                f"{r['steady_p99_us']:>13.2f} {r['tokens']:>6} {other['llguidance']:>14} "
-                f"{other['XGrammar']:>14}",
+                f"{r['steady_p99_us']:>13.2f} {r['tokens']:>6}{cells}",
                 flush=True,
             )
 
