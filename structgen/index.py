@@ -66,7 +66,7 @@ class ReducedVocab:
         tr = bytes(table)
         num: dict[bytes, int] = {}
         self.inv = np.fromiter(
-            (num.setdefault(b.translate(tr), len(num)) for b in va.data), np.int64, len(va.data)
+            (num.setdefault(b.translate(tr), len(num)) for b in va.data), np.int32, len(va.data)
         )
         # first occurrences follow the token order: the reduced strings are longest first
         _layout(self, list(num))
@@ -92,6 +92,7 @@ class VocabArrays:
         if len(ids) > 1:
             np.cumsum(self.lens[:-1], out=self.starts[1:])
         self._reduced: dict[tuple, ReducedVocab | None] = {}
+        # how many tokens begin with each byte
         self.eos = np.asarray(sorted(vocab.eos_ids), dtype=np.int64)
         self.lexcache = BoundedCache(limits.max_cache_bytes // 4)
         self._caps: dict[int, list[tuple[int, np.ndarray]]] = {}
@@ -184,19 +185,21 @@ class VocabArrays:
 
     def reduced_for(self, dfa: DFA) -> ReducedVocab | None:
         """The :class:`ReducedVocab` of ``dfa``'s byte classes, or None where it would not
-        pay: many classes, or reduced strings not much fewer than tokens. Built on a
-        DFA's second vectorised walk (a terminal walked once does not repay it) and
-        shared by every DFA with the same partition."""
+        pay: until the DFA's walks so far have stepped, beyond the tokens' first byte, as
+        many rows as :data:`_REDUCE_AFTER` times the vocabulary (building it costs about
+        that much; a keyword's walks, over the few tokens that begin with it, never do),
+        with many classes, or reduced strings not much fewer than tokens. Shared by every
+        DFA with the same partition."""
+        if getattr(dfa, "_stepped", 0) < _REDUCE_AFTER * len(self.data):
+            return None
         key = getattr(dfa, "_deep", None)
         if key is None:
             key = dfa._deep = T.deep_classes(dfa.root)
-            dfa._walks = 0
-        dfa._walks += 1
-        if dfa._walks < 2 or len(key) > _REDUCE_MAX_CLASSES:
+        if len(key) > _REDUCE_MAX_CLASSES:
             return None
         r = self._reduced.get(key, 0)
         if r == 0:
-            if len(self._reduced) >= 256:
+            if len(self._reduced) >= 32:
                 self._reduced.clear()
             r = ReducedVocab(self, key)
             if len(r.data) > _REDUCE_MAX_SHARE * len(self.data):
@@ -213,6 +216,8 @@ _EXCEPTIONAL_LEVELS = (0, 2, 8, 32)
 # most this many classes and the reduced strings are at most this share of the tokens
 _REDUCE_MAX_CLASSES = 24
 _REDUCE_MAX_SHARE = 0.5
+# ... once its walks have stepped this many times as many rows as there are tokens
+_REDUCE_AFTER = 1
 
 # the vectorised walk of a whole vocabulary finishes token by token once the bytes left
 # in all are fewer than this many times the bytes left in the longest
@@ -302,12 +307,13 @@ def _lex_walk(
     tokens."""
     rv = va.reduced_for(dfa) if reduced is None else reduced or None
     if rv is None:
-        ins, exits = _walk(dfa, q, va, skip, want_exits)
+        ins, exits, stepped = _walk(dfa, q, va, skip, want_exits)
+        dfa._stepped = getattr(dfa, "_stepped", 0) + stepped
         inside = np.zeros(va.size, dtype=bool)
         if ins:
             inside[va.ids[np.concatenate(ins)]] = True
         return _lex_result(inside, None if exits is None else tuple(exits))
-    ins, rexits = _walk(dfa, q, rv, None, want_exits)
+    ins, rexits, _ = _walk(dfa, q, rv, None, want_exits)
     hit = np.zeros(len(rv.data), dtype=bool)
     if ins:
         hit[np.concatenate(ins)] = True
@@ -340,9 +346,10 @@ def _lex_walk(
 
 def _walk(dfa: DFA, q: int, va, skip: np.ndarray | None, want_exits: bool) -> tuple:
     """The vectorised walk of the strings of ``va`` (a :class:`VocabArrays` or a
-    :class:`ReducedVocab`) but those at positions ``skip``, from ``q``: ``(ins, exits)``,
-    a list of arrays of the positions of strings read entirely, and (None unless
-    ``want_exits``) the exits as parts ``(positions, offsets, bytes at the offsets)``."""
+    :class:`ReducedVocab`) but those at positions ``skip``, from ``q``: ``(ins, exits,
+    stepped)``, a list of arrays of the positions of strings read entirely, (None unless
+    ``want_exits``) the exits as parts ``(positions, offsets, bytes at the offsets)``, and
+    how many rows the vectorised steps beyond the first byte took."""
     ins: list = []  # positions of tokens read entirely
     ex_pos, ex_off, ex_first = [], [], []  # exits: position, offset, byte at the offset
     exits: list | None = [] if want_exits else None
@@ -357,6 +364,7 @@ def _walk(dfa: DFA, q: int, va, skip: np.ndarray | None, want_exits: bool) -> tu
     else:
         idx = st = np.zeros(0, dtype=np.int64)
     built = dfa.built
+    stepped = 0
     j = 0  # bytes read so far (minus one): idx/st are the tokens alive after byte j
     while idx.size:
         k = int(np.searchsorted(idx, cnt[j + 1]))  # idx[k:] have exactly j+1 bytes
@@ -382,6 +390,7 @@ def _walk(dfa: DFA, q: int, va, skip: np.ndarray | None, want_exits: bool) -> tu
         if not built[st].all():
             dfa.ensure(st)
             built = dfa.built
+        stepped += n
         flat = st * 256
         flat += cols[j].take(idx)
         st = dfa.table.reshape(-1).take(flat)
@@ -390,7 +399,7 @@ def _walk(dfa: DFA, q: int, va, skip: np.ndarray | None, want_exits: bool) -> tu
             idx, st = idx[keep], st[keep]
     if ex_pos:
         exits.insert(0, (np.concatenate(ex_pos), np.concatenate(ex_off), np.concatenate(ex_first)))
-    return ins, exits
+    return ins, exits, stepped
 
 
 def _lex_scalar(dfa: DFA, va: VocabArrays, idx, st, j: int, ins: list, exits: list | None) -> None:

@@ -108,8 +108,8 @@ def test_reduced_walks_equal_brute_force(tokenizers, which):
 
 
 def test_reduction_is_used_and_pays(tokenizers):
-    """A regex over few byte classes walked twice: the second walk goes through the
-    reduced strings, a small share of the vocabulary."""
+    """A regex over few byte classes whose walks step through many tokens goes through
+    the reduced strings after a walk or two; cheap walks do not pay for building them."""
     compiled = structgen.compile(
         structgen.Regex(PATTERNS["email"]),
         tokenizers["smollm2"],
@@ -117,7 +117,19 @@ def test_reduction_is_used_and_pays(tokenizers):
     )
     va = vocab_arrays(compiled.vocabulary)
     dfa = DFA(lower_regex(structgen.Regex(PATTERNS["email"]).to_ir()))
-    assert va.reduced_for(dfa) is None  # first walk: not yet
+    assert va.reduced_for(dfa) is None  # not walked yet
+    walks = 0
+    while va.reduced_for(dfa) is None and walks < 5:
+        index_mod._lex_walk(dfa, dfa.start, va, None, False)
+        walks += 1
     rv = va.reduced_for(dfa)
-    assert rv is not None and len(rv.data) <= index_mod._REDUCE_MAX_SHARE * len(va.data)
-    print(f"email: {len(va.data)} tokens -> {len(rv.data)} reduced strings")
+    assert rv is not None and walks <= 3
+    assert len(rv.data) <= index_mod._REDUCE_MAX_SHARE * len(va.data)
+    print(f"email: {len(va.data)} tokens -> {len(rv.data)} reduced strings after {walks} walks")
+    # a keyword's walks go past the first bytes of few tokens: not reduced until they
+    # have cost, all together, about what building the reduced strings costs
+    keyword = DFA(lower_regex(structgen.Regex("[ ]?[sS][eE][lL][eE][cC][tT]").to_ir()))
+    for _ in range(3):
+        index_mod._lex_walk(keyword, keyword.start, va, None, False)
+        if keyword._stepped < index_mod._REDUCE_AFTER * len(va.data):
+            assert va.reduced_for(keyword) is None
