@@ -363,6 +363,25 @@ class Partition:
 _PARTITIONS: dict[frozenset, Partition] = {}
 
 
+def _refine(masks) -> list[int]:
+    """The coarsest partition of the 256 bytes (as bit masks) that splits no byte set of
+    ``masks``: bytes of one class are in the same sets."""
+    classes = [ALL_BYTES]
+    for m in masks:
+        if m == ALL_BYTES:
+            continue
+        nxt = []
+        for c in classes:
+            i = c & m
+            if i and i != c:
+                nxt.append(i)
+                nxt.append(c & ~m)
+            else:
+                nxt.append(c)
+        classes = nxt
+    return classes
+
+
 def partition(t: Term) -> Partition:
     p = t._classes
     if p is not None:
@@ -370,19 +389,7 @@ def partition(t: Term) -> Partition:
     fm = first_masks(t)
     p = _PARTITIONS.get(fm)
     if p is None:
-        classes = [ALL_BYTES]
-        for m in fm:
-            if m == ALL_BYTES:
-                continue
-            nxt = []
-            for c in classes:
-                i = c & m
-                if i and i != c:
-                    nxt.append(i)
-                    nxt.append(c & ~m)
-                else:
-                    nxt.append(c)
-            classes = nxt
+        classes = _refine(fm)
         import numpy as np
 
         index = np.zeros(256, dtype=np.int64)
@@ -433,20 +440,7 @@ def deep_classes(t: Term) -> tuple[int, ...]:
             stack.extend(x.a)
         elif k == K_NOT or k == K_REP:
             stack.append(x.a)
-    classes = [ALL_BYTES]
-    for m in masks:
-        if m == ALL_BYTES:
-            continue
-        nxt = []
-        for c in classes:
-            i = c & m
-            if i and i != c:
-                nxt.append(i)
-                nxt.append(c & ~m)
-            else:
-                nxt.append(c)
-        classes = nxt
-    return tuple(sorted(classes))
+    return tuple(sorted(_refine(masks)))
 
 
 def matches(t: Term, data: bytes) -> bool:
