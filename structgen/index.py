@@ -52,27 +52,57 @@ class ReducedVocab:
     the reduced strings (for a regex over a few byte classes, a tenth as many) answers
     for the whole vocabulary. Laid out like :class:`VocabArrays` (longest first);
     ``inv[p]``: the reduced string of the token at position ``p``;
-    ``members[start[r]:start[r + 1]]``: the token positions of reduced string ``r``."""
+    ``members[start[r]:start[r + 1]]``: the token positions of reduced string ``r``.
+    With more than ``most`` reduced strings (``count``), nothing is laid out and ``data``
+    is None."""
 
-    def __init__(self, va: VocabArrays, classes: tuple):
-        table = bytearray(256)
+    def __init__(self, va: VocabArrays, classes: tuple, most: int | None = None):
+        table = np.zeros(256, dtype=np.uint8)
         for c in classes:
-            rep = (c & -c).bit_length() - 1
-            m = c
-            while m:
-                low = m & -m
-                table[low.bit_length() - 1] = rep
-                m ^= low
-        tr = bytes(table)
-        num: dict[bytes, int] = {}
-        self.inv = np.fromiter(
-            (num.setdefault(b.translate(tr), len(num)) for b in va.data), np.int32, len(va.data)
-        )
-        # first occurrences follow the token order: the reduced strings are longest first
-        _layout(self, list(num))
+            member = np.unpackbits(
+                np.frombuffer(c.to_bytes(32, "little"), dtype=np.uint8), bitorder="little"
+            ).astype(bool)
+            table[member] = (c & -c).bit_length() - 1
+        flat = table[va.flat]
+        # the tokens of one length are consecutive (longest first), their bytes one block:
+        # deduplicate the translated rows of each block; numbering them block after block
+        # keeps the reduced strings longest first
+        self.inv = np.empty(len(va.data), dtype=np.int32)
+        blocks, n = [], 0
+        for length in range(va.maxlen, 0, -1):
+            lo, hi = va.cnt[length], va.cnt[length - 1]
+            if lo == hi:
+                continue
+            at = int(va.starts[lo])
+            rows = flat[at : at + (hi - lo) * length].reshape(hi - lo, length)
+            keys = rows.view(np.dtype((np.void, length))).ravel()
+            _, first, inv = np.unique(keys, return_index=True, return_inverse=True)
+            self.inv[lo:hi] = n + inv.reshape(-1)
+            n += first.size
+            blocks.append(rows[first])
+        self.count = n
+        self.data = None
+        if most is not None and n > most:
+            return  # too many to pay (``data`` stays None)
         self.members = np.argsort(self.inv, kind="stable")
-        self.start = np.zeros(len(num) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(self.inv, minlength=len(num)), out=self.start[1:])
+        self.start = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.inv, minlength=n), out=self.start[1:])
+        self.maxlen = blocks[0].shape[1] if blocks else 0
+        pad = np.zeros((n, self.maxlen), dtype=np.uint8)
+        self.lens = np.zeros(n, dtype=np.int64)
+        self.data = []
+        at = 0
+        for b in blocks:
+            k, length = b.shape
+            pad[at : at + k, :length] = b
+            self.lens[at : at + k] = length
+            self.data.extend(r.tobytes() for r in b)
+            at += k
+        self.cnt = [
+            int(np.searchsorted(-self.lens, -j, side="left")) for j in range(self.maxlen + 1)
+        ]
+        self.cols = [pad[: self.cnt[j], j].copy() for j in range(self.maxlen)]
+        self.col0 = self.cols[0].astype(np.intp) if self.maxlen else np.zeros(0, np.intp)
 
 
 class VocabArrays:
@@ -103,6 +133,57 @@ class VocabArrays:
             for level in range(len(_EXCEPTIONAL_LEVELS))
         ]
         self._lexkeys: dict = {}
+        self._pairs = None
+        self._runs: dict[int, tuple] = {}
+
+    def runs(self, byteset: int) -> tuple:
+        """``(positions, lengths, order, off)``: the tokens that begin with a byte of
+        ``byteset`` (a 256-bit mask), ascending, and how many of their first bytes are in
+        it; grouped by the byte after that run (256 when it is the whole token): the
+        group of byte ``c`` is ``order[off[c]:off[c + 1]]`` (indices into the positions).
+        Cached per set (a loop state's bytes: whitespace, an identifier's, a string's
+        body)."""
+        r = self._runs.get(byteset)
+        if r is None:
+            member = np.unpackbits(
+                np.frombuffer(byteset.to_bytes(32, "little"), dtype=np.uint8), bitorder="little"
+            ).astype(bool)
+            pos = np.flatnonzero(member[self.col0])
+            n = np.ones(pos.size, dtype=np.int64)
+            at = np.arange(pos.size)  # the runs still going, as indices into pos
+            for j in range(1, self.maxlen):
+                at = at[pos[at] < self.cnt[j]]
+                at = at[member[self.cols[j][pos[at]]]]
+                if not at.size:
+                    break
+                n[at] += 1
+            full = n == self.lens[pos]
+            after = self.flat[self.starts[pos] + np.where(full, 0, n)].astype(np.int64)
+            after[full] = 256
+            order = np.argsort(after, kind="stable")
+            off = np.zeros(258, dtype=np.int64)
+            np.cumsum(np.bincount(after, minlength=257), out=off[1:])
+            if len(self._runs) >= 64:
+                self._runs.clear()
+            r = self._runs[byteset] = (pos, n, order, off)
+        return r
+
+    def pairs(self) -> tuple:
+        """``(order, off, count)``: the token positions grouped by their first two bytes.
+        Group ``k = b0 * 257 + (0 for a one-byte token, else 1 + b1)`` is
+        ``order[off[k]:off[k + 1]]`` (positions ascending), ``count[b0, k - b0 * 257]``
+        its size. The groups of one first byte are consecutive."""
+        p = self._pairs
+        if p is None:
+            key = self.col0 * 257
+            if self.maxlen > 1:
+                key[: self.cnt[1]] += self.cols[1].astype(np.intp) + 1
+            order = np.argsort(key, kind="stable")
+            count = np.bincount(key, minlength=256 * 257)
+            off = np.zeros(count.size + 1, dtype=np.int64)
+            np.cumsum(count, out=off[1:])
+            p = self._pairs = (order, off, count.reshape(256, 257))
+        return p
 
     def _cap_of(self, alphabet: int) -> list[tuple[int, np.ndarray]]:
         """Per level of :data:`_EXCEPTIONAL_LEVELS`: a count ``C`` that no run of bytes
@@ -201,8 +282,8 @@ class VocabArrays:
         if r == 0:
             if len(self._reduced) >= 32:
                 self._reduced.clear()
-            r = ReducedVocab(self, key)
-            if len(r.data) > _REDUCE_MAX_SHARE * len(self.data):
+            r = ReducedVocab(self, key, int(_REDUCE_MAX_SHARE * len(self.data)))
+            if r.data is None:
                 r = None
             self._reduced[key] = r
         return r
@@ -218,6 +299,9 @@ _REDUCE_MAX_CLASSES = 24
 _REDUCE_MAX_SHARE = 0.5
 # ... once its walks have stepped this many times as many rows as there are tokens
 _REDUCE_AFTER = 1
+
+# a walk from tokens' own offsets (_walk_flat) finishes token by token with this few left
+_SCALAR_FLAT = 16
 
 # the vectorised walk of a whole vocabulary finishes token by token once the bytes left
 # in all are fewer than this many times the bytes left in the longest
@@ -240,12 +324,17 @@ class LexInfo:
     consumed entirely without dying) and the *exits*: where the terminal may end before
     byte ``j`` of a token, as a tuple of parts ``(positions into the sorted token arrays,
     offsets j, the bytes at j)``; None when they were not asked for (nothing can follow
-    the terminal: recording them costs a third of some walks)."""
+    the terminal: recording them costs a third of some walks). Walked for a maximal
+    match (terminals read as by longest match: the text after a terminal never begins
+    with a byte that would continue it), the exits before a byte that continues the
+    terminal are left out."""
 
     __slots__ = ("inside", "exits", "nbytes")
 
 
-def lex_info(dfa: DFA, q: int, va: VocabArrays, exits: bool = True) -> LexInfo:
+def lex_info(
+    dfa: DFA, q: int, va: VocabArrays, exits: bool = True, maximal: bool = False
+) -> LexInfo:
     """What every token does from ``dfa`` state ``q``, cached per (DFA,
     :meth:`VocabArrays.lexkey`): the states of a long counter share one entry until the
     counter comes within one token's reach of its bounds. Nearer the bounds they still
@@ -253,25 +342,26 @@ def lex_info(dfa: DFA, q: int, va: VocabArrays, exits: bool = True) -> LexInfo:
     bytes), which are walked from each state.
 
     Without ``exits`` the result may lack them (``exits`` None); an entry without them
-    is replaced by one with them when they are asked for."""
+    is replaced by one with them when they are asked for. ``maximal``: see
+    :class:`LexInfo`."""
     ident, ck, exc = va.lexkey(dfa, q)
     cache = va.lexcache
-    key = (dfa, ident)
+    key = (dfa, ident, maximal)
     info = cache.get(key)
     if info is not None and (info.exits is not None or not exits):
         return info
     if exc is None:
-        info = _lex_walk(dfa, q, va, None, exits)
+        info = _lex_walk(dfa, q, va, None, exits, maximal=maximal)
         cache.put(key, info, info.nbytes)
         return info
-    bkey = (dfa, ck)
+    bkey = (dfa, ck, maximal)
     base = cache.get(bkey)
     if base is None or (base.exits is None and exits):
-        base = _lex_walk(dfa, q, va, exc, exits)
+        base = _lex_walk(dfa, q, va, exc, exits, maximal=maximal)
         cache.put(bkey, base, base.nbytes)
     ins: list = []
     more: list | None = [] if base.exits is not None else None
-    _lex_scalar(dfa, va, exc, np.full(exc.size, q, dtype=np.int32), 0, ins, more)
+    _lex_scalar(dfa, va, exc, np.full(exc.size, q, dtype=np.int32), 0, ins, more, maximal)
     if not ins and not more:
         info = base
     else:
@@ -299,6 +389,8 @@ def _lex_walk(
     skip: np.ndarray | None,
     want_exits: bool = True,
     reduced: ReducedVocab | bool | None = None,
+    *,
+    maximal: bool = False,
 ) -> LexInfo:
     """The vectorised walk of every token (but those at positions ``skip``) from ``q``
     (recording exits only if ``want_exits``); over the reduced strings of the DFA's byte
@@ -307,13 +399,13 @@ def _lex_walk(
     tokens."""
     rv = va.reduced_for(dfa) if reduced is None else reduced or None
     if rv is None:
-        ins, exits, stepped = _walk(dfa, q, va, skip, want_exits)
+        ins, exits, stepped = _walk(dfa, q, va, skip, want_exits, maximal)
         dfa._stepped = getattr(dfa, "_stepped", 0) + stepped
         inside = np.zeros(va.size, dtype=bool)
         if ins:
             inside[va.ids[np.concatenate(ins)]] = True
         return _lex_result(inside, None if exits is None else tuple(exits))
-    ins, rexits, _ = _walk(dfa, q, rv, None, want_exits)
+    ins, rexits, _ = _walk(dfa, q, rv, None, want_exits, maximal)
     hit = np.zeros(len(rv.data), dtype=bool)
     if ins:
         hit[np.concatenate(ins)] = True
@@ -344,28 +436,39 @@ def _lex_walk(
     return _lex_result(inside, tuple(exits))
 
 
-def _walk(dfa: DFA, q: int, va, skip: np.ndarray | None, want_exits: bool) -> tuple:
+def _walk(
+    dfa: DFA, q: int, va, skip: np.ndarray | None, want_exits: bool, maximal: bool = False
+) -> tuple:
     """The vectorised walk of the strings of ``va`` (a :class:`VocabArrays` or a
     :class:`ReducedVocab`) but those at positions ``skip``, from ``q``: ``(ins, exits,
     stepped)``, a list of arrays of the positions of strings read entirely, (None unless
     ``want_exits``) the exits as parts ``(positions, offsets, bytes at the offsets)``, and
-    how many rows the vectorised steps beyond the first byte took."""
+    how many rows the vectorised steps beyond the first byte took. ``maximal``: leave out
+    the exits before a byte that continues the terminal (see :class:`LexInfo`)."""
     ins: list = []  # positions of tokens read entirely
     ex_pos, ex_off, ex_first = [], [], []  # exits: position, offset, byte at the offset
     exits: list | None = [] if want_exits else None
     lens, cnt, cols = va.lens, va.cnt, va.cols
+    j = 0  # bytes read so far (minus one): idx/st are the tokens alive after byte j
+    stepped = 0
     if va.maxlen:
         dfa.build(q)
-        st = dfa.table[q].take(va.col0)  # byte 0 of every token, from one row
-        if skip is not None:
-            st[skip] = 0
-        idx = np.flatnonzero(st != 0)  # (faster on bools than on ints)
-        st = st[idx].astype(np.int64)
+        row = dfa.table[q]
+        if hasattr(va, "runs"):
+            row, stepped = _walk_loops(dfa, row, va, skip, ins, exits, maximal)
+        few = _walk_pairs(dfa, row, va, skip, ins, exits, maximal) if va.maxlen > 1 else None
+        if few is not None:
+            idx, st = few
+            j = 1
+        else:
+            st = row.take(va.col0)  # byte 0 of every token, from one row
+            if skip is not None:
+                st[skip] = 0
+            idx = np.flatnonzero(st != 0)  # (faster on bools than on ints)
+            st = st[idx].astype(np.int64)
     else:
         idx = st = np.zeros(0, dtype=np.int64)
     built = dfa.built
-    stepped = 0
-    j = 0  # bytes read so far (minus one): idx/st are the tokens alive after byte j
     while idx.size:
         k = int(np.searchsorted(idx, cnt[j + 1]))  # idx[k:] have exactly j+1 bytes
         if k < idx.size:
@@ -375,9 +478,17 @@ def _walk(dfa: DFA, q: int, va, skip: np.ndarray | None, want_exits: bool) -> tu
                 break
         if want_exits and (acc := dfa.accepting[st]).any():
             p = idx[acc]
+            b = cols[j + 1][p]
+            if maximal:
+                sa = st[acc]
+                if not dfa.built[sa].all():
+                    dfa.ensure(sa)
+                    built = dfa.built
+                ends = dfa.table.reshape(-1).take(sa * 256 + b) == 0
+                p, b = p[ends], b[ends]
             ex_pos.append(p)
             ex_off.append(np.full(p.size, j + 1, dtype=np.int32))
-            ex_first.append(cols[j + 1][p])
+            ex_first.append(b)
         j += 1
         # few bytes left in all: finish token by token (a numpy call costs as much as a
         # few hundred scalar steps)
@@ -385,7 +496,7 @@ def _walk(dfa: DFA, q: int, va, skip: np.ndarray | None, want_exits: bool) -> tu
         if n <= 8 or (
             n <= 2048 and int(lens[idx].sum()) - n * j <= _SCALAR_RATIO * (int(lens[idx[0]]) - j)
         ):
-            _lex_scalar(dfa, va, idx, st, j, ins, exits)
+            _lex_scalar(dfa, va, idx, st, j, ins, exits, maximal)
             break
         if not built[st].all():
             dfa.ensure(st)
@@ -402,16 +513,222 @@ def _walk(dfa: DFA, q: int, va, skip: np.ndarray | None, want_exits: bool) -> tu
     return ins, exits, stepped
 
 
-def _lex_scalar(dfa: DFA, va: VocabArrays, idx, st, j: int, ins: list, exits: list | None) -> None:
-    """The end of :func:`lex_info` for the few tokens still alive after ``j`` bytes
-    (exits appended to ``exits`` unless it is None)."""
+def _ranges(order: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``order[lo[i]:hi[i]]`` for every i, end to end."""
+    n = hi - lo
+    total = int(n.sum())
+    if not total:
+        return np.zeros(0, dtype=order.dtype)
+    shift = np.repeat(lo - (np.cumsum(n) - n), n)
+    return order[shift + np.arange(total)]
+
+
+# the first two bytes of every token are read through the groups of VocabArrays.pairs
+# when the tokens they leave (alive or exiting) are at most this share of all
+_PAIRS_SHARE = 0.125
+
+
+def _walk_pairs(
+    dfa: DFA, row: np.ndarray, va: VocabArrays, skip, ins: list, exits: list | None, maximal: bool
+):
+    """The first two bytes of :func:`_walk` through the groups of tokens by their first
+    two bytes, without touching the others (a keyword keeps a few hundred of a
+    vocabulary's tokens), from a state's ``row``: appends the one-byte tokens read to ``ins``
+    and the exits after byte 0 to ``exits``, and returns ``(positions, states)`` of the
+    tokens alive after two bytes (ascending). None, having appended nothing, when more
+    than :data:`_PAIRS_SHARE` of the tokens are left: the plain walk costs less."""
+    pairs = getattr(va, "pairs", None)
+    if pairs is None:
+        return None
+    order, off, count = pairs()
+    live = np.flatnonzero(row)
+    if not live.size:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    s1 = row[live].astype(np.int64)
+    if not dfa.built[s1].all():
+        dfa.ensure(s1)
+    rows = dfa.table[s1]
+    cnt = count[live]
+    acc = dfa.accepting[s1] if exits is not None else np.zeros(live.size, dtype=bool)
+    alive = rows != 0
+    ending = ~alive[acc] if maximal else np.ones((int(acc.sum()), 256), dtype=bool)
+    left = int((cnt[:, 1:] * alive).sum()) + int((cnt[acc, 1:] * ending).sum())
+    if left > _PAIRS_SHARE * len(va.data):
+        return None
+    base = live * 257
+    one = _ranges(order, off[base], off[base + 1])  # one-byte tokens
+    if skip is not None and one.size:
+        one = one[~np.isin(one, skip)]
+    if one.size:
+        ins.append(one)
+    if acc.any():
+        if maximal:  # the groups of (b0, b1) where b1 does not continue the terminal
+            i, b1 = np.nonzero(ending)
+            keys = base[acc][i] + 1 + b1
+            p = _ranges(order, off[keys], off[keys + 1])
+        else:
+            p = _ranges(order, off[base[acc] + 1], off[base[acc] + 257])
+        if skip is not None and p.size:
+            p = p[~np.isin(p, skip)]
+        if p.size:
+            p.sort()
+            exits.append((p, np.ones(p.size, dtype=np.int32), va.cols[1][p]))
+    i, b1 = np.nonzero(alive)
+    keys = base[i] + 1 + b1
+    nonempty = off[keys + 1] > off[keys]
+    keys, s2 = keys[nonempty], rows[i[nonempty], b1[nonempty]]
+    lo, hi = off[keys], off[keys + 1]
+    pos = _ranges(order, lo, hi)
+    st = np.repeat(s2.astype(np.int64), hi - lo)
+    if skip is not None and pos.size:
+        keep = ~np.isin(pos, skip)
+        pos, st = pos[keep], st[keep]
+    at = np.argsort(pos)
+    return pos[at], st[at]
+
+
+def _bitmask(member: np.ndarray) -> int:
+    """A bool[256] as a 256-bit mask."""
+    return int.from_bytes(np.packbits(member, bitorder="little").tobytes(), "little")
+
+
+def _walk_loops(dfa: DFA, row: np.ndarray, va: VocabArrays, skip, ins, exits, maximal) -> tuple:
+    """The part of :func:`_walk` from a state's ``row`` for the tokens whose first byte
+    leads into a state that loops on it (whitespace, an identifier's letters, a string's
+    body): ``(row without those bytes, rows stepped)``; see :func:`_walk_runs`."""
+    live = np.flatnonzero(row)
+    if not live.size:
+        return row, 0
+    to = row[live].astype(np.int64)
+    if not dfa.built[to].all():
+        dfa.ensure(to)
+    table = dfa.table
+    enters = table[to, live] == to
+    if not enters.any():
+        return row, 0
+    row = row.copy()
+    stepped = 0
+    for s1 in np.unique(to[enters]).tolist():
+        first = live[enters & (to == s1)]
+        member = np.zeros(256, dtype=bool)
+        member[first] = True
+        runs = va.runs(_bitmask(table[s1] == s1))
+        sel = member[va.col0[runs[0]]]
+        stepped += _walk_runs(dfa, s1, va, runs, sel, skip, ins, exits, maximal)
+        row[first] = 0
+    return row, stepped
+
+
+def _walk_runs(dfa: DFA, q: int, va: VocabArrays, runs, sel, skip, ins, exits, maximal) -> int:
+    """The tokens of ``runs`` (:meth:`VocabArrays.runs` of the bytes on which ``q``
+    loops) selected by ``sel`` are in state ``q`` after their first byte and stay there
+    for their whole run: each is read entirely if that is all of it, may end before the
+    byte after the run, and else goes on from there (:func:`_walk_flat`); only the
+    groups of bytes after the run that ``q`` reads are touched. Returns the rows
+    stepped."""
+    pos, n, order, off = runs
+
+    def group(after: np.ndarray) -> np.ndarray:
+        """Indices of the selected tokens whose run is followed by a byte of ``after``."""
+        idx = _ranges(order, off[after], off[after + 1])
+        idx = idx[sel[idx]]
+        if skip is not None and idx.size:
+            idx = idx[~np.isin(pos[idx], skip)]
+        return idx
+
+    full = group(np.asarray([256]))
+    if full.size:
+        ins.append(pos[full])
+    row = dfa.table[q]
+    if exits is not None and dfa.acc[q]:
+        if not maximal:  # the terminal may end after every byte of the run but its last
+            idx = group(np.arange(257))
+            k = n[idx] - 1
+            total = int(k.sum())
+            if total:
+                p = np.repeat(pos[idx], k)
+                o = np.arange(total) - np.repeat(np.cumsum(k) - k, k) + 1
+                exits.append((p, o.astype(np.int32), va.flat[va.starts[p] + o]))
+        # ... and before the byte after it (for a maximal match, one that q cannot read)
+        idx = group(np.flatnonzero(row == 0) if maximal else np.arange(256))
+        if idx.size:
+            p, o = pos[idx], n[idx]
+            exits.append((p, o.astype(np.int32), va.flat[va.starts[p] + o]))
+    idx = group(np.flatnonzero(row))
+    if not idx.size:
+        return 0
+    p, o = pos[idx], n[idx]
+    st = row.take(va.flat[va.starts[p] + o]).astype(np.int64)
+    o = o + 1
+    done = o == va.lens[p]
+    if done.any():
+        ins.append(p[done])
+    more = ~done
+    return idx.size + _walk_flat(dfa, va, p[more], o[more], st[more], ins, exits, maximal)
+
+
+def _walk_flat(dfa: DFA, va: VocabArrays, pos, off, st, ins: list, exits, maximal: bool) -> int:
+    """Walk the tokens at ``pos`` on from their own offsets ``off`` (each short of its
+    token's end) in states ``st``: appends those read entirely to ``ins`` and the exits to
+    ``exits`` (the terminal may end before byte o > 0 when its state there accepts).
+    Returns the rows stepped."""
+    lens, flat, starts = va.lens, va.flat, va.starts
+    stepped = 0
+    table = dfa.table.reshape(-1)
+    while pos.size:
+        if pos.size <= _SCALAR_FLAT:  # a few left (some long): token by token
+            _lex_scalar(dfa, va, pos, st, off.tolist(), ins, exits, maximal, entry=True)
+            break
+        at = starts[pos] + off
+        b = flat[at]
+        if not dfa.built[st].all():
+            dfa.ensure(st)
+            table = dfa.table.reshape(-1)
+        stepped += pos.size
+        nxt = table.take(st * 256 + b)
+        if exits is not None:
+            acc = dfa.accepting[st]
+            if maximal:
+                acc &= nxt == 0
+            if acc.any():
+                exits.append((pos[acc], off[acc].astype(np.int32), b[acc]))
+        st = nxt
+        off = off + 1
+        alive = st != 0
+        done = alive & (off == lens[pos])
+        if done.any():
+            ins.append(pos[done])
+        alive &= ~done
+        pos, off, st = pos[alive], off[alive], st[alive]
+    return stepped
+
+
+def _lex_scalar(
+    dfa: DFA,
+    va: VocabArrays,
+    idx,
+    st,
+    j: int | list,
+    ins: list,
+    exits: list | None,
+    maximal=False,
+    entry: bool = False,
+) -> None:
+    """The end of :func:`lex_info` for the few tokens still alive after ``j`` bytes (one
+    count, or one per token) in states ``st`` (exits appended to ``exits`` unless it is
+    None, from the byte after ``j`` on, or from ``j`` itself with ``entry``; for a
+    ``maximal`` match only before bytes that do not continue the terminal)."""
     data, step, acc, rows = va.data, dfa.step, dfa.acc, dfa.rows
     done, xp, xo, xf = [], [], [], []
     want = exits is not None
-    for p, s in zip(idx.tolist(), st.tolist(), strict=True):
+    offs = [j] * len(idx) if isinstance(j, int) else j
+    for p, s, o in zip(idx.tolist(), st.tolist(), offs, strict=True):
         tok = data[p]
         n = len(tok)
-        o = j
+        if entry and want and acc[s] and not (maximal and step(s, tok[o])):
+            xp.append(p)
+            xo.append(o)
+            xf.append(tok[o])
         while True:
             row = rows[s]
             t = -1 if row is None else row[tok[o]]
@@ -422,7 +739,7 @@ def _lex_scalar(dfa: DFA, va: VocabArrays, idx, st, j: int, ins: list, exits: li
             if o == n:
                 done.append(p)
                 break
-            if acc[s] and want:
+            if acc[s] and want and not (maximal and step(s, tok[o])):
                 xp.append(p)
                 xo.append(o)
                 xf.append(tok[o])
@@ -535,6 +852,9 @@ class TokenIndex:
         self.limits = limits
         self.va = vocab_arrays(vocab, limits)
         self.size = vocab.size
+        # terminals read by longest match: a walk leaves out the exits before a byte that
+        # continues the terminal (its guard forbids that byte after it)
+        self.maximal = bool(getattr(automaton, "longest_match", False))
         self._states: dict[frozenset, State] = {}
         self._max_states = 200_000
         self._elem_masks = BoundedCache(limits.max_cache_bytes // 4)
@@ -665,7 +985,7 @@ class TokenIndex:
         and the suffix numbers of their remainders."""
         A = self.automaton
         va = self.va
-        info = lex_info(A.dfas[t], q, va)
+        info = lex_info(A.dfas[t], q, va, maximal=self.maximal)
         m = info.inside
         if not info.exits:
             return m, None, None

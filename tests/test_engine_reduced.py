@@ -68,11 +68,11 @@ def test_reduced_walks_equal_full_walks(tokenizers, name, which):
     rng = random.Random(f"{name}-{which}")
     skip = np.unique(np.asarray(rng.sample(range(len(va.data)), 300), dtype=np.int64))
     for q in _states(dfa, 24, rng):
-        for s in (None, skip):
-            full = index_mod._lex_walk(dfa, q, va, s, True, reduced=False)
-            red = index_mod._lex_walk(dfa, q, va, s, True, reduced=rv)
+        for s, mx in ((None, False), (skip, False), (skip, True)):
+            full = index_mod._lex_walk(dfa, q, va, s, True, reduced=False, maximal=mx)
+            red = index_mod._lex_walk(dfa, q, va, s, True, reduced=rv, maximal=mx)
             assert (full.inside == red.inside).all(), (which, q)
-            assert _exit_set(full) == _exit_set(red), (which, q)
+            assert _exit_set(full) == _exit_set(red), (which, q, mx)
             bare = index_mod._lex_walk(dfa, q, va, s, False, reduced=rv)
             assert bare.exits is None and (bare.inside == full.inside).all()
 
@@ -133,3 +133,79 @@ def test_reduction_is_used_and_pays(tokenizers):
         index_mod._lex_walk(keyword, keyword.start, va, None, False)
         if keyword._stepped < index_mod._REDUCE_AFTER * len(va.data):
             assert va.reduced_for(keyword) is None
+
+
+KEYWORDS = {
+    "ws_keyword": r"[ \t\n]*([sS][eE][lL][eE][cC][tT]|FROM)",
+    "comma": r",",
+    "op": r"[ ]*(==|!=|<=|>=|<|>)",
+    "ws_name": r"[ \t\n]*[a-zA-Z_][a-zA-Z0-9_]*",
+}
+
+
+def _brute(dfa: DFA, q: int, va, skip, maximal: bool) -> tuple:
+    """Token by token: the positions read entirely from ``q`` and the exits (for a
+    ``maximal`` match, only those before a byte that does not continue the terminal)."""
+    skipped = set() if skip is None else set(skip.tolist())
+    inside, exits = set(), set()
+    rows = [dfa.build(s) if s else None for s in range(len(dfa.terms))]
+    for p, tok in enumerate(va.data):
+        if p in skipped:
+            continue
+        s = q
+        for o, c in enumerate(tok):
+            if s >= len(rows) or rows[s] is None:
+                rows.extend(None for _ in range(len(dfa.terms) - len(rows)))
+                rows[s] = dfa.build(s)
+            if o and dfa.acc[s] and not (maximal and rows[s][c]):
+                exits.add((p, o, c))
+            s = rows[s][c]
+            if not s:
+                break
+        else:
+            inside.add(p)
+    return inside, exits
+
+
+@pytest.mark.parametrize("name", ["smollm2", "llama2", "llama3"])
+@pytest.mark.parametrize("which", ["json_string", "words"] + sorted(KEYWORDS))
+def test_grouped_walks_equal_brute_force(tokenizers, name, which, monkeypatch):
+    """The walk of every token with its shortcuts (a loop state's runs read at once,
+    :func:`structgen.index._walk_runs`; the first two bytes read through the groups of
+    tokens by their first two bytes, :func:`structgen.index._walk_pairs`) against a
+    token-by-token walk of the whole vocabulary, at several states (loops, few tokens
+    left or many), with exceptional tokens skipped or not, the groups always taken and
+    never, for a maximal match (exits before a byte that continues the terminal left
+    out) or not."""
+    pattern = {**PATTERNS, **KEYWORDS}[which]
+    compiled = structgen.compile(
+        structgen.Regex(pattern), tokenizers[name], vocab_size=assets.MODEL_VOCAB_SIZE[name]
+    )
+    va = vocab_arrays(compiled.vocabulary)
+    dfa = DFA(lower_regex(structgen.Regex(pattern).to_ir()))
+    rng = random.Random(f"pairs-{name}-{which}")
+    skip = np.unique(np.asarray(rng.sample(range(len(va.data)), 300), dtype=np.int64))
+    used = {"pairs": 0, "runs": 0}
+    for fn in used:
+        orig = getattr(index_mod, f"_walk_{fn}")
+
+        def spy(*a, _orig=orig, _fn=fn):
+            r = _orig(*a)
+            used[_fn] += r is not None
+            return r
+
+        monkeypatch.setattr(index_mod, f"_walk_{fn}", spy)
+    for q in _states(dfa, 6, rng):
+        for s, maximal in ((None, False), (skip, False), (None, True), (skip, True)):
+            inside, exits = _brute(dfa, q, va, s, maximal)
+            for share in (-1.0, 2.0):
+                monkeypatch.setattr(index_mod, "_PAIRS_SHARE", share)
+                info = index_mod._lex_walk(dfa, q, va, s, True, reduced=False, maximal=maximal)
+                got = {int(p) for p in np.flatnonzero(info.inside[va.ids])}
+                assert got == inside, (which, q, share, maximal)
+                assert _exit_set(info) == exits, (which, q, share, maximal)
+                bare = index_mod._lex_walk(dfa, q, va, s, False, reduced=False, maximal=maximal)
+                assert bare.exits is None and (bare.inside == info.inside).all()
+    assert used["pairs"]  # the shortcuts were taken
+    if which != "comma":  # (no state of it loops on a byte)
+        assert used["runs"]
