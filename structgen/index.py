@@ -1132,14 +1132,9 @@ class TokenIndex:
                 res[inside] = True
             if rest:
                 rest_arr = np.asarray(rest, dtype=np.int32)
-                hit = np.zeros(len(rest), dtype=bool)
-                mhit = np.zeros(len(rest), dtype=bool)
-                for ret in rets:
-                    ok, maybe = self._suffixes_valid(self._cont(ret), rest_arr, sx)
-                    hit |= ok
-                    mhit |= maybe
-                    if hit.all():
-                        break
+                # a rest is readable after the terminal when one of the continuations
+                # reads it: check it once against their union
+                hit, mhit = self._suffixes_valid(self._cont_of(rets), rest_arr, sx)
                 at = np.asarray(rest_at, dtype=np.int64)
                 if small:
                     for k in at[hit].tolist():
@@ -1200,6 +1195,18 @@ class TokenIndex:
             if len(self._conts) > 20_000:
                 self._conts.clear()
             self._conts[ret] = c
+        return c
+
+    def _cont_of(self, rets: tuple) -> frozenset:
+        """The union of the continuations of the stacks ``rets``."""
+        if len(rets) == 1:
+            return self._cont(rets[0])
+        c = self._conts.get(rets)
+        if c is None:
+            c = frozenset().union(*(self._cont(r) for r in rets))
+            if len(self._conts) > 20_000:
+                self._conts.clear()
+            self._conts[rets] = c
         return c
 
     def _first_bytes_of(self, config: frozenset) -> np.ndarray:
