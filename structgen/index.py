@@ -422,12 +422,10 @@ def _lex_walk(
         alive = np.ones(len(va.data), dtype=bool)
         alive[skip] = False
     for rpos, off, _ in rexits:
-        counts = rv.start[rpos + 1] - rv.start[rpos]
-        total = int(counts.sum())
         # the token positions of every reduced string, each run of members in turn
-        shift = np.repeat(rv.start[rpos] - (np.cumsum(counts) - counts), counts)
-        pos = rv.members[shift + np.arange(total)]
-        offs = np.repeat(off, counts)
+        lo, hi = rv.start[rpos], rv.start[rpos + 1]
+        pos = _ranges(rv.members, lo, hi)
+        offs = np.repeat(off, hi - lo)
         if alive is not None:
             keep = alive[pos]
             pos, offs = pos[keep], offs[keep]
