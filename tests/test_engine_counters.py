@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from walks_for_tests import brute_walk, exit_set
 
 import structgen
 from structgen import assets
@@ -123,21 +124,6 @@ def test_counter_masks_equal_brute_force(vocab, which, lo, span, lo2, span2, see
                 break
 
 
-def _brute_lex(dfa: DFA, q: int, va) -> tuple[set, set]:
-    inside, exits = set(), set()
-    for p, tok in enumerate(va.data):
-        s = q
-        for o, c in enumerate(tok):
-            if o and dfa.acc[s]:
-                exits.add((p, o, c))
-            s = dfa.step(s, c)
-            if not s:
-                break
-        else:
-            inside.add(int(va.ids[p]))
-    return inside, exits
-
-
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     vocab=toy_vocabs(),
@@ -164,17 +150,13 @@ def test_lex_info_with_and_without_exits(vocab, which, lo, span, lo2, span2, pat
             if not nq:
                 break
             q = nq
-        want_inside, want_exits = _brute_lex(dfa, q, va)
+        inside, want_exits = brute_walk(dfa, q, va)
+        want_inside = {int(va.ids[p]) for p in inside}
         for exits in (False, True):
             info = lex_info(dfa, q, va, exits=exits)
             assert set(np.flatnonzero(info.inside).tolist()) == want_inside
             if exits:
-                got = {
-                    (p, o, f)
-                    for pos, off, first in info.exits
-                    for p, o, f in zip(pos.tolist(), off.tolist(), first.tolist(), strict=True)
-                }
-                assert got == want_exits
+                assert exit_set(info) == want_exits
     finally:
         index_mod._SCALAR_RATIO = saved
 

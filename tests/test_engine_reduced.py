@@ -11,6 +11,7 @@ import random
 
 import numpy as np
 import pytest
+from walks_for_tests import brute_walk, exit_set
 
 import structgen
 from structgen import assets
@@ -44,14 +45,6 @@ def _states(dfa: DFA, n: int, rng: random.Random) -> list[int]:
     return head + rng.sample(rest, min(len(rest), n - len(head)))
 
 
-def _exit_set(info) -> set:
-    return {
-        (p, o, f)
-        for pos, off, first in info.exits
-        for p, o, f in zip(pos.tolist(), off.tolist(), first.tolist(), strict=True)
-    }
-
-
 @pytest.mark.parametrize("name", ["smollm2", "llama2", "llama3"])
 @pytest.mark.parametrize("which", sorted(PATTERNS))
 def test_reduced_walks_equal_full_walks(tokenizers, name, which):
@@ -72,7 +65,7 @@ def test_reduced_walks_equal_full_walks(tokenizers, name, which):
             full = index_mod._lex_walk(dfa, q, va, s, True, reduced=False, maximal=mx)
             red = index_mod._lex_walk(dfa, q, va, s, True, reduced=rv, maximal=mx)
             assert (full.inside == red.inside).all(), (which, q)
-            assert _exit_set(full) == _exit_set(red), (which, q, mx)
+            assert exit_set(full) == exit_set(red), (which, q, mx)
             bare = index_mod._lex_walk(dfa, q, va, s, False, reduced=rv)
             assert bare.exits is None and (bare.inside == full.inside).all()
 
@@ -92,18 +85,10 @@ def test_reduced_walks_equal_brute_force(tokenizers, which):
     sample = set(rng.sample(range(len(va.data)), 3000)) | set(range(200))
     for q in _states(dfa, 8, rng):
         info = index_mod._lex_walk(dfa, q, va, None, True, reduced=rv)
-        got_exits = {e for e in _exit_set(info) if e[0] in sample}
-        want_exits = set()
-        for p in sorted(sample):
-            tok = va.data[p]
-            s = q
-            for o, c in enumerate(tok):
-                if o and dfa.acc[s]:
-                    want_exits.add((p, o, c))
-                s = dfa.step(s, c)
-                if not s:
-                    break
-            assert bool(info.inside[va.ids[p]]) == bool(s), (which, q, tok)
+        got_exits = {e for e in exit_set(info) if e[0] in sample}
+        want_inside, want_exits = brute_walk(dfa, q, va, positions=sorted(sample))
+        got_inside = {p for p in sample if info.inside[va.ids[p]]}
+        assert got_inside == want_inside, (which, q)
         assert got_exits == want_exits
 
 
@@ -143,30 +128,6 @@ KEYWORDS = {
 }
 
 
-def _brute(dfa: DFA, q: int, va, skip, maximal: bool) -> tuple:
-    """Token by token: the positions read entirely from ``q`` and the exits (for a
-    ``maximal`` match, only those before a byte that does not continue the terminal)."""
-    skipped = set() if skip is None else set(skip.tolist())
-    inside, exits = set(), set()
-    rows = [dfa.build(s) if s else None for s in range(len(dfa.terms))]
-    for p, tok in enumerate(va.data):
-        if p in skipped:
-            continue
-        s = q
-        for o, c in enumerate(tok):
-            if s >= len(rows) or rows[s] is None:
-                rows.extend(None for _ in range(len(dfa.terms) - len(rows)))
-                rows[s] = dfa.build(s)
-            if o and dfa.acc[s] and not (maximal and rows[s][c]):
-                exits.add((p, o, c))
-            s = rows[s][c]
-            if not s:
-                break
-        else:
-            inside.add(p)
-    return inside, exits
-
-
 @pytest.mark.parametrize("name", ["smollm2", "llama2", "llama3"])
 @pytest.mark.parametrize("which", ["json_string", "words"] + sorted(KEYWORDS))
 def test_grouped_walks_equal_brute_force(tokenizers, name, which, monkeypatch):
@@ -197,13 +158,13 @@ def test_grouped_walks_equal_brute_force(tokenizers, name, which, monkeypatch):
         monkeypatch.setattr(index_mod, f"_walk_{fn}", spy)
     for q in _states(dfa, 6, rng):
         for s, maximal in ((None, False), (skip, False), (None, True), (skip, True)):
-            inside, exits = _brute(dfa, q, va, s, maximal)
+            inside, exits = brute_walk(dfa, q, va, skip=s, maximal=maximal)
             for share in (-1.0, 2.0):
                 monkeypatch.setattr(index_mod, "_PAIRS_SHARE", share)
                 info = index_mod._lex_walk(dfa, q, va, s, True, reduced=False, maximal=maximal)
                 got = {int(p) for p in np.flatnonzero(info.inside[va.ids])}
                 assert got == inside, (which, q, share, maximal)
-                assert _exit_set(info) == exits, (which, q, share, maximal)
+                assert exit_set(info) == exits, (which, q, share, maximal)
                 bare = index_mod._lex_walk(dfa, q, va, s, False, reduced=False, maximal=maximal)
                 assert bare.exits is None and (bare.inside == info.inside).all()
     assert used["pairs"]  # the shortcuts were taken
