@@ -452,9 +452,13 @@ def _walk(
     if va.maxlen:
         dfa.build(q)
         row = dfa.table[q]
-        if hasattr(va, "runs"):
+        # (the shortcuts need the whole vocabulary's layout, not a ReducedVocab's)
+        whole = isinstance(va, VocabArrays)
+        if whole:
             row, stepped = _walk_loops(dfa, row, va, skip, ins, exits, maximal)
-        few = _walk_pairs(dfa, row, va, skip, ins, exits, maximal) if va.maxlen > 1 else None
+        few = None
+        if whole and va.maxlen > 1:
+            few = _walk_pairs(dfa, row, va, skip, ins, exits, maximal)
         if few is not None:
             idx, st = few
             j = 1
@@ -535,10 +539,7 @@ def _walk_pairs(
     and the exits after byte 0 to ``exits``, and returns ``(positions, states)`` of the
     tokens alive after two bytes (ascending). None, having appended nothing, when more
     than :data:`_PAIRS_SHARE` of the tokens are left: the plain walk costs less."""
-    pairs = getattr(va, "pairs", None)
-    if pairs is None:
-        return None
-    order, off, count = pairs()
+    order, off, count = va.pairs()
     live = np.flatnonzero(row)
     if not live.size:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
