@@ -785,7 +785,14 @@ class SuffixTable:
         tail = np.full(n, -1, dtype=np.int32)
         tail[sid[k]] = sid[k + 1]
         self.tail = tail.tolist()
-        self.nbytes = sid.nbytes + self.start.nbytes + n * 90 + sum(len(b) for b in self.text)
+        # where one occurrence of each suffix begins in the flat token bytes, and its length
+        self.at = np.empty(n, dtype=np.int64)
+        self.at[sid] = np.arange(sid.size)
+        ends = np.repeat(self.start + va.lens, va.lens)
+        self.size = np.empty(n, dtype=np.int64)
+        self.size[sid] = ends - np.arange(sid.size)
+        del ends
+        self.nbytes = sid.nbytes + self.start.nbytes + n * 106 + sum(len(b) for b in self.text)
 
 
 def suffix_table(va: VocabArrays) -> SuffixTable:
@@ -807,6 +814,53 @@ def _lex_code(dfa: DFA, q: int, text: bytes, sid: int, tail: list, codes, exd: d
     return c
 
 
+def _lex_codes(dfa: DFA, q: int, sids: np.ndarray, sx: SuffixTable, flat, codes, exd) -> None:
+    """:func:`_lex_code` for many suffix numbers ``sids`` at once, vectorised: each
+    suffix is read from one of its occurrences in the token bytes ``flat``."""
+    k = np.arange(sids.size)
+    at = sx.at[sids]
+    size = sx.size[sids]
+    st = np.full(sids.size, q, dtype=np.int64)
+    out = np.full(sids.size, 2, dtype=np.int8)
+    xk, xr = [], []  # exits: the suffix (index into sids) and the rest's number
+    j = 0
+    while k.size:
+        if not dfa.built[st].all():
+            dfa.ensure(st)
+        st = dfa.table.reshape(-1).take(st * 256 + flat.take(at + j))
+        live = st != 0
+        if not live.all():
+            k, at, size, st = k[live], at[live], size[live], st[live]
+        j += 1
+        last = size == j
+        if last.any():
+            out[k[last]] = 1
+            more = ~last
+            k, at, size, st = k[more], at[more], size[more], st[more]
+        a = dfa.accepting[st]
+        if a.any():
+            xk.append(k[a])
+            xr.append(sx.sid.take(at[a] + j))
+    if xk:
+        ek = np.concatenate(xk)
+        er = np.concatenate(xr)
+        order = np.argsort(ek, kind="stable")  # by suffix, each one's rests in order
+        ek, er = ek[order], er[order]
+        has = np.zeros(sids.size, dtype=bool)
+        has[ek] = True
+        has &= out != 1
+        out[has] = 3
+        bounds = np.flatnonzero(np.diff(ek)) + 1
+        firsts = np.concatenate(([0], bounds)).tolist()
+        ends = np.concatenate((bounds, [ek.size])).tolist()
+        erl = er.tolist()
+        sl = sids.tolist()
+        for a0, b0, kk in zip(firsts, ends, ek[firsts].tolist(), strict=True):
+            if has[kk]:
+                exd[sl[kk]] = tuple(erl[a0:b0])
+    codes[sids] = out
+
+
 def _lex_suffix(dfa: DFA, q: int, text: bytes, sid: int, tail: list) -> tuple:
     """``dfa`` from state ``q`` over the suffix ``text`` (number ``sid``): ``(inside,
     exits)`` where ``inside`` says the whole suffix is read without dying and ``exits``
@@ -822,6 +876,12 @@ def _lex_suffix(dfa: DFA, q: int, text: bytes, sid: int, tail: list) -> tuple:
         if i < last and acc[q]:
             exits.append(sid)
     return True, tuple(exits)
+
+
+def _exact(config: frozenset) -> bool:
+    """No element of ``config`` stands for, or sits on, a truncated stack (reading from it
+    never reaches the part that was cut off)."""
+    return UNKNOWN not in config and not any(e[2] is not None and e[2].cut for e in config)
 
 
 class State:
@@ -840,6 +900,11 @@ class State:
 _MAX_NEXT = 4096
 # element masks are first computed on the stack's top frames (see TokenIndex._elem_mask)
 _TRUNCATE_DEPTH = 3
+# at most this many new suffixes are checked against an exact configuration by running
+# the automaton over each (see TokenIndex._suffixes_valid)
+_RUN_SMALL = 32
+# suffixes lexed from one terminal state at once, vectorised, from this many on
+_VECTOR_LEX = 48
 
 
 class TokenIndex:
@@ -1049,7 +1114,12 @@ class TokenIndex:
                 seen = np.zeros(len(sx.text), dtype=bool)
                 seen[sm] = True
                 new = np.flatnonzero(seen).astype(np.int32)
-            codes = self._walk_suffixes(cont, new, sx)
+            if new.size <= _RUN_SMALL and _exact(cont):
+                # a few: read each through the automaton itself (its steps are memoised)
+                run, text = self.automaton.run, sx.text
+                codes = np.asarray([bool(run(cont, text[i])) for i in new.tolist()], dtype=np.int8)
+            else:
+                codes = self._walk_suffixes(cont, new, sx)
             if sm.size <= 4096:
                 res[miss] = codes[np.searchsorted(new, sm)]
             else:
@@ -1114,8 +1184,12 @@ class TokenIndex:
                 c = codes[sidx]
                 unk = c == 0
                 if unk.any():
-                    for sid in sidx[unk].tolist():
-                        _lex_code(dfa, q, text[sid], sid, tail, codes, exd)
+                    todo = sidx[unk]
+                    if todo.size >= _VECTOR_LEX:
+                        _lex_codes(dfa, q, todo, sx, self.va.flat, codes, exd)
+                    else:
+                        for sid in todo.tolist():
+                            _lex_code(dfa, q, text[sid], sid, tail, codes, exd)
                     c = codes[sidx]
                 inside = idx[c == 1]
                 e = c == 3

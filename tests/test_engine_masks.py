@@ -73,6 +73,9 @@ def test_suffix_table_numbers_every_token_suffix(tokenizers):
         i = int(sx.sid[sx.start[p] + o])
         assert sx.text[i] == b[o:]
         assert sx.first[i] == b[o]
+        # one occurrence of the suffix in the flat token bytes, and its length
+        at, size = int(sx.at[i]), int(sx.size[i])
+        assert size == len(b) - o and va.flat[at : at + size].tobytes() == b[o:]
         if o == len(b) - 1:
             assert sx.tail[i] == -1
         else:
@@ -110,3 +113,76 @@ def test_masks_equal_brute_force_along_nested_samples(tokenizers, gname):
             deepest = max(deepest, depth)
         assert m.advance(t)
     assert deepest > 3  # the truncated stacks were exercised
+
+
+@pytest.mark.parametrize("name", ["llama2", "llama3"])
+def test_vectorised_suffix_lexing_equals_scalar(tokenizers, name):
+    """Suffixes lexed from one terminal state at once (:func:`structgen.index._lex_codes`)
+    get the same codes and rests as when lexed one by one, for every terminal of a
+    grammar at its start and at states reached inside it."""
+    from structgen.index import _lex_code, _lex_codes, suffix_table, vocab_arrays
+
+    compiled = structgen.compile(
+        structgen.Grammar.builtin("python_expr"),
+        tokenizers[name],
+        vocab_size=assets.MODEL_VOCAB_SIZE[name],
+    )
+    va = vocab_arrays(compiled.vocabulary)
+    sx = suffix_table(va)
+    rng = np.random.default_rng(7)
+    n = len(sx.text)
+    checked = {1: 0, 2: 0, 3: 0}
+    for dfa in compiled.index.automaton.dfas:
+        states = [dfa.start] + [int(q) for q in np.unique(dfa.build(dfa.start)) if q]
+        for q in states[:3]:
+            # suffixes the state can read at least a byte of, and random others
+            first = dfa.first_bytes(q)
+            sids = np.flatnonzero(first[sx.first])
+            sids = np.union1d(
+                rng.choice(sids, min(sids.size, 3000), replace=False) if sids.size else sids,
+                rng.integers(0, n, 500),
+            ).astype(np.int32)
+            got, got_rests = np.zeros(n, dtype=np.int8), {}
+            _lex_codes(dfa, q, sids, sx, va.flat, got, got_rests)
+            want, want_rests = np.zeros(n, dtype=np.int8), {}
+            for sid in sids.tolist():
+                _lex_code(dfa, q, sx.text[sid], sid, sx.tail, want, want_rests)
+            assert (got == want).all()
+            assert got_rests == want_rests
+            for c in checked:
+                checked[c] += int((got[sids] == c).sum())
+    assert all(checked.values()), checked  # read entirely, dead, and ended inside: all met
+
+
+@pytest.mark.parametrize("gname", ["python_expr", "sql"])
+@pytest.mark.parametrize("small, vector", [(0, 1), (10**9, 10**9)])
+def test_masks_equal_brute_force_with_each_suffix_check(
+    tokenizers, gname, small, vector, monkeypatch
+):
+    """Suffix checks take one of three ways (suffixes read through the automaton one by
+    one, lexed token by token, or lexed vectorised); forcing each gives the exact masks."""
+    from pathlib import Path
+
+    from structgen import index as index_mod
+    from structgen.index import TokenIndex
+    from structgen.matcher import Matcher
+    from structgen.testing import token_ids_for_text
+
+    monkeypatch.setattr(index_mod, "_RUN_SMALL", small)
+    monkeypatch.setattr(index_mod, "_VECTOR_LEX", vector)
+    tok = tokenizers["smollm2"]
+    compiled = structgen.compile(
+        structgen.Grammar.builtin(gname), tok, vocab_size=assets.MODEL_VOCAB_SIZE["smollm2"]
+    )
+    # a fresh index of the same automaton: nothing memoised under other settings
+    index = TokenIndex(compiled.index.automaton, compiled.vocabulary)
+    samples = Path(__file__).resolve().parent.parent / "grammars" / "samples"
+    text = (samples / f"{gname}_1.txt").read_text(encoding="utf-8")
+    m = Matcher(index)
+    for i, t in enumerate(token_ids_for_text(tok, text)):
+        if i % 3 == 0:
+            mask = m.mask()
+            brute = brute_force_mask(compiled.index.automaton, compiled.vocabulary, m.state.config)
+            diff = np.flatnonzero(mask != brute)
+            assert not diff.size, (i, [compiled.vocabulary.tokens[j] for j in diff[:10]])
+        assert m.advance(t)

@@ -164,7 +164,8 @@ class RuleAlgebra:
 
 
 class Stack:
-    __slots__ = ("frame", "parent", "depth", "expansion", "__weakref__")
+    # cut: the stack is truncated (see Automaton.truncate): the opaque marker is below
+    __slots__ = ("frame", "parent", "depth", "expansion", "cut", "__weakref__")
 
     def __repr__(self) -> str:
         return f"Stack(depth={self.depth})"
@@ -254,6 +255,7 @@ class Automaton:
         self.opaque = Stack()  # stands for "the rest of the stack" in truncated stacks
         self.opaque.frame, self.opaque.parent, self.opaque.depth = None, None, 0
         self.opaque.expansion = None
+        self.opaque.cut = True
         self.final = self.stack(self.alg.eps, None)
         self.root = self.stack(self.alg.sym(-1), None)
         self._initial = self.close(self.expand(self.root))
@@ -688,6 +690,7 @@ class Automaton:
             s = Stack()
             s.frame, s.parent = frame, parent
             s.depth = 0 if parent is None else parent.depth + 1
+            s.cut = parent is not None and parent.cut
             if s.depth > self.limits.max_stack_depth:
                 raise LimitError(
                     f"parser stack deeper than Limits.max_stack_depth={self.limits.max_stack_depth}"
