@@ -350,6 +350,11 @@ def lex_info(
     info = cache.get(key)
     if info is not None and (info.exits is not None or not exits):
         return info
+    src = _source_of(dfa, q)
+    if src is not None:
+        info = _derived(dfa, q, va, lex_info(src[0], src[1], va, exits, maximal))
+        cache.put(key, info, info.nbytes)
+        return info
     if exc is None:
         info = _lex_walk(dfa, q, va, None, exits, maximal=maximal)
         cache.put(key, info, info.nbytes)
@@ -372,6 +377,54 @@ def lex_info(
         info = _lex_result(inside, None if more is None else base.exits + tuple(more))
     cache.put(key, info, info.nbytes if info is not base else 64)
     return info
+
+
+def _source_of(dfa: DFA, q: int) -> tuple | None:
+    """``(DFA, state)`` whose walk gives ``dfa``'s from ``q`` but for the first byte and
+    the accepting states (see :func:`_derived`), or None. ``dfa.derived`` (set by the
+    automaton) is ``(source, True)`` for a view of ``source`` (the same transitions and
+    state numbers, fewer accepting states: at every state), or ``(source, False)`` for
+    ``source``'s terminal restricted to texts not beginning with some bytes: the same
+    language after an allowed first byte, so at the start state only."""
+    d = getattr(dfa, "derived", None)
+    if d is None:
+        return None
+    src, same = d
+    if same:
+        return src, q
+    return (src, src.start) if q == dfa.start else None
+
+
+def _derived(dfa: DFA, q: int, va: VocabArrays, base: LexInfo) -> LexInfo:
+    """``dfa``'s walk from ``q`` out of ``base``, the walk of its source (see
+    :func:`_source_of`): the same but for tokens whose first byte ``q`` cannot read, and
+    for exits where ``dfa`` does not accept (its state there found by reading the
+    exit's token up to it)."""
+    dfa.build(q)
+    bad = dfa.table[q] == 0
+    inside = base.inside
+    badpos = bad[va.col0]
+    if badpos.any() and inside[va.ids[badpos]].any():
+        inside = inside.copy()
+        inside[va.ids[badpos]] = False
+    if base.exits is None:
+        return _lex_result(inside, None)
+    exits = []
+    for pos, off, first in base.exits:
+        st = np.full(pos.size, q, dtype=np.int64)
+        at = va.starts[pos]
+        for j in range(int(off.max()) if off.size else 0):
+            act = np.flatnonzero(off > j)
+            s = st[act]
+            if not dfa.built[s].all():
+                dfa.ensure(s)
+            st[act] = dfa.table.reshape(-1).take(s * 256 + va.flat[at[act] + j])
+        keep = dfa.accepting[st]
+        if keep.all():
+            exits.append((pos, off, first))
+        elif keep.any():
+            exits.append((pos[keep], off[keep], first[keep]))
+    return _lex_result(inside, tuple(exits))
 
 
 def _lex_result(inside: np.ndarray, exits: tuple) -> LexInfo:
@@ -507,7 +560,7 @@ def _walk(
         flat = st * 256
         flat += cols[j].take(idx)
         st = dfa.table.reshape(-1).take(flat)
-        keep = st != 0
+        keep = dfa.accepting[st]
         if not keep.all():
             idx, st = idx[keep], st[keep]
     if ex_pos:

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from walks_for_tests import exit_set
 
 import structgen
 from structgen import assets
@@ -186,3 +187,45 @@ def test_masks_equal_brute_force_with_each_suffix_check(
             diff = np.flatnonzero(mask != brute)
             assert not diff.size, (i, [compiled.vocabulary.tokens[j] for j in diff[:10]])
         assert m.advance(t)
+
+
+@pytest.mark.parametrize("name", ["smollm2", "llama3"])
+def test_derived_walks_equal_their_own(tokenizers, name, monkeypatch):
+    """Longest-match views of a terminal (the same DFA, fewer accepting states) and
+    terminals restricted to texts not beginning with some bytes take their token walks
+    from the walk of the terminal they come from (``structgen.index._derived``); each
+    such walk equals the DFA's own walk, every token, with exits before a byte that
+    continues the terminal left out or not."""
+    from pathlib import Path
+
+    from structgen import index as index_mod
+    from structgen.cache import BoundedCache
+    from structgen.testing import token_ids_for_text
+
+    tok = tokenizers[name]
+    compiled = structgen.compile(
+        structgen.Grammar.builtin("sql"), tok, vocab_size=assets.MODEL_VOCAB_SIZE[name]
+    )
+    samples = Path(__file__).resolve().parent.parent / "grammars" / "samples"
+    m = compiled.matcher()
+    for t in token_ids_for_text(tok, (samples / "sql_1.txt").read_text(encoding="utf-8")):
+        m.mask()  # meets the views and restricted terminals the sample needs
+        assert m.advance(t)
+    va = index_mod.vocab_arrays(compiled.vocabulary)
+    kinds = {True: 0, False: 0}
+    for dfa in compiled.index.automaton.dfas:
+        d = getattr(dfa, "derived", None)
+        if d is None:
+            continue
+        states = [dfa.start]
+        if d[1]:  # a view: every state
+            states += [int(q) for q in np.unique(dfa.table[dfa.start]) if q][:2]
+        for q in states:
+            for maximal in (False, True):
+                monkeypatch.setattr(va, "lexcache", BoundedCache(1 << 30))
+                got = index_mod.lex_info(dfa, q, va, True, maximal)
+                want = index_mod._lex_walk(dfa, q, va, None, True, False, maximal=maximal)
+                assert (got.inside == want.inside).all(), (q, maximal)
+                assert exit_set(got) == exit_set(want), (q, maximal)
+        kinds[d[1]] += 1
+    assert kinds[True] and kinds[False], kinds  # both kinds were met

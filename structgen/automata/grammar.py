@@ -622,6 +622,7 @@ class Automaton:
         view.accepting = np.zeros_like(dfa.accepting)
         view.accepting[states] = True
         view.acc = view.accepting.tolist()
+        view.derived = (dfa, True)  # its token walks are dfa's, filtered (see index.lex_info)
         tid = len(self.dfas)
         self.dfas.append(view)
         self.terminal_names.append(name)
@@ -664,6 +665,9 @@ class Automaton:
             else:
                 tid = len(self.dfas)
                 self._term_ids[term] = tid
+                # after an allowed first byte, the base terminal's language: its token
+                # walks from the start are the base's, filtered (see index.lex_info)
+                dfa.derived = (self.dfas[base], False)
                 self.dfas.append(dfa)
                 self.terminal_names.append(self.terminal_names[base])
                 self.starts.append(dfa.start)
