@@ -567,7 +567,7 @@ def _walk(
         flat = st * 256
         flat += cols[j].take(idx)
         st = dfa.table.reshape(-1).take(flat)
-        keep = dfa.accepting[st]
+        keep = st != 0
         if not keep.all():
             idx, st = idx[keep], st[keep]
     if ex_pos:
