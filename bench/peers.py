@@ -100,11 +100,8 @@ def _split_empty(e: ir.Alt) -> tuple[list[ir.Expr], bool]:
     return items, len(items) < len(e.items)
 
 
-# --------------------------------------------------------------------------------------
-# llguidance: its Lark dialect
-
-
-def _llg_quant(lo: int, hi: int | None) -> str:
+def _quant(lo: int, hi: int | None) -> str:
+    """A repeat's quantifier, the same in llguidance's Lark dialect and XGrammar's EBNF."""
     if (lo, hi) == (0, None):
         return "*"
     if (lo, hi) == (1, None):
@@ -112,6 +109,10 @@ def _llg_quant(lo: int, hi: int | None) -> str:
     if (lo, hi) == (0, 1):
         return "?"
     return f"{{{lo},}}" if hi is None else f"{{{lo},{hi}}}"
+
+
+# --------------------------------------------------------------------------------------
+# llguidance: its Lark dialect
 
 
 def _llg_rule(e: ir.Expr, names: dict[str, str]) -> str:
@@ -130,7 +131,7 @@ def _llg_rule(e: ir.Expr, names: dict[str, str]) -> str:
         s = "(" + " | ".join(_llg_rule(i, names) for i in items) + ")"
         return s + "?" if empty else s
     if isinstance(e, ir.Repeat):
-        return _llg_rule(e.item, names) + _llg_quant(e.min, e.max)
+        return _llg_rule(e.item, names) + _quant(e.min, e.max)
     _check_regular(e)
     return _llg_terminal(e)
 
@@ -148,7 +149,7 @@ def _llg_terminal(e: ir.Expr) -> str:
     if isinstance(e, ir.Alt):
         return "(" + " | ".join(_llg_terminal(i) for i in e.items) + ")"
     if isinstance(e, ir.Repeat):
-        return "(" + _llg_terminal(e.item) + ")" + _llg_quant(e.min, e.max)
+        return "(" + _llg_terminal(e.item) + ")" + _quant(e.min, e.max)
     raise Unsupported(f"terminal node {type(e).__name__}")
 
 
@@ -195,16 +196,6 @@ def _ebnf_class(ranges) -> str:
     return "[" + "".join(parts) + "]"
 
 
-def _ebnf_quant(lo: int, hi: int | None) -> str:
-    if (lo, hi) == (0, None):
-        return "*"
-    if (lo, hi) == (1, None):
-        return "+"
-    if (lo, hi) == (0, 1):
-        return "?"
-    return f"{{{lo},}}" if hi is None else f"{{{lo},{hi}}}"
-
-
 def _ebnf(e: ir.Expr, names: dict[str, str], ws: str | None) -> str:
     """EBNF for a rule or terminal body; ``ws`` (a rule name) is woven between symbols."""
     if isinstance(e, ir.Ref):
@@ -225,7 +216,7 @@ def _ebnf(e: ir.Expr, names: dict[str, str], ws: str | None) -> str:
     if isinstance(e, ir.Repeat):
         inner = _ebnf(e.item, names, ws)
         if ws is None or (e.min, e.max) == (0, 1):
-            return inner + _ebnf_quant(e.min, e.max)
+            return inner + _quant(e.min, e.max)
         if e.max is None and e.min <= 1:
             more = f"({inner} ({ws} {inner})*)"
             return more if e.min == 1 else more + "?"
