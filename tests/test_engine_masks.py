@@ -11,6 +11,7 @@ computed from caches filled by earlier ones, in a fresh order per example.
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,10 +21,24 @@ from walks_for_tests import exit_set
 
 import structgen
 from structgen import assets
-from structgen.testing import brute_force_mask
+from structgen.testing import brute_force_mask, token_ids_for_text
 
 GRAMMARS = ["python_expr", "sql", "minic", "json"]
 _COMPILED: dict = {}
+SAMPLES = Path(__file__).resolve().parent.parent / "grammars" / "samples"
+
+
+def _sample_ids(tok, gname: str) -> list[int]:
+    """The token ids of a grammar's first sample text."""
+    text = (SAMPLES / f"{gname}_1.txt").read_text(encoding="utf-8")
+    return token_ids_for_text(tok, text)
+
+
+def _assert_exact(compiled, mask: np.ndarray, config: frozenset, where) -> None:
+    """``mask`` equals the brute-force mask of ``config``; else name the first tokens."""
+    brute = brute_force_mask(compiled.index.automaton, compiled.vocabulary, config)
+    diff = np.flatnonzero(mask != brute)
+    assert not diff.size, (where, [compiled.vocabulary.tokens[j] for j in diff[:10]])
 
 
 @pytest.mark.parametrize("gname", GRAMMARS)
@@ -44,9 +59,7 @@ def test_masks_equal_brute_force_on_real_vocabulary(tokenizers, gname):
         m = compiled.matcher()
         for _ in range(4):
             mask = m.mask()
-            brute = brute_force_mask(compiled.index.automaton, compiled.vocabulary, m.state.config)
-            diff = np.flatnonzero(mask != brute)
-            assert not diff.size, [(int(i), compiled.vocabulary.tokens[i]) for i in diff[:10]]
+            _assert_exact(compiled, mask, m.state.config, seed)
             allowed = [int(i) for i in np.flatnonzero(mask) if int(i) not in eos]
             if not allowed:
                 break
@@ -87,30 +100,20 @@ def test_suffix_table_numbers_every_token_suffix(tokenizers):
 def test_masks_equal_brute_force_along_nested_samples(tokenizers, gname):
     """Sample texts nest deeper than the truncated stacks that element masks are first
     computed on, so partial results shared across depths are checked here."""
-    from pathlib import Path
-
-    from structgen.testing import token_ids_for_text
-
     tok = tokenizers["smollm2"]
     if gname not in _COMPILED:
         _COMPILED[gname] = structgen.compile(
             structgen.Grammar.builtin(gname), tok, vocab_size=assets.MODEL_VOCAB_SIZE["smollm2"]
         )
     compiled = _COMPILED[gname]
-    samples = Path(__file__).resolve().parent.parent / "grammars" / "samples"
-    text = (samples / f"{gname}_1.txt").read_text(encoding="utf-8")
-    ids = token_ids_for_text(tok, text)
+    ids = _sample_ids(tok, gname)
     m = compiled.matcher()
     deepest = 0
     for i, t in enumerate(ids):
         config = m.state.config
         depth = max(e[2].depth for e in config if e[0] >= 0)
         if i % 4 == 0 or depth > deepest:
-            mask = m.mask()
-            diff = np.flatnonzero(
-                mask != brute_force_mask(compiled.index.automaton, compiled.vocabulary, config)
-            )
-            assert not diff.size, (i, [compiled.vocabulary.tokens[j] for j in diff[:10]])
+            _assert_exact(compiled, m.mask(), config, i)
             deepest = max(deepest, depth)
         assert m.advance(t)
     assert deepest > 3  # the truncated stacks were exercised
@@ -162,12 +165,9 @@ def test_masks_equal_brute_force_with_each_suffix_check(
 ):
     """Suffix checks take one of three ways (suffixes read through the automaton one by
     one, lexed token by token, or lexed vectorised); forcing each gives the exact masks."""
-    from pathlib import Path
-
     from structgen import index as index_mod
     from structgen.index import TokenIndex
     from structgen.matcher import Matcher
-    from structgen.testing import token_ids_for_text
 
     monkeypatch.setattr(index_mod, "_RUN_SMALL", small)
     monkeypatch.setattr(index_mod, "_VECTOR_LEX", vector)
@@ -177,15 +177,10 @@ def test_masks_equal_brute_force_with_each_suffix_check(
     )
     # a fresh index of the same automaton: nothing memoised under other settings
     index = TokenIndex(compiled.index.automaton, compiled.vocabulary)
-    samples = Path(__file__).resolve().parent.parent / "grammars" / "samples"
-    text = (samples / f"{gname}_1.txt").read_text(encoding="utf-8")
     m = Matcher(index)
-    for i, t in enumerate(token_ids_for_text(tok, text)):
+    for i, t in enumerate(_sample_ids(tok, gname)):
         if i % 3 == 0:
-            mask = m.mask()
-            brute = brute_force_mask(compiled.index.automaton, compiled.vocabulary, m.state.config)
-            diff = np.flatnonzero(mask != brute)
-            assert not diff.size, (i, [compiled.vocabulary.tokens[j] for j in diff[:10]])
+            _assert_exact(compiled, m.mask(), m.state.config, i)
         assert m.advance(t)
 
 
@@ -196,19 +191,15 @@ def test_derived_walks_equal_their_own(tokenizers, name, monkeypatch):
     from the walk of the terminal they come from (``structgen.index._derived``); each
     such walk equals the DFA's own walk, every token, with exits before a byte that
     continues the terminal left out or not."""
-    from pathlib import Path
-
     from structgen import index as index_mod
     from structgen.cache import BoundedCache
-    from structgen.testing import token_ids_for_text
 
     tok = tokenizers[name]
     compiled = structgen.compile(
         structgen.Grammar.builtin("sql"), tok, vocab_size=assets.MODEL_VOCAB_SIZE[name]
     )
-    samples = Path(__file__).resolve().parent.parent / "grammars" / "samples"
     m = compiled.matcher()
-    for t in token_ids_for_text(tok, (samples / "sql_1.txt").read_text(encoding="utf-8")):
+    for t in _sample_ids(tok, "sql"):
         m.mask()  # meets the views and restricted terminals the sample needs
         assert m.advance(t)
     va = index_mod.vocab_arrays(compiled.vocabulary)
