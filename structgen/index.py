@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .automata import terms as T
-from .automata.dfa import DFA
+from .automata.dfa import DFA, same_behaviour
 from .automata.grammar import END, UNKNOWN, Automaton
 from .cache import BoundedCache
 from .limits import DEFAULT_LIMITS, Limits
@@ -137,7 +137,20 @@ class VocabArrays:
         ]
         self._lexkeys: dict = {}
         self._pairs = None
+        self._first_in: dict[bytes, np.ndarray] = {}
         self._runs: dict[int, tuple] = {}
+        self._twins: dict[tuple, list] = {}
+
+    def twins_of(self, signature: tuple) -> list:
+        """The walked ``(DFA, state, lexcache key)`` with this signature (whether a walk
+        is of a maximal match, whether the state accepts, its live bytes): the candidates
+        for sharing a walk (see :func:`structgen.automata.dfa.same_behaviour`). Bounded."""
+        t = self._twins.get(signature)
+        if t is None:
+            if len(self._twins) >= 4096:
+                self._twins.clear()
+            t = self._twins[signature] = []
+        return t
 
     def runs(self, byteset: int) -> tuple:
         """``(positions, lengths, order, off)``: the tokens that begin with a byte of
@@ -170,6 +183,20 @@ class VocabArrays:
                 self._runs.clear()
             r = self._runs[byteset] = (pos, n, order, off)
         return r
+
+    def first_in(self, member: np.ndarray) -> np.ndarray:
+        """bool[size], by token id: whether the token's first byte is in ``member`` (a
+        bool[256]; False for an empty token). Cached per set."""
+        key = member.tobytes()
+        f = self._first_in.get(key)
+        if f is None:
+            f = np.zeros(self.size, dtype=bool)
+            if self.maxlen:
+                f[self.ids] = member[self.col0]
+            if len(self._first_in) >= 64:
+                self._first_in.clear()
+            self._first_in[key] = f
+        return f
 
     def pairs(self) -> tuple:
         """``(order, off, count)``: the token positions grouped by their first two bytes.
@@ -293,6 +320,9 @@ class VocabArrays:
         return r
 
 
+# walked states remembered per signature as candidates for sharing a walk
+_MAX_TWINS = 8
+
 # how many exceptional tokens (walked per state) each level of clamping allows: none
 # first, then a few more, each level clamping nearer to the bounds of the counts
 _EXCEPTIONAL_LEVELS = (0, 2, 8, 32)
@@ -357,6 +387,28 @@ def lex_info(
     info = cache.get(key)
     if info is not None and (info.exits is not None or not exits):
         return info
+    # a state of this or another terminal that behaves the same walks the same
+    dfa.build(q)
+    twins = va.twins_of((maximal, dfa.acc[q], (dfa.table[q] != 0).tobytes()))
+    for other, q2, key2 in twins:
+        info = cache.get(key2)
+        if (
+            info is not None
+            and (info.exits is not None or not exits)
+            and same_behaviour(dfa, q, other, q2)
+        ):
+            cache.put(key, info, 64)
+            return info
+    info = _lex_info(dfa, q, va, exits, maximal, ident, ck, exc)
+    if len(twins) < _MAX_TWINS and not any(o is dfa and x == q for o, x, _ in twins):
+        twins.append((dfa, q, key))
+    return info
+
+
+def _lex_info(dfa: DFA, q: int, va: VocabArrays, exits, maximal, ident, ck, exc) -> LexInfo:
+    """:func:`lex_info` without its shortcuts: walked, or derived from a source's walk."""
+    cache = va.lexcache
+    key = (dfa, ident, maximal)
     src = _source_of(dfa, q)
     if src is not None:
         info = _derived(dfa, q, va, lex_info(src[0], src[1], va, exits, maximal))
@@ -408,25 +460,33 @@ def _derived(dfa: DFA, q: int, va: VocabArrays, base: LexInfo) -> LexInfo:
     for exits where ``dfa`` does not accept (its state there found by reading the
     exit's token up to it)."""
     dfa.build(q)
-    bad = dfa.table[q] == 0
     inside = base.inside
-    badpos = bad[va.col0]
-    if badpos.any() and inside[va.ids[badpos]].any():
-        inside = inside.copy()
-        inside[va.ids[badpos]] = False
+    if not dfa.derived[1]:
+        # a restricted terminal: drop the tokens whose first byte it cannot read (a view
+        # reads the same tokens as its source from the same state)
+        drop = va.first_in(dfa.table[q] == 0) & inside
+        if drop.any():
+            inside = inside & ~drop
     if base.exits is None:
         return _lex_result(inside, None)
     exits = []
     for pos, off, first in base.exits:
+        if not pos.size:
+            continue
+        # the state at each exit, reading the exits' prefixes longest first: those still
+        # being read after j bytes are a prefix of this order
+        order = np.argsort(-off, kind="stable")
+        neg = -off[order]
+        at = va.starts[pos[order]]
         st = np.full(pos.size, q, dtype=np.int64)
-        at = va.starts[pos]
-        for j in range(int(off.max()) if off.size else 0):
-            act = np.flatnonzero(off > j)
-            s = st[act]
+        for j in range(-int(neg[0])):
+            k = int(np.searchsorted(neg, -j, side="left"))
+            s = st[:k]
             if not dfa.built[s].all():
                 dfa.ensure(s)
-            st[act] = dfa.table.reshape(-1).take(s * 256 + va.flat[at[act] + j])
-        keep = dfa.accepting[st]
+            st[:k] = dfa.table.reshape(-1).take(s * 256 + va.flat[at[:k] + j])
+        keep = np.empty(pos.size, dtype=bool)
+        keep[order] = dfa.accepting[st]
         if keep.all():
             exits.append((pos, off, first))
         elif keep.any():

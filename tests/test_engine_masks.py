@@ -220,3 +220,74 @@ def test_derived_walks_equal_their_own(tokenizers, name, monkeypatch):
                 assert exit_set(got) == exit_set(want), (q, maximal)
         kinds[d[1]] += 1
     assert kinds[True] and kinds[False], kinds  # both kinds were met
+
+
+def _regex_dfa(pattern: str):
+    from structgen.automata.dfa import DFA
+    from structgen.automata.lower import lower_regex
+
+    return DFA(lower_regex(structgen.Regex(pattern).to_ir()))
+
+
+def test_same_behaviour_pairs_states_that_read_alike():
+    """Two states behave the same when they accept at the same prefixes and die at the
+    same bytes of every text; other states, and pairs not shown within the limit, do not."""
+    from structgen.automata.dfa import same_behaviour
+
+    spaces = _regex_dfa("( +)*a")
+    after = spaces.step(spaces.start, ord(" "))
+    assert after != spaces.start  # two terms, one language
+    assert same_behaviour(spaces, spaces.start, spaces, after)
+    one, other = _regex_dfa("a(b|c)d"), _regex_dfa("a[bc]d")
+    assert same_behaviour(one, one.start, other, other.start)
+    for a, b in [("ab", "abc"), ("ab", "a[bc]"), ("a", "a?"), ("a+", "a"), ("[ab]b", "ab")]:
+        x, y = _regex_dfa(a), _regex_dfa(b)
+        assert not same_behaviour(x, x.start, y, y.start), (a, b)
+        assert not same_behaviour(y, y.start, x, x.start), (b, a)
+    long1, long2 = _regex_dfa("a{40}"), _regex_dfa("a{40}")
+    assert not same_behaviour(long1, long1.start, long2, long2.start, limit=16)
+    assert same_behaviour(long1, long1.start, long2, long2.start, limit=64)
+
+
+@pytest.mark.parametrize("name", ["smollm2", "llama3"])
+@pytest.mark.parametrize("gname", ["sql", "minic"])
+def test_shared_walks_equal_their_own(tokenizers, name, gname, monkeypatch):
+    """A state that behaves like one already walked (``same_behaviour``) takes that walk
+    (``structgen.index.lex_info``). Walks were shared along a sample, and every walk met
+    there, shared or not, equals the state's own walk, every token."""
+    from structgen import index as index_mod
+    from structgen.cache import BoundedCache
+
+    tok = tokenizers[name]
+    compiled = structgen.compile(
+        structgen.Grammar.builtin(gname), tok, vocab_size=assets.MODEL_VOCAB_SIZE[name]
+    )
+    va = index_mod.vocab_arrays(compiled.vocabulary)
+    monkeypatch.setattr(va, "lexcache", BoundedCache(1 << 30))
+    monkeypatch.setattr(va, "_twins", {})
+    shared, met = [], {}
+    real_same, real_info = index_mod.same_behaviour, index_mod.lex_info
+
+    def same(a, p, b, q, limit=64):
+        res = real_same(a, p, b, q, limit)
+        if res:
+            shared.append((p, q))
+        return res
+
+    def info(dfa, q, va, exits=True, maximal=False):
+        res = real_info(dfa, q, va, exits, maximal)
+        if res.exits is not None:
+            met[(dfa, q, maximal)] = res
+        return res
+
+    monkeypatch.setattr(index_mod, "same_behaviour", same)
+    monkeypatch.setattr(index_mod, "lex_info", info)
+    m = compiled.matcher()
+    for t in _sample_ids(tok, gname):
+        m.mask()
+        assert m.advance(t)
+    assert shared  # walks were shared along the sample
+    for (dfa, q, maximal), got in met.items():
+        want = index_mod._lex_walk(dfa, q, va, None, True, False, maximal=maximal)
+        assert (got.inside == want.inside).all(), (q, maximal)
+        assert exit_set(got) == exit_set(want), (q, maximal)

@@ -207,3 +207,32 @@ class DFA:
 
     def __len__(self) -> int:
         return len(self.terms)
+
+
+def same_behaviour(a: DFA, p: int, b: DFA, q: int, limit: int = 64) -> bool:
+    """Whether ``a`` from state ``p`` and ``b`` from state ``q`` behave the same on every
+    text: along it, both accept at the same prefixes and die at the same byte. Shown by
+    pairing the states the two reach on each byte (a bisimulation), building their rows;
+    False when that is not shown within ``limit`` pairs."""
+    same = a is b  # (a state behaves as itself)
+    seen = {(p, q)}
+    todo = [(p, q)]
+    while todo:
+        x, y = todo.pop()
+        if a.acc[x] != b.acc[y]:
+            return False
+        a.build(x)
+        b.build(y)
+        ra, rb = a.table[x], b.table[y]
+        live = ra != 0
+        if not np.array_equal(live, rb != 0):
+            return False
+        pairs = np.unique(ra[live].astype(np.int64) << 32 | rb[live].astype(np.int64))
+        for pair in pairs.tolist():
+            xy = (pair >> 32, pair & 0xFFFFFFFF)
+            if xy not in seen and not (same and xy[0] == xy[1]):
+                if len(seen) >= limit:
+                    return False
+                seen.add(xy)
+                todo.append(xy)
+    return True
