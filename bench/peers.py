@@ -463,6 +463,9 @@ def _bit(mask_row, t: int) -> bool:
     return bool((int(mask_row[t >> 5]) >> (t & 31)) & 1)
 
 
+_LLG_STEP_MAX_ITEMS = 2_000_000
+
+
 class LLGuidancePeer:
     label = "llguidance"
 
@@ -477,6 +480,9 @@ class LLGuidancePeer:
         vocab_size = max(vocab_size or 0, len(tok)) or None
         self.info = llguidance.hf.from_tokenizer(tok, n_vocab=vocab_size)
         self.n_vocab = vocab_size or self.info.vocab_size
+        # its default cap of 50,000 Earley items per mask stops it inside python_expr on
+        # Llama 3 (text 1, token 31); a larger cap lets it finish and be timed
+        self.limits = llguidance.LLParserLimits(step_max_items=_LLG_STEP_MAX_ITEMS)
 
     def run(self, g: ir.Grammar, seqs: list[list[int]]) -> dict | str:
         llg = self.llg
@@ -485,7 +491,9 @@ class LLGuidancePeer:
         except Unsupported as e:
             return "unsupported: " + _short(e)
         t0 = time.perf_counter()
-        matcher = llg.LLMatcher(self.info, llg.LLMatcher.grammar_from_lark(text), log_level=0)
+        matcher = llg.LLMatcher(
+            self.info, llg.LLMatcher.grammar_from_lark(text), log_level=0, limits=self.limits
+        )
         t_compile = time.perf_counter() - t0
         if matcher.is_error():
             return "unsupported: " + _short(matcher.get_error())
