@@ -684,7 +684,11 @@ class Automaton:
 
     # ---- stacks and configurations -------------------------------------------------------------
     def stack(self, frame: RExpr, parent: Stack | None) -> Stack:
-        key = (frame, parent)
+        # keyed by identities: a tuple of ints is not tracked by the garbage collector
+        # (tens of thousands of keys would otherwise bring on full collections, each
+        # costing 100+ ms beside torch); the stack holds both, so neither id is reused
+        # while its entry lives
+        key = (id(frame), id(parent))
         s = self._stacks.get(key)
         if s is None:
             if len(self._stacks) >= _MAX_INTERNED_STACKS:
