@@ -388,8 +388,7 @@ def lex_info(
     if info is not None and (info.exits is not None or not exits):
         return info
     # a state of this or another terminal that behaves the same walks the same
-    dfa.build(q)
-    twins = va.twins_of((maximal, dfa.acc[q], (dfa.table[q] != 0).tobytes()))
+    twins = va.twins_of((maximal, dfa.acc[q], dfa.first_bytes(q).tobytes()))
     for other, q2, key2 in twins:
         info = cache.get(key2)
         if (
@@ -399,16 +398,16 @@ def lex_info(
         ):
             cache.put(key, info, 64)
             return info
-    info = _lex_info(dfa, q, va, exits, maximal, ident, ck, exc)
+    info = _lex_info(dfa, q, va, exits, maximal, key, ck, exc)
     if len(twins) < _MAX_TWINS and not any(o is dfa and x == q for o, x, _ in twins):
         twins.append((dfa, q, key))
     return info
 
 
-def _lex_info(dfa: DFA, q: int, va: VocabArrays, exits, maximal, ident, ck, exc) -> LexInfo:
-    """:func:`lex_info` without its shortcuts: walked, or derived from a source's walk."""
+def _lex_info(dfa: DFA, q: int, va: VocabArrays, exits, maximal, key, ck, exc) -> LexInfo:
+    """:func:`lex_info` without its shortcuts, cached under ``key``: walked, or derived
+    from a source's walk."""
     cache = va.lexcache
-    key = (dfa, ident, maximal)
     src = _source_of(dfa, q)
     if src is not None:
         info = _derived(dfa, q, va, lex_info(src[0], src[1], va, exits, maximal))
