@@ -33,7 +33,7 @@ from functools import cache
 import numpy as np
 
 from structgen import ir
-from structgen.printer import regex_text
+from structgen.printer import _quant, regex_text
 
 
 class Unsupported(Exception):
@@ -98,17 +98,6 @@ def _unbyte(e: ir.Expr) -> ir.Expr:
 def _split_empty(e: ir.Alt) -> tuple[list[ir.Expr], bool]:
     items = [i for i in e.items if i != ir.EMPTY]
     return items, len(items) < len(e.items)
-
-
-def _quant(lo: int, hi: int | None) -> str:
-    """A repeat's quantifier, the same in llguidance's Lark dialect and XGrammar's EBNF."""
-    if (lo, hi) == (0, None):
-        return "*"
-    if (lo, hi) == (1, None):
-        return "+"
-    if (lo, hi) == (0, 1):
-        return "?"
-    return f"{{{lo},}}" if hi is None else f"{{{lo},{hi}}}"
 
 
 # --------------------------------------------------------------------------------------
