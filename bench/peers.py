@@ -452,6 +452,29 @@ def _bit(mask_row, t: int) -> bool:
     return bool((int(mask_row[t >> 5]) >> (t & 31)) & 1)
 
 
+def _timed(t_compile, seqs, start, step, allowed, accepting, why=lambda m: "") -> dict | str:
+    """A peer's figures over the texts: each from a fresh matcher (``start()``), every
+    token timed through ``step(m, t)`` (fill the mask, consume the token: whether it was
+    consumed), then checked as allowed by the mask (``allowed(t)``), untimed; or the
+    first refusal (``why(m)`` adds the peer's reason) or unaccepted end."""
+    times = []
+    for j, seq in enumerate(seqs):
+        m = start()
+        for i, t in enumerate(seq):
+            t0 = time.perf_counter()
+            ok = step(m, t)
+            times.append(time.perf_counter() - t0)
+            if not ok or not allowed(t):
+                return f"refused text {j + 1} token {i + 1}" + why(m)
+        if not accepting(m):
+            return f"text {j + 1} not accepted at its end"
+    return {
+        "compile_ms": t_compile * 1e3,
+        "p50_us": _pct(times, 50) * 1e6,
+        "p99_us": _pct(times, 99) * 1e6,
+    }
+
+
 _LLG_STEP_MAX_ITEMS = 2_000_000
 
 
@@ -487,23 +510,20 @@ class LLGuidancePeer:
         if matcher.is_error():
             return "unsupported: " + _short(matcher.get_error())
         bitmask = llg.numpy.allocate_token_bitmask(1, self.n_vocab)
-        times = []
-        for j, seq in enumerate(seqs):
-            m = matcher.deep_copy()
-            for i, t in enumerate(seq):
-                t0 = time.perf_counter()
-                llg.numpy.fill_next_token_bitmask(m, bitmask)
-                ok = m.consume_token(t)
-                times.append(time.perf_counter() - t0)
-                if not _bit(bitmask[0], t) or not ok:
-                    return f"refused text {j + 1} token {i + 1}: " + _short(m.get_error(), 20)
-            if not m.is_accepting():
-                return f"text {j + 1} not accepted at its end"
-        return {
-            "compile_ms": t_compile * 1e3,
-            "p50_us": _pct(times, 50) * 1e6,
-            "p99_us": _pct(times, 99) * 1e6,
-        }
+
+        def step(m, t: int) -> bool:
+            llg.numpy.fill_next_token_bitmask(m, bitmask)
+            return m.consume_token(t)
+
+        return _timed(
+            t_compile,
+            seqs,
+            matcher.deep_copy,
+            step,
+            lambda t: _bit(bitmask[0], t),
+            lambda m: m.is_accepting(),
+            lambda m: ": " + _short(m.get_error(), 20),
+        )
 
 
 class XGrammarPeer:
@@ -530,23 +550,19 @@ class XGrammarPeer:
             return "unsupported: " + _short(e)
         t_compile = time.perf_counter() - t0
         bitmask = xgr.allocate_token_bitmask(1, self.info.vocab_size)
-        times = []
-        for j, seq in enumerate(seqs):
-            m = xgr.GrammarMatcher(compiled)
-            for i, t in enumerate(seq):
-                t0 = time.perf_counter()
-                m.fill_next_token_bitmask(bitmask)
-                ok = m.accept_token(t)
-                times.append(time.perf_counter() - t0)
-                if not ok or not _bit(bitmask[0], t):
-                    return f"refused text {j + 1} token {i + 1}"
-            if not m.is_completed():
-                return f"text {j + 1} not accepted at its end"
-        return {
-            "compile_ms": t_compile * 1e3,
-            "p50_us": _pct(times, 50) * 1e6,
-            "p99_us": _pct(times, 99) * 1e6,
-        }
+
+        def step(m, t: int) -> bool:
+            m.fill_next_token_bitmask(bitmask)
+            return m.accept_token(t)
+
+        return _timed(
+            t_compile,
+            seqs,
+            lambda: xgr.GrammarMatcher(compiled),
+            step,
+            lambda t: _bit(bitmask[0], t),
+            lambda m: m.is_completed(),
+        )
 
 
 PEERS = (("llguidance", LLGuidancePeer), ("xgrammar", XGrammarPeer))
