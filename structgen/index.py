@@ -997,12 +997,6 @@ def _lex_suffix(dfa: DFA, q: int, text: bytes, sid: int, tail: list) -> tuple:
     return True, tuple(exits)
 
 
-def _exact(config: frozenset) -> bool:
-    """No element of ``config`` stands for, or sits on, a truncated stack (reading from it
-    never reaches the part that was cut off)."""
-    return UNKNOWN not in config and not any(e[2] is not None and e[2].cut for e in config)
-
-
 class State:
     """An interned configuration of one TokenIndex, with its memoised mask and moves."""
 
@@ -1233,10 +1227,10 @@ class TokenIndex:
                 seen = np.zeros(len(sx.text), dtype=bool)
                 seen[sm] = True
                 new = np.flatnonzero(seen).astype(np.int32)
-            if new.size <= _RUN_SMALL and _exact(cont):
+            if new.size <= _RUN_SMALL:
                 # a few: read each through the automaton itself (its steps are memoised)
-                run, text = self.automaton.run, sx.text
-                codes = np.asarray([bool(run(cont, text[i])) for i in new.tolist()], dtype=np.int8)
+                text = sx.text
+                codes = np.asarray([self._run_code(cont, text[i]) for i in new.tolist()], np.int8)
             else:
                 codes = self._walk_suffixes(cont, new, sx)
             if sm.size <= 4096:
@@ -1253,6 +1247,21 @@ class TokenIndex:
                 keys, vals = new, codes
             self._rem_memo.put(cont, (keys, vals), keys.nbytes + vals.nbytes + 200)
         return res == 1, res == 2
+
+    def _run_code(self, cont: frozenset, text: bytes) -> int:
+        """:meth:`_suffixes_valid`'s answer for one text, read byte by byte through the
+        automaton from ``cont``: 1 read, 2 only maybe (a configuration on the way, the
+        first included, held ``UNKNOWN``: the cut-off part of a truncated stack may read
+        the rest), 0 not."""
+        step = self.automaton.step
+        maybe = UNKNOWN in cont
+        for c in text:
+            cont = step(cont, c)
+            if not cont:
+                return 2 if maybe else 0
+            if not maybe and UNKNOWN in cont:
+                maybe = True
+        return 1
 
     def _walk_suffixes(self, cont: frozenset, new: np.ndarray, sx: SuffixTable) -> np.ndarray:
         """bool per suffix number of ``new`` (unique): whether it can be read from ``cont``.
