@@ -139,6 +139,8 @@ class VocabArrays:
         self._pairs = None
         self._first_in: dict[bytes, np.ndarray] = {}
         self._runs: dict[int, tuple] = {}
+        self._byte_counts: np.ndarray | None = None  # how often each byte occurs in tokens
+        self._token_at: np.ndarray | None = None
         self._twins: dict[tuple, list] = {}
 
     def twins_of(self, signature: tuple) -> list:
@@ -165,24 +167,50 @@ class VocabArrays:
                 np.frombuffer(byteset.to_bytes(32, "little"), dtype=np.uint8), bitorder="little"
             ).astype(bool)
             pos = np.flatnonzero(member[self.col0])
-            n = np.ones(pos.size, dtype=np.int64)
-            at = np.arange(pos.size)  # the runs still going, as indices into pos
-            for j in range(1, self.maxlen):
-                at = at[pos[at] < self.cnt[j]]
-                at = at[member[self.cols[j][pos[at]]]]
-                if not at.size:
-                    break
-                n[at] += 1
+            if self._byte_counts is None:
+                self._byte_counts = np.bincount(self.flat, minlength=256)
+            if self._byte_counts[~member].sum() * 4 < self.flat.size:
+                n = self._runs_by_breaks(member, pos)
+            else:
+                n = self._runs_by_bytes(member, pos)
             full = n == self.lens[pos]
             after = self.flat[self.starts[pos] + np.where(full, 0, n)].astype(np.int64)
             after[full] = 256
-            order = np.argsort(after, kind="stable")
+            order = np.argsort(after.astype(np.uint16), kind="stable")
             off = np.zeros(258, dtype=np.int64)
             np.cumsum(np.bincount(after, minlength=257), out=off[1:])
             if len(self._runs) >= 64:
                 self._runs.clear()
             r = self._runs[byteset] = (pos, n, order, off)
         return r
+
+    def _runs_by_bytes(self, member: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        """For :meth:`runs`: the run lengths of the tokens at ``pos`` in bytes of
+        ``member`` (a bool[256]), reading byte j of the runs still going, for every j."""
+        n = np.ones(pos.size, dtype=np.int64)
+        at = np.arange(pos.size)  # the runs still going, as indices into pos
+        for j in range(1, self.maxlen):
+            at = at[pos[at] < self.cnt[j]]
+            at = at[member[self.cols[j][pos[at]]]]
+            if not at.size:
+                break
+            n[at] += 1
+        return n
+
+    def _runs_by_breaks(self, member: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        """:meth:`_runs_by_bytes` from the bytes outside the set, each token's first one
+        found through the token that holds it: for a set that holds most bytes of the
+        vocabulary's tokens (a string's or a comment's body), the faster way."""
+        if self._token_at is None:  # the token position of every byte of ``flat``
+            self._token_at = np.repeat(np.arange(len(self.data), dtype=np.int32), self.lens)
+        brk = np.flatnonzero((~member).take(self.flat))
+        tok = self._token_at[brk]
+        first = np.ones(tok.size, dtype=bool)
+        np.not_equal(tok[1:], tok[:-1], out=first[1:])
+        at = np.full(len(self.data), -1, dtype=np.int64)
+        at[tok[first]] = brk[first]
+        b = at[pos]
+        return np.where(b < 0, self.lens[pos], b - self.starts[pos])
 
     def first_in(self, member: np.ndarray) -> np.ndarray:
         """bool[size], by token id: whether the token's first byte is in ``member`` (a

@@ -170,3 +170,50 @@ def test_grouped_walks_equal_brute_force(tokenizers, name, which, monkeypatch):
     assert used["pairs"]  # the shortcuts were taken
     if which != "comma":  # (no state of it loops on a byte)
         assert used["runs"]
+
+
+@pytest.mark.parametrize("name", ["smollm2", "llama2", "llama3"])
+def test_runs_from_breaks_equal_runs_read_byte_by_byte(tokenizers, name):
+    """The run lengths of :meth:`VocabArrays.runs` come two ways (reading byte j of the
+    runs still going, for every j; or from the bytes outside the set, for sets holding
+    nearly every byte); both equal each other on every token, and a plain count on a
+    sample, for loop sets of real terminals and random ones, dense and sparse."""
+    va = vocab_arrays(
+        structgen.Vocabulary.from_tokenizer(
+            tokenizers[name], vocab_size=assets.MODEL_VOCAB_SIZE[name]
+        )
+    )
+    rng = random.Random(f"runs-{name}")
+
+    def of(pred) -> np.ndarray:
+        return np.asarray([bool(pred(b)) for b in range(256)])
+
+    sets = [
+        of(lambda b: b not in b'"\\' and b >= 0x20),  # a JSON string's body
+        of(lambda b: b != ord("*")),  # a block comment's body
+        of(lambda b: b != ord("\n")),  # a line comment's body
+        of(lambda b: chr(b).isalnum() or b == ord("_") if b < 128 else False),
+        of(lambda b: b in b" \t\n"),
+    ]
+    for k in (1, 3, 20, 128, 250):
+        out = set(rng.sample(range(256), k))
+        sets.append(of(lambda b, out=out: b not in out))
+    sample = rng.sample(range(len(va.data)), 2000)
+    counts = np.bincount(va.flat, minlength=256)
+    dense = 0
+    for member in sets:
+        pos = np.flatnonzero(member[va.col0])
+        by_bytes = va._runs_by_bytes(member, pos)
+        assert (va._runs_by_breaks(member, pos) == by_bytes).all()
+        got = va.runs(index_mod._bitmask(member))
+        assert (got[0] == pos).all() and (got[1] == by_bytes).all()
+        dense += counts[~member].sum() * 4 < va.flat.size
+        at = {int(p): i for i, p in enumerate(pos)}
+        for p in sample:
+            data = va.data[p]
+            if p in at:
+                n = next((i for i, b in enumerate(data) if not member[b]), len(data))
+                assert by_bytes[at[p]] == n, (data, n)
+            else:
+                assert not member[data[0]]
+    assert dense >= 3  # runs() takes the breaks for these
