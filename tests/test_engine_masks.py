@@ -111,7 +111,7 @@ def test_masks_equal_brute_force_along_nested_samples(tokenizers, gname):
     deepest = 0
     for i, t in enumerate(ids):
         config = m.state.config
-        depth = max(e[2].depth for e in config if e[0] >= 0)
+        depth = max(e[2][2] for e in config if e[0] >= 0)  # (a stack: frame, parent, depth)
         if i % 4 == 0 or depth > deepest:
             _assert_exact(compiled, m.mask(), config, i)
             deepest = max(deepest, depth)

@@ -43,7 +43,7 @@ class Distances:
         self._bytes = np.flatnonzero(alphabet)
         self._acc: dict[tuple[int, int], float] = {}
         self._expr: dict[RExpr, float] = {}
-        self._stack: dict[Stack, float] = {}
+        self._stack: dict[int, tuple] = {}  # id(stack) -> (stack, its distance)
         self._config: dict[frozenset, float] = {}
         self._search_bound = automaton.limits.max_states
         self.terminal_min = [
@@ -167,21 +167,26 @@ class Distances:
         """Shortest completion of a parser stack: the sum over its frames."""
         if s is None:
             return 0
+        # keyed by identity (hashing a stack reads all of it); the entry holds the stack
         memo = self._stack
-        v = memo.get(s)
-        if v is not None:
-            return v
+        e = memo.get(id(s))
+        if e is not None and e[0] is s:
+            return e[1]
         path = []
         x = s
-        while x is not None and x not in memo:
+        while x is not None:
+            e = memo.get(id(x))
+            if e is not None and e[0] is x:
+                break
             path.append(x)
-            x = x.parent
-        total = 0 if x is None else memo[x]
+            x = x[1]
+        total = 0 if x is None else e[1]
         if len(memo) + len(path) >= _MAX_MEMO:
             memo.clear()
+        frame = self.automaton.frame
         for y in reversed(path):
-            total = total + self.frame(y.frame)
-            memo[y] = total
+            total = total + self.frame(frame(y))
+            memo[id(y)] = (y, total)
         return total
 
     # ---- configurations -----------------------------------------------------------------------

@@ -10,6 +10,10 @@ longest-match lexer ever rejects a valid text.
 Stacks are interned linked frames; a frame is the *residual* of a rule expression (what
 is left of the rule after the symbol just being read), computed by ``firsts``, so EBNF
 repetition, bounded counts (``item{0,1000}``) and tail recursion never grow the stack.
+A stack is a tuple ``(frame number, parent stack or None, depth)``: built of ints and
+tuples only, it and the elements holding it are untracked by Python's garbage collector
+(tens of thousands of them would otherwise bring on full collections, each 100+ ms in
+a process that has imported torch).
 Nothing here knows about tokens; :mod:`structgen.index` lifts it to a vocabulary.
 
 Two grammar features are handled here rather than in the front ends:
@@ -65,7 +69,8 @@ R_EPS, R_SYM, R_CAT, R_ALT, R_REP, R_GUARD = range(6)
 
 
 class RExpr:
-    __slots__ = ("kind", "a", "b", "lo", "hi", "nullable", "_firsts", "__weakref__")
+    # idx: the frame's number in its RuleAlgebra (stacks hold numbers, not frames)
+    __slots__ = ("kind", "a", "b", "lo", "hi", "nullable", "_firsts", "idx", "__weakref__")
 
     def __repr__(self) -> str:
         return f"RExpr({self.kind}, {self.a!r}, {self.b!r}, {self.lo}, {self.hi})"
@@ -76,7 +81,14 @@ class RuleAlgebra:
 
     def __init__(self) -> None:
         self._intern: dict = {}
+        self.exprs: list[RExpr] = []  # by number
         self.eps = self._mk(R_EPS)
+
+    def number(self, e: RExpr) -> RExpr:
+        """Give ``e`` its number (see :attr:`exprs`)."""
+        e.idx = len(self.exprs)
+        self.exprs.append(e)
+        return e
 
     def _mk(self, kind, a=None, b=None, lo=0, hi=0) -> RExpr:
         key = (kind, a, b, lo, hi)
@@ -97,7 +109,7 @@ class RuleAlgebra:
         else:
             e.nullable = lo == 0 or a.nullable
         self._intern[key] = e
-        return e
+        return self.number(e)
 
     def sym(self, s: int) -> RExpr:
         return self._mk(R_SYM, s)
@@ -163,12 +175,8 @@ class RuleAlgebra:
         return f
 
 
-class Stack:
-    # cut: the stack is truncated (see Automaton.truncate): the opaque marker is below
-    __slots__ = ("frame", "parent", "depth", "expansion", "cut", "__weakref__")
-
-    def __repr__(self) -> str:
-        return f"Stack(depth={self.depth})"
+# a parser stack: (frame number in RuleAlgebra.exprs, parent stack or None, depth)
+Stack = tuple
 
 
 _DFA_CACHE: OrderedDict = OrderedDict()
@@ -252,10 +260,9 @@ class Automaton:
         self._restricted: dict = {}  # (terminal id, mask) -> restricted terminal id or None
         self._restrict_memo: dict = {}
         self._step_memo: dict = {}  # (configuration, byte) -> configuration
-        self.opaque = Stack()  # stands for "the rest of the stack" in truncated stacks
-        self.opaque.frame, self.opaque.parent, self.opaque.depth = None, None, 0
-        self.opaque.expansion = None
-        self.opaque.cut = True
+        self._expansions: dict[int, tuple] = {}  # id(stack) -> (stack, its expansion)
+        # stands for "the rest of the stack" in truncated stacks (a frame number no frame has)
+        self.opaque: Stack = (-1, None, 0)
         self.final = self.stack(self.alg.eps, None)
         self.root = self.stack(self.alg.sym(-1), None)
         self._initial = self.close(self.expand(self.root))
@@ -587,7 +594,7 @@ class Automaton:
             g = RExpr()
             g.kind, g.a, g.b, g.lo, g.hi = R_GUARD, mask, None, 0, 0
             g.nullable, g._firsts = True, ()
-            self._guard_frames[mask] = g
+            self._guard_frames[mask] = self.alg.number(g)
         return g
 
     def _variants(self, t: int) -> list:
@@ -684,28 +691,31 @@ class Automaton:
 
     # ---- stacks and configurations -------------------------------------------------------------
     def stack(self, frame: RExpr, parent: Stack | None) -> Stack:
-        # keyed by identities: a tuple of ints is not tracked by the garbage collector
-        # (tens of thousands of keys would otherwise bring on full collections, each
-        # costing 100+ ms beside torch); the stack holds both, so neither id is reused
-        # while its entry lives
-        key = (id(frame), id(parent))
+        """The interned stack ``frame`` on ``parent``."""
+        return self._stack(frame.idx, parent)
+
+    def _stack(self, f: int, parent: Stack | None) -> Stack:
+        # keyed by the parent's identity (the stack holds the parent, so the id is not
+        # reused while its entry lives): hashing a stack reads all of it
+        key = (f, id(parent))
         s = self._stacks.get(key)
         if s is None:
             if len(self._stacks) >= _MAX_INTERNED_STACKS:
                 # bounded: later equal stacks become new objects (results stay exact,
                 # only sharing is lost)
                 self._stacks.clear()
-            s = Stack()
-            s.frame, s.parent = frame, parent
-            s.depth = 0 if parent is None else parent.depth + 1
-            s.cut = parent is not None and parent.cut
-            if s.depth > self.limits.max_stack_depth:
+                self._expansions.clear()
+            depth = 0 if parent is None else parent[2] + 1
+            if depth > self.limits.max_stack_depth:
                 raise LimitError(
                     f"parser stack deeper than Limits.max_stack_depth={self.limits.max_stack_depth}"
                 )
-            s.expansion = None
-            self._stacks[key] = s
+            s = self._stacks[key] = (f, parent, depth)
         return s
+
+    def frame(self, st: Stack) -> RExpr | None:
+        """The top frame of ``st`` (None for the opaque marker)."""
+        return self.alg.exprs[st[0]] if st[0] >= 0 else None
 
     def truncate(self, st: Stack, k: int) -> Stack:
         """``st`` with everything below its top ``k`` frames replaced by an opaque marker
@@ -713,16 +723,16 @@ class Automaton:
         element :data:`UNKNOWN`, which reads nothing: a configuration computed on a
         truncated stack is exact except where it holds ``UNKNOWN``, which stands for what
         the cut-off part may add there."""
-        if st.depth < k:
+        if st[2] < k:
             return st
         frames = []
         s = st
         for _ in range(k):
-            frames.append(s.frame)
-            s = s.parent
+            frames.append(s[0])
+            s = s[1]
         out = self.opaque
         for f in reversed(frames):
-            out = self.stack(f, out)
+            out = self._stack(f, out)
         return out
 
     def _ret(self, rest: RExpr, parent: Stack | None) -> Stack:
@@ -740,27 +750,31 @@ class Automaton:
 
     def expand(self, st: Stack) -> frozenset:
         """Elements that begin what ``st`` expects next (terminals at their start states)."""
-        if st.expansion is not None:
-            return st.expansion
+        e = self._expansions.get(id(st))
+        if e is not None and e[0] is st:
+            return e[1]
         out: set = set()
-        seen: set = set()
-        todo = [st]
-        firsts, bodies = self.alg.firsts, self.bodies
+        exprs = self.alg.exprs
         opaque = self.opaque
+        # (frame, parent) pairs: a rule's body entered is walked without a stack of its
+        # own (nothing refers to it; its firsts continue on its parent)
+        seen: set = set()
+        top = self.frame(st)
+        todo = [(top, st[1])] if top is not None else []
+        if top is None:
+            out.add(UNKNOWN)
+        firsts, bodies = self.alg.firsts, self.bodies
         begin = self._begin
         trail = self._trail
-        if self.ignore_ids and st.frame is not None and st.frame.kind != R_GUARD:
+        if self.ignore_ids and top is not None and top.kind != R_GUARD:
             for i in self.ignore_ids:
                 begin(i, st, out)
         while todo:
-            s = todo.pop()
-            if s in seen:
+            frame, parent = todo.pop()
+            key = (id(frame), id(parent))
+            if key in seen:
                 continue
-            if s is opaque:
-                out.add(UNKNOWN)
-                continue
-            seen.add(s)
-            frame, parent = s.frame, s.parent
+            seen.add(key)
             if frame.kind == R_GUARD:
                 out |= self._restrict(self.expand(parent), frame.a)
                 continue
@@ -771,20 +785,22 @@ class Automaton:
                 else:
                     body = bodies[-1 - sym]
                     if body is not None:
-                        todo.append(self.stack(body, ret))
+                        todo.append((body, ret))
             if frame.nullable:
                 if parent is None:
                     out.add(END)
                     if trail is not None:
                         begin(trail, self.final, out)
+                elif parent is opaque:
+                    out.add(UNKNOWN)
                 else:
-                    todo.append(parent)
+                    todo.append((exprs[parent[0]], parent[1]))
             if len(seen) > self.limits.max_stacks:
                 raise LimitError(
                     f"more than Limits.max_stacks={self.limits.max_stacks} parser stacks"
                 )
         res = frozenset(out)
-        st.expansion = res
+        self._expansions[id(st)] = (st, res)
         return res
 
     def close(self, elems) -> frozenset:
