@@ -139,8 +139,9 @@ class VocabArrays:
         self._pairs = None
         self._first_in: dict[bytes, np.ndarray] = {}
         self._runs: dict[int, tuple] = {}
-        self._byte_counts: np.ndarray | None = None  # how often each byte occurs in tokens
-        self._token_at: np.ndarray | None = None
+        self.byte_counts = np.bincount(self.flat, minlength=256)  # each byte's occurrences
+        # the token position of every byte of ``flat``
+        self.token_at = np.repeat(np.arange(len(ids), dtype=np.int32), self.lens)
         self._twins: dict[tuple, list] = {}
 
     def twins_of(self, signature: tuple) -> list:
@@ -167,9 +168,7 @@ class VocabArrays:
                 np.frombuffer(byteset.to_bytes(32, "little"), dtype=np.uint8), bitorder="little"
             ).astype(bool)
             pos = np.flatnonzero(member[self.col0])
-            if self._byte_counts is None:
-                self._byte_counts = np.bincount(self.flat, minlength=256)
-            if self._byte_counts[~member].sum() * 4 < self.flat.size:
+            if self.byte_counts[~member].sum() * 4 < self.flat.size:
                 n = self._runs_by_breaks(member, pos)
             else:
                 n = self._runs_by_bytes(member, pos)
@@ -201,10 +200,8 @@ class VocabArrays:
         """:meth:`_runs_by_bytes` from the bytes outside the set, each token's first one
         found through the token that holds it: for a set that holds most bytes of the
         vocabulary's tokens (a string's or a comment's body), the faster way."""
-        if self._token_at is None:  # the token position of every byte of ``flat``
-            self._token_at = np.repeat(np.arange(len(self.data), dtype=np.int32), self.lens)
         brk = np.flatnonzero((~member).take(self.flat))
-        tok = self._token_at[brk]
+        tok = self.token_at[brk]
         first = np.ones(tok.size, dtype=bool)
         np.not_equal(tok[1:], tok[:-1], out=first[1:])
         at = np.full(len(self.data), -1, dtype=np.int64)
