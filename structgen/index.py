@@ -59,9 +59,7 @@ class ReducedVocab:
     def __init__(self, va: VocabArrays, classes: tuple, most: int | None = None):
         table = np.zeros(256, dtype=np.uint8)
         for c in classes:
-            member = np.unpackbits(
-                np.frombuffer(c.to_bytes(32, "little"), dtype=np.uint8), bitorder="little"
-            ).astype(bool)
+            member = T.byte_members(c)
             table[member] = (c & -c).bit_length() - 1
         flat = table[va.flat]
         # the tokens of one length are consecutive (longest first), their bytes one block:
@@ -164,9 +162,7 @@ class VocabArrays:
         body)."""
         r = self._runs.get(byteset)
         if r is None:
-            member = np.unpackbits(
-                np.frombuffer(byteset.to_bytes(32, "little"), dtype=np.uint8), bitorder="little"
-            ).astype(bool)
+            member = T.byte_members(byteset)
             pos = np.flatnonzero(member[self.col0])
             if self.byte_counts[~member].sum() * 4 < self.flat.size:
                 n = self._runs_by_breaks(member, pos)
@@ -247,9 +243,7 @@ class VocabArrays:
         :func:`structgen.automata.terms.capped`)."""
         c = self._caps.get(alphabet)
         if c is None:
-            member = np.unpackbits(
-                np.frombuffer(alphabet.to_bytes(32, "little"), dtype=np.uint8), bitorder="little"
-            ).astype(bool)
+            member = T.byte_members(alphabet)
             n0 = self.cnt[0] if self.maxlen else 0
             best = np.zeros(n0, dtype=np.int32)  # longest run of alphabet bytes per token
             run = best

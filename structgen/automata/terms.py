@@ -382,6 +382,14 @@ def _refine(masks) -> list[int]:
     return classes
 
 
+def byte_members(mask: int):
+    """The bytes of a 256-bit byte mask, as a numpy bool[256]."""
+    import numpy as np
+
+    raw = np.frombuffer(mask.to_bytes(32, "little"), dtype=np.uint8)
+    return np.unpackbits(raw, bitorder="little").astype(bool)
+
+
 def partition(t: Term) -> Partition:
     p = t._classes
     if p is not None:
@@ -394,10 +402,7 @@ def partition(t: Term) -> Partition:
 
         index = np.zeros(256, dtype=np.int64)
         for k, c in enumerate(classes):
-            bits = np.unpackbits(
-                np.frombuffer(c.to_bytes(32, "little"), dtype=np.uint8), bitorder="little"
-            )
-            index[bits.astype(bool)] = k
+            index[byte_members(c)] = k
         p = Partition()
         p.classes = classes
         p.reps = [(c & -c).bit_length() - 1 for c in classes]
