@@ -1032,8 +1032,8 @@ class State:
 _MAX_NEXT = 4096
 # element masks are first computed on the stack's top frames (see TokenIndex._elem_mask)
 _TRUNCATE_DEPTH = 3
-# at most this many new suffixes are checked against an exact configuration by running
-# the automaton over each (see TokenIndex._suffixes_valid)
+# at most this many new suffixes are checked against a configuration by running the
+# automaton over each (see TokenIndex._suffixes_valid); more are lexed per terminal state
 _RUN_SMALL = 32
 # suffixes lexed from one terminal state at once, vectorised, from this many on
 _VECTOR_LEX = 48
@@ -1062,7 +1062,7 @@ class TokenIndex:
         self._suffix_lex = BoundedCache(limits.max_cache_bytes // 4)
         self._conts: dict = {}  # stack -> its continuation configuration
         self._groups: dict = {}  # configuration -> its elements by (terminal, state)
-        self._state_firsts: dict = {}  # (terminal, state) -> first bytes (array, list)
+        self._state_firsts: dict = {}  # (terminal, state) -> its first bytes
         self._mask_bytes = 0
         self._first_bytes: dict[frozenset, np.ndarray] = {}
         self.initial = self.state(automaton.initial())
@@ -1292,80 +1292,44 @@ class TokenIndex:
         are checked (memoised) against the continuation configuration."""
         n = new.size
         text, tail = sx.text, sx.tail
-        small = n <= 32
-        if small:
-            sids = new.tolist()
-            firsts = [text[i][0] for i in sids]
-            done = [False] * n
-            mdone = [False] * n
-        else:
-            firsts = sx.first[new]
-            res = np.zeros(n, dtype=bool)
-            mres = np.zeros(n, dtype=bool)
-        for t, q, dfa, fb, fbl, rets in self._groups_of(cont):
-            if small:
-                idx = [k for k in range(n) if fbl[firsts[k]] and not done[k]]
-                if not idx:
-                    continue
+        firsts = sx.first[new]
+        ok = np.zeros(n, dtype=bool)
+        maybe = np.zeros(n, dtype=bool)
+        for t, q, dfa, fb, rets in self._groups_of(cont):
+            sel = fb[firsts]
+            sel &= ~ok
+            idx = np.flatnonzero(sel)
+            if not idx.size:
+                continue
             codes, exd = self._suffix_lex_of(t, q, len(text))
-            inside, rest_at, rest = [], [], []
-            if small:
-                for k in idx:
-                    sid = sids[k]
-                    c = codes[sid]
-                    if not c:
-                        c = _lex_code(dfa, q, text[sid], sid, tail, codes, exd)
-                    if c == 1:
-                        inside.append(k)
-                    elif c == 3:
-                        for x in exd[sid]:
-                            rest_at.append(k)
-                            rest.append(x)
-            else:
-                sel = fb[firsts]
-                sel &= ~res
-                idx = np.flatnonzero(sel)
-                if not idx.size:
-                    continue
-                sidx = new[idx]
-                c = codes[sidx]
-                unk = c == 0
-                if unk.any():
-                    todo = sidx[unk]
-                    if todo.size >= _VECTOR_LEX:
-                        _lex_codes(dfa, q, todo, sx, self.va.flat, codes, exd)
-                    else:
-                        for sid in todo.tolist():
-                            _lex_code(dfa, q, text[sid], sid, tail, codes, exd)
-                    c = codes[sidx]
-                inside = idx[c == 1]
-                e = c == 3
-                if e.any():
-                    for k, sid in zip(idx[e].tolist(), sidx[e].tolist(), strict=True):
-                        for x in exd[sid]:
-                            rest_at.append(k)
-                            rest.append(x)
-            if small:
-                for k in inside:
-                    done[k] = True
-            elif inside.size:
-                res[inside] = True
-            if rest:
-                rest_arr = np.asarray(rest, dtype=np.int32)
-                # a rest is readable after the terminal when one of the continuations
-                # reads it: check it once against their union
-                hit, mhit = self._suffixes_valid(self._cont_of(rets), rest_arr, sx)
-                at = np.asarray(rest_at, dtype=np.int64)
-                if small:
-                    for k in at[hit].tolist():
-                        done[k] = True
-                    for k in at[mhit].tolist():
-                        mdone[k] = True
+            sidx = new[idx]
+            c = codes[sidx]
+            unk = c == 0
+            if unk.any():
+                todo = sidx[unk]
+                if todo.size >= _VECTOR_LEX:
+                    _lex_codes(dfa, q, todo, sx, self.va.flat, codes, exd)
                 else:
-                    res[at[hit]] = True
-                    mres[at[mhit]] = True
-        ok = np.asarray(done, dtype=bool) if small else res
-        maybe = np.asarray(mdone, dtype=bool) if small else mres
+                    for sid in todo.tolist():
+                        _lex_code(dfa, q, text[sid], sid, tail, codes, exd)
+                c = codes[sidx]
+            ok[idx[c == 1]] = True
+            e = c == 3
+            if not e.any():
+                continue
+            rest_at, rest = [], []
+            for k, sid in zip(idx[e].tolist(), sidx[e].tolist(), strict=True):
+                for x in exd[sid]:
+                    rest_at.append(k)
+                    rest.append(x)
+            # a rest is readable after the terminal when one of the continuations reads
+            # it: check it once against their union
+            hit, mhit = self._suffixes_valid(
+                self._cont_of(rets), np.asarray(rest, dtype=np.int32), sx
+            )
+            at = np.asarray(rest_at, dtype=np.int64)
+            ok[at[hit]] = True
+            maybe[at[mhit]] = True
         if UNKNOWN in cont:
             maybe[:] = True
         return np.where(ok, 1, np.where(maybe, 2, 0)).astype(np.int8)
@@ -1384,7 +1348,7 @@ class TokenIndex:
 
     def _groups_of(self, cont: frozenset) -> list:
         """The elements of ``cont`` grouped by (terminal, DFA state): ``(t, q, dfa, first
-        bytes as a bool array and as a list, the stacks)``."""
+        bytes as a bool array, the stacks)``."""
         g = self._groups.get(cont)
         if g is None:
             by: dict = {}
@@ -1395,11 +1359,10 @@ class TokenIndex:
             fbs = self._state_firsts
             g = []
             for (t, q), rets in by.items():
-                f = fbs.get((t, q))
-                if f is None:
-                    fb = dfas[t].first_bytes(q)
-                    f = fbs[(t, q)] = (fb, fb.tolist())
-                g.append((t, q, dfas[t], f[0], f[1], tuple(rets)))
+                fb = fbs.get((t, q))
+                if fb is None:
+                    fb = fbs[(t, q)] = dfas[t].first_bytes(q)
+                g.append((t, q, dfas[t], fb, tuple(rets)))
             if len(self._groups) > 20_000:
                 self._groups.clear()
                 fbs.clear()
