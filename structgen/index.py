@@ -138,8 +138,15 @@ class VocabArrays:
         self._first_in: dict[bytes, np.ndarray] = {}
         self._runs: dict[int, tuple] = {}
         self.byte_counts = np.bincount(self.flat, minlength=256)  # each byte's occurrences
+        # where each byte value occurs in ``flat``: byte c at byte_at[byte_off[c]:byte_off[c + 1]]
+        self.byte_at = np.argsort(self.flat, kind="stable").astype(np.int32)
+        self.byte_off = np.zeros(257, dtype=np.int64)
+        np.cumsum(self.byte_counts, out=self.byte_off[1:])
         # the token position of every byte of ``flat``
         self.token_at = np.repeat(np.arange(len(ids), dtype=np.int32), self.lens)
+        # where in ``flat`` each token's first byte above 0x7F is (-1: none): a loop state
+        # that reads characters, not bytes, has its runs broken by every such byte
+        self.high_at = self._first_breaks(np.flatnonzero(self.flat >= 0x80))
         self._twins: dict[tuple, list] = {}
 
     def twins_of(self, signature: tuple) -> list:
@@ -164,7 +171,9 @@ class VocabArrays:
         if r is None:
             member = T.byte_members(byteset)
             pos = np.flatnonzero(member[self.col0])
-            if self.byte_counts[~member].sum() * 4 < self.flat.size:
+            listed, _ = self._listed_breaks(member)
+            # (the breaks cost about as much per listed byte as reading does per token)
+            if self.byte_counts[listed].sum() < pos.size:
                 n = self._runs_by_breaks(member, pos)
             else:
                 n = self._runs_by_bytes(member, pos)
@@ -192,17 +201,37 @@ class VocabArrays:
             n[at] += 1
         return n
 
-    def _runs_by_breaks(self, member: np.ndarray, pos: np.ndarray) -> np.ndarray:
-        """:meth:`_runs_by_bytes` from the bytes outside the set, each token's first one
-        found through the token that holds it: for a set that holds most bytes of the
-        vocabulary's tokens (a string's or a comment's body), the faster way."""
-        brk = np.flatnonzero((~member).take(self.flat))
+    @staticmethod
+    def _listed_breaks(member: np.ndarray) -> tuple:
+        """``(bytes, high)``: the bytes outside ``member`` whose occurrences
+        :meth:`_runs_by_breaks` reads, and whether every byte above 0x7F is outside it
+        (then those are not listed: their first per token is :attr:`high_at`)."""
+        if member[0x80:].any():
+            return np.flatnonzero(~member), False
+        return np.flatnonzero(~member[:0x80]), True
+
+    def _first_breaks(self, brk: np.ndarray) -> np.ndarray:
+        """Per token position: the first of the ``flat`` offsets ``brk`` (ascending) inside
+        the token, or -1."""
         tok = self.token_at[brk]
         first = np.ones(tok.size, dtype=bool)
         np.not_equal(tok[1:], tok[:-1], out=first[1:])
         at = np.full(len(self.data), -1, dtype=np.int64)
         at[tok[first]] = brk[first]
-        b = at[pos]
+        return at
+
+    def _runs_by_breaks(self, member: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        """:meth:`_runs_by_bytes` from the bytes outside the set, each token's first one
+        found through the token that holds it (the occurrences of each such byte are
+        listed once per vocabulary): for a set that holds most bytes of the vocabulary's
+        tokens (a string's or a comment's body), the faster way."""
+        listed, high = self._listed_breaks(member)
+        brk = _ranges(self.byte_at, self.byte_off[listed], self.byte_off[listed + 1])
+        brk.sort()
+        b = self._first_breaks(brk)[pos]
+        if high:
+            h = self.high_at[pos]
+            b = np.where((h >= 0) & ((b < 0) | (h < b)), h, b)
         return np.where(b < 0, self.lens[pos], b - self.starts[pos])
 
     def first_in(self, member: np.ndarray) -> np.ndarray:
