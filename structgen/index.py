@@ -122,6 +122,7 @@ class VocabArrays:
         self.starts = np.zeros(len(ids), dtype=np.int64)
         if len(ids) > 1:
             np.cumsum(self.lens[:-1], out=self.starts[1:])
+        self.ends = self.starts + self.lens
         self._reduced: dict[tuple, ReducedVocab | None] = {}
         # how many tokens begin with each byte
         self.eos = np.asarray(sorted(vocab.eos_ids), dtype=np.int64)
@@ -144,9 +145,10 @@ class VocabArrays:
         np.cumsum(self.byte_counts, out=self.byte_off[1:])
         # the token position of every byte of ``flat``
         self.token_at = np.repeat(np.arange(len(ids), dtype=np.int32), self.lens)
-        # where in ``flat`` each token's first byte above 0x7F is (-1: none): a loop state
-        # that reads characters, not bytes, has its runs broken by every such byte
+        # where in ``flat`` each token's first byte above 0x7F is (``flat.size``: none): a
+        # loop state that reads characters, not bytes, has its runs broken by every such byte
         self.high_at = self._first_breaks(np.flatnonzero(self.flat >= 0x80))
+        self._ill_formed: np.ndarray | None = None
         self._twins: dict[tuple, list] = {}
 
     def twins_of(self, signature: tuple) -> list:
@@ -160,23 +162,33 @@ class VocabArrays:
             t = self._twins[signature] = []
         return t
 
-    def runs(self, byteset: int) -> tuple:
+    def runs(self, byteset: int, chars: bool = False) -> tuple:
         """``(positions, lengths, order, off)``: the tokens that begin with a byte of
         ``byteset`` (a 256-bit mask), ascending, and how many of their first bytes are in
         it; grouped by the byte after that run (256 when it is the whole token): the
         group of byte ``c`` is ``order[off[c]:off[c + 1]]`` (indices into the positions).
-        Cached per set (a loop state's bytes: whitespace, an identifier's, a string's
-        body)."""
-        r = self._runs.get(byteset)
+        With ``chars`` (a set of bytes below 0x80 only) the runs also go through the
+        well-formed UTF-8 characters above U+007F, to an ill-formed sequence's first byte
+        (a character cut off by the token's end belongs to its run). Cached per set (a
+        loop state's bytes: whitespace, an identifier's, a string's body)."""
+        key = (byteset, chars)
+        r = self._runs.get(key)
         if r is None:
             member = T.byte_members(byteset)
-            pos = np.flatnonzero(member[self.col0])
-            listed, _ = self._listed_breaks(member)
-            # (the breaks cost about as much per listed byte as reading does per token)
-            if self.byte_counts[listed].sum() < pos.size:
-                n = self._runs_by_breaks(member, pos)
+            col0 = self.col0
+            if chars:
+                assert not member[0x80:].any()
+                bad = self.ill_formed_at()
+                pos = np.flatnonzero(member[col0] | ((col0 >= 0x80) & (bad != self.starts)))
+                n = self._runs_by_breaks(member, pos, bad)
             else:
-                n = self._runs_by_bytes(member, pos)
+                pos = np.flatnonzero(member[col0])
+                listed, _ = self._listed_breaks(member)
+                # (the breaks cost about as much per listed byte as reading does per token)
+                if self.byte_counts[listed].sum() < pos.size:
+                    n = self._runs_by_breaks(member, pos)
+                else:
+                    n = self._runs_by_bytes(member, pos)
             full = n == self.lens[pos]
             after = self.flat[self.starts[pos] + np.where(full, 0, n)].astype(np.int64)
             after[full] = 256
@@ -185,7 +197,7 @@ class VocabArrays:
             np.cumsum(np.bincount(after, minlength=257), out=off[1:])
             if len(self._runs) >= 64:
                 self._runs.clear()
-            r = self._runs[byteset] = (pos, n, order, off)
+            r = self._runs[key] = (pos, n, order, off)
         return r
 
     def _runs_by_bytes(self, member: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -210,29 +222,52 @@ class VocabArrays:
             return np.flatnonzero(~member), False
         return np.flatnonzero(~member[:0x80]), True
 
+    def ill_formed_at(self) -> np.ndarray:
+        """Per token position: where in ``flat`` the first ill-formed UTF-8 sequence of
+        the token begins, reading it from its first byte (``flat.size``: none; a character
+        cut off by the token's end is not ill-formed). Computed on first use."""
+        bad = self._ill_formed
+        if bad is None:
+            bad = np.full(len(self.data), self.flat.size, dtype=np.int64)
+            data, starts = self.data, self.starts
+            for p in np.flatnonzero(self.high_at < self.flat.size).tolist():
+                try:
+                    data[p].decode("utf-8")
+                except UnicodeDecodeError as e:
+                    if e.reason != "unexpected end of data":
+                        bad[p] = starts[p] + e.start
+            self._ill_formed = bad
+        return bad
+
     def _first_breaks(self, brk: np.ndarray) -> np.ndarray:
         """Per token position: the first of the ``flat`` offsets ``brk`` (ascending) inside
-        the token, or -1."""
+        the token, or ``flat.size``."""
         tok = self.token_at[brk]
         first = np.ones(tok.size, dtype=bool)
         np.not_equal(tok[1:], tok[:-1], out=first[1:])
-        at = np.full(len(self.data), -1, dtype=np.int64)
+        at = np.full(len(self.data), self.flat.size, dtype=np.int64)
         at[tok[first]] = brk[first]
         return at
 
-    def _runs_by_breaks(self, member: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    def _runs_by_breaks(
+        self, member: np.ndarray, pos: np.ndarray, high_at: np.ndarray | None = None
+    ) -> np.ndarray:
         """:meth:`_runs_by_bytes` from the bytes outside the set, each token's first one
         found through the token that holds it (the occurrences of each such byte are
         listed once per vocabulary): for a set that holds most bytes of the vocabulary's
-        tokens (a string's or a comment's body), the faster way."""
+        tokens (a string's or a comment's body), the faster way. ``high_at``: where each
+        token's run breaks above 0x7F, for a set without such bytes (default
+        :attr:`high_at`, at the first)."""
         listed, high = self._listed_breaks(member)
         brk = _ranges(self.byte_at, self.byte_off[listed], self.byte_off[listed + 1])
         brk.sort()
-        b = self._first_breaks(brk)[pos]
+        at = self._first_breaks(brk)
         if high:
-            h = self.high_at[pos]
-            b = np.where((h >= 0) & ((b < 0) | (h < b)), h, b)
-        return np.where(b < 0, self.lens[pos], b - self.starts[pos])
+            np.minimum(at, self.high_at if high_at is None else high_at, out=at)
+        b = at[pos]
+        np.minimum(b, self.ends[pos], out=b)
+        b -= self.starts[pos]
+        return b
 
     def first_in(self, member: np.ndarray) -> np.ndarray:
         """bool[size], by token id: whether the token's first byte is in ``member`` (a
@@ -622,7 +657,7 @@ def _walk(
         # (the shortcuts need the whole vocabulary's layout, not a ReducedVocab's)
         whole = isinstance(va, VocabArrays)
         if whole:
-            row, stepped = _walk_loops(dfa, row, va, skip, ins, exits, maximal)
+            row, stepped = _walk_loops(dfa, q, row, va, skip, ins, exits, maximal)
         few = None
         if whole and va.maxlen > 1:
             few = _walk_pairs(dfa, row, va, skip, ins, exits, maximal)
@@ -758,10 +793,15 @@ def _bitmask(member: np.ndarray) -> int:
     return int.from_bytes(np.packbits(member, bitorder="little").tobytes(), "little")
 
 
-def _walk_loops(dfa: DFA, row: np.ndarray, va: VocabArrays, skip, ins, exits, maximal) -> tuple:
-    """The part of :func:`_walk` from a state's ``row`` for the tokens whose first byte
-    leads into a state that loops on it (whitespace, an identifier's letters, a string's
-    body): ``(row without those bytes, rows stepped)``; see :func:`_walk_runs`."""
+def _walk_loops(
+    dfa: DFA, q: int, row: np.ndarray, va: VocabArrays, skip, ins, exits, maximal
+) -> tuple:
+    """The part of :func:`_walk` from state ``q`` (its ``row``) for the tokens whose
+    first byte leads into a state that loops on it (whitespace, an identifier's letters,
+    a string's body): ``(row without those bytes, rows stepped)``; see
+    :func:`_walk_runs`. A loop state that reads characters (see
+    :meth:`DFA.reads_characters`) runs through them too, and from ``q`` itself so do
+    the tokens that begin with a character above U+007F."""
     live = np.flatnonzero(row)
     if not live.size:
         return row, 0
@@ -776,9 +816,19 @@ def _walk_loops(dfa: DFA, row: np.ndarray, va: VocabArrays, skip, ins, exits, ma
     stepped = 0
     for s1 in np.unique(to[enters]).tolist():
         first = live[enters & (to == s1)]
+        loop = dfa.table[s1] == s1
+        # (every byte of a character leaves the run's state: the exits inside a run would
+        # be read from the byte-level layout)
+        chars = (
+            not loop[0x80:].any()
+            and not (exits is not None and dfa.acc[s1] and not maximal)
+            and dfa.reads_characters(s1)
+        )
+        if chars and s1 == q:
+            first = np.concatenate([first, live[live >= 0x80]])
         member = np.zeros(256, dtype=bool)
         member[first] = True
-        runs = va.runs(_bitmask(table[s1] == s1))
+        runs = va.runs(_bitmask(loop), chars)
         sel = member[va.col0[runs[0]]]
         stepped += _walk_runs(dfa, s1, va, runs, sel, skip, ins, exits, maximal)
         row[first] = 0

@@ -127,9 +127,19 @@ KEYWORDS = {
     "ws_name": r"[ \t\n]*[a-zA-Z_][a-zA-Z0-9_]*",
 }
 
+# bodies whose loop state reads characters (runs go through UTF-8 at once), and two
+# whose do not (one leaves out a character above U+007F, one wants a digit after it)
+BODIES = {
+    "block_comment": r"/\*([^*]|\*+[^*/])*\*+/",
+    "line_comment": r"#[^\n]*",
+    "csv_text": r'[^",\n\r]+',
+    "string_but_e_acute": r'"[^"\u00e9]*"',
+    "string_e_acute_digit": r'"([^"\u00e9]|\u00e9[0-9])*"',
+}
+
 
 @pytest.mark.parametrize("name", ["smollm2", "llama2", "llama3"])
-@pytest.mark.parametrize("which", ["json_string", "words"] + sorted(KEYWORDS))
+@pytest.mark.parametrize("which", ["json_string", "words"] + sorted(KEYWORDS) + sorted(BODIES))
 def test_grouped_walks_equal_brute_force(tokenizers, name, which, monkeypatch):
     """The walk of every token with its shortcuts (a loop state's runs read at once,
     :func:`structgen.index._walk_runs`; the first two bytes read through the groups of
@@ -138,7 +148,7 @@ def test_grouped_walks_equal_brute_force(tokenizers, name, which, monkeypatch):
     left or many), with exceptional tokens skipped or not, the groups always taken and
     never, for a maximal match (exits before a byte that continues the terminal left
     out) or not."""
-    pattern = {**PATTERNS, **KEYWORDS}[which]
+    pattern = {**PATTERNS, **KEYWORDS, **BODIES}[which]
     compiled = structgen.compile(
         structgen.Regex(pattern), tokenizers[name], vocab_size=assets.MODEL_VOCAB_SIZE[name]
     )
@@ -156,6 +166,11 @@ def test_grouped_walks_equal_brute_force(tokenizers, name, which, monkeypatch):
             return r
 
         monkeypatch.setattr(index_mod, f"_walk_{fn}", spy)
+    by_chars = []
+    runs = index_mod.VocabArrays.runs
+    monkeypatch.setattr(
+        index_mod.VocabArrays, "runs", lambda va, b, c=False: by_chars.append(c) or runs(va, b, c)
+    )
     for q in _states(dfa, 6, rng):
         for s, maximal in ((None, False), (skip, False), (None, True), (skip, True)):
             inside, exits = brute_walk(dfa, q, va, skip=s, maximal=maximal)
@@ -170,6 +185,8 @@ def test_grouped_walks_equal_brute_force(tokenizers, name, which, monkeypatch):
     assert used["pairs"]  # the shortcuts were taken
     if which != "comma":  # (no state of it loops on a byte)
         assert used["runs"]
+    # runs through characters, where the loop state reads them all
+    assert any(by_chars) == (which in ("json_string", *BODIES) and "e_acute" not in which)
 
 
 @pytest.mark.parametrize("name", ["smollm2", "llama2", "llama3"])

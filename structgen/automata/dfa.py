@@ -205,8 +205,68 @@ class DFA:
             self.build(sid)
         return self.table[sid] != 0
 
+    def reads_characters(self, sid: int) -> bool:
+        """Whether every character above U+007F leads ``sid`` back to itself through
+        states that do not accept, and every ill-formed byte sequence dies on its first
+        byte that no character spells: from ``sid``, the bytes above 0x7F read UTF-8
+        characters, whatever they are (a string's or a comment's body). Memoised."""
+        memo = self.__dict__.setdefault("_reads_chars", {})
+        got = memo.get(sid)
+        if got is None:
+            got = memo[sid] = self._reads_characters(sid)
+        return got
+
+    def _reads_characters(self, sid: int) -> bool:
+        todo = []  # (state, lowest and highest next byte, bytes left in the character)
+        row = self.build(sid)
+        for b in range(0x80, 0x100):
+            spec = _UTF8_LEADS.get(b)
+            t = row[b]
+            if spec is None or not t or self.acc[t]:
+                if spec is not None or t:
+                    return False
+                continue
+            todo.append((t, *spec))
+        seen = set()
+        while todo:
+            item = todo.pop()
+            if item in seen:
+                continue
+            seen.add(item)
+            s, lo, hi, left = item
+            row = self.build(s)
+            for b in range(256):
+                t = row[b]
+                if not lo <= b <= hi:
+                    if t:
+                        return False
+                elif left == 1:
+                    if t != sid:
+                        return False
+                elif not t or self.acc[t]:
+                    return False
+                else:
+                    todo.append((t, 0x80, 0xBF, left - 1))
+        return True
+
     def __len__(self) -> int:
         return len(self.terms)
+
+
+def _utf8_leads() -> dict:
+    """Lead byte -> (lowest and highest byte after it, bytes after it): the well-formed
+    UTF-8 sequences of the characters above U+007F (The Unicode Standard, table 3-7)."""
+    leads = {b: (0x80, 0xBF, 1) for b in range(0xC2, 0xE0)}
+    leads.update({b: (0x80, 0xBF, 2) for b in range(0xE1, 0xF0)})
+    leads[0xE0] = (0xA0, 0xBF, 2)
+    leads[0xED] = (0x80, 0x9F, 2)  # (no surrogates)
+    leads.update({b: (0x80, 0xBF, 3) for b in range(0xF1, 0xF4)})
+    leads[0xF0] = (0x90, 0xBF, 3)
+    leads[0xF4] = (0x80, 0x8F, 3)  # (nothing above U+10FFFF)
+    return leads
+
+
+_UTF8_LEADS = _utf8_leads()
 
 
 def same_behaviour(a: DFA, p: int, b: DFA, q: int, limit: int = 64) -> bool:
