@@ -148,7 +148,7 @@ class VocabArrays:
         # where in ``flat`` each token's first byte above 0x7F is (``flat.size``: none): a
         # loop state that reads characters, not bytes, has its runs broken by every such byte
         self.high_at = self._first_breaks(np.flatnonzero(self.flat >= 0x80))
-        self._ill_formed: np.ndarray | None = None
+        self.ill_formed = self._ill_formed_at()
         self._twins: dict[tuple, list] = {}
 
     def twins_of(self, signature: tuple) -> list:
@@ -178,7 +178,7 @@ class VocabArrays:
             col0 = self.col0
             if chars:
                 assert not member[0x80:].any()
-                bad = self.ill_formed_at()
+                bad = self.ill_formed
                 pos = np.flatnonzero(member[col0] | ((col0 >= 0x80) & (bad != self.starts)))
                 n = self._runs_by_breaks(member, pos, bad)
             else:
@@ -222,21 +222,18 @@ class VocabArrays:
             return np.flatnonzero(~member), False
         return np.flatnonzero(~member[:0x80]), True
 
-    def ill_formed_at(self) -> np.ndarray:
+    def _ill_formed_at(self) -> np.ndarray:
         """Per token position: where in ``flat`` the first ill-formed UTF-8 sequence of
         the token begins, reading it from its first byte (``flat.size``: none; a character
-        cut off by the token's end is not ill-formed). Computed on first use."""
-        bad = self._ill_formed
-        if bad is None:
-            bad = np.full(len(self.data), self.flat.size, dtype=np.int64)
-            data, starts = self.data, self.starts
-            for p in np.flatnonzero(self.high_at < self.flat.size).tolist():
-                try:
-                    data[p].decode("utf-8")
-                except UnicodeDecodeError as e:
-                    if e.reason != "unexpected end of data":
-                        bad[p] = starts[p] + e.start
-            self._ill_formed = bad
+        cut off by the token's end is not ill-formed)."""
+        bad = np.full(len(self.data), self.flat.size, dtype=np.int64)
+        data, starts = self.data, self.starts
+        for p in np.flatnonzero(self.high_at < self.flat.size).tolist():
+            try:
+                data[p].decode("utf-8")
+            except UnicodeDecodeError as e:
+                if e.reason != "unexpected end of data":
+                    bad[p] = starts[p] + e.start
         return bad
 
     def _first_breaks(self, brk: np.ndarray) -> np.ndarray:
