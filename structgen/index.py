@@ -814,8 +814,9 @@ def _walk_loops(
     for s1 in np.unique(to[enters]).tolist():
         first = live[enters & (to == s1)]
         loop = dfa.table[s1] == s1
-        # (every byte of a character leaves the run's state: the exits inside a run would
-        # be read from the byte-level layout)
+        # (between a character's bytes a run through characters is in other states: where
+        # exits inside runs are wanted, which fall only between characters, runs stay
+        # bytewise)
         chars = (
             not loop[0x80:].any()
             and not (exits is not None and dfa.acc[s1] and not maximal)
