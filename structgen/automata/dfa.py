@@ -40,6 +40,7 @@ class DFA:
         self._productive: dict[T.Term, bool] = {}
         self.complete: list[bool] = [True]  # rows[s] holds no -1
         self._classes: dict[int, list[int]] = {}  # per-class targets of incomplete rows
+        self._reads_chars: dict[int, bool] = {}  # see reads_characters
         if not self._is_productive(root) or (nonempty and root is T.EPS):
             # keep the numbering convention (start = 1) even for an empty language
             self.start = self._add(T.EMPTY, force=True)
@@ -210,10 +211,9 @@ class DFA:
         states that do not accept, and every ill-formed byte sequence dies on its first
         byte that no character spells: from ``sid``, the bytes above 0x7F read UTF-8
         characters, whatever they are (a string's or a comment's body). Memoised."""
-        memo = self.__dict__.setdefault("_reads_chars", {})
-        got = memo.get(sid)
+        got = self._reads_chars.get(sid)
         if got is None:
-            got = memo[sid] = self._reads_characters(sid)
+            got = self._reads_chars[sid] = self._reads_characters(sid)
         return got
 
     def _reads_characters(self, sid: int) -> bool:

@@ -629,6 +629,7 @@ class Automaton:
         view.accepting = np.zeros_like(dfa.accepting)
         view.accepting[states] = True
         view.acc = view.accepting.tolist()
+        view._reads_chars = {}  # (it depends on the accepting states)
         view.derived = (dfa, True)  # its token walks are dfa's, filtered (see index.lex_info)
         tid = len(self.dfas)
         self.dfas.append(view)
