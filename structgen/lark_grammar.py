@@ -240,10 +240,30 @@ def _position_of(msg: str, text: str) -> int | None:
 # --------------------------------------------------------------------------- lowering
 
 
+def _build_lark_meta_parser() -> None:
+    """Have Lark build its parser of grammar texts (cached by Lark for the process)
+    without its check of its own terminals for regex collisions. With interegular
+    installed, Lark runs that check on every lexer it builds; on its grammar of grammars
+    it costs about 140 ms, once per process, and could only warn about Lark's own
+    terminals. Lark's private hook missing (another version): nothing is done."""
+    from lark import lexer, load_grammar
+
+    get = getattr(load_grammar, "_get_parser", None)
+    if get is None or hasattr(get, "cache") or not hasattr(lexer, "has_interegular"):
+        return
+    saved = lexer.has_interegular
+    lexer.has_interegular = False
+    try:
+        get()
+    finally:
+        lexer.has_interegular = saved
+
+
 def _lower(text: str, start: str, source: str, display: dict) -> ir.Grammar:
     import lark
     from lark.load_grammar import GrammarBuilder
 
+    _build_lark_meta_parser()
     builder = GrammarBuilder(False, [str(d) for d in _grammar_dirs()])
     try:
         builder.load_grammar(text, source)

@@ -248,3 +248,26 @@ def test_from_file_and_equality(tmp_path):
     g = Grammar.from_file(p)
     assert g == Grammar('start: "x"+\n') and accepts(g, "xxx")
     assert "g.lark" in repr(g)
+
+
+def test_lark_meta_parser_is_built_without_its_collision_check():
+    """Lark checks every lexer's terminals for regex collisions when interegular is
+    installed; the first Grammar of a process builds Lark's parser of grammar texts
+    without that check (about 140 ms that could only warn about Lark's own terminals),
+    leaves the switch as it was, and Lark still checks the lexers of users' parsers."""
+    import subprocess
+    import sys
+
+    code = (
+        "import lark, lark.lexer as L, structgen\n"
+        "calls = []\n"
+        "real = L._check_regex_collisions\n"
+        "L._check_regex_collisions = lambda *a, **k: calls.append(1) or real(*a, **k)\n"
+        "assert L.has_interegular\n"
+        "structgen.Grammar('start: \"a\"')\n"
+        "assert not calls, 'checked Lark meta-grammar'\n"
+        "assert L.has_interegular\n"
+        "lark.Lark('start: A | B\\nA: /a+/\\nB: /ab/', parser='lalr')\n"
+        "assert calls, 'a user parser was not checked'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
