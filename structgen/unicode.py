@@ -8,16 +8,19 @@ form :class:`structgen.ir.Chars` takes). Code points run over 0..0x10FFFF; surro
 (0xD800..0xDFFF) are kept in the sets (they cannot be encoded as UTF-8; the engine drops
 them when it encodes).
 
-The tables are computed once per process and cached: the three Unicode category tables
-together take a few tens of milliseconds (one pass of the C engine over a string holding
-every code point per table).
+The tables are computed once per process and cached, also on disk (keyed by the
+interpreter's version and its Unicode database): the three Unicode category tables together
+take about 60 ms to compute (one pass of the C engine over a string holding every code point
+per table).
 """
 
 from __future__ import annotations
 
 import bisect
 import re
+import sys
 import threading
+import unicodedata
 from functools import cache, lru_cache
 
 from . import ir
@@ -64,10 +67,17 @@ def _runs(regex: re.Pattern, text: str, offsets=None) -> Ranges:
 def ranges_matching(char_regex: str, flags: int = 0) -> Ranges:
     """The code points ``c`` such that ``re.fullmatch(char_regex, c, flags)`` (a one-char regex).
 
-    Runs the C engine once over all code points; cached.
+    Runs the C engine once over all code points; cached, in memory and on disk.
     """
-    rx = re.compile(f"(?:{char_regex})+", flags)
-    return _runs(rx, all_chars())
+    from . import diskcache
+
+    key = ["ranges_matching/1", char_regex, flags, sys.version, unicodedata.unidata_version]
+    got = diskcache.load_ranges(key)
+    if got is None:
+        rx = re.compile(f"(?:{char_regex})+", flags)
+        got = _runs(rx, all_chars())
+        diskcache.save_ranges(key, got)
+    return got
 
 
 def word(ascii: bool = False) -> Ranges:

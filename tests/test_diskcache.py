@@ -205,3 +205,42 @@ def test_corrupted_masks_entry_is_rebuilt(cache, tokenizers):
         np.array_equal(x, y) for x, y in zip(_walk(c2, tok, ["hello"]), expected, strict=True)
     )
     assert c2.save() and f.exists()
+
+
+# --------------------------------------------------------------------------- Unicode tables
+
+
+def test_unicode_tables_are_kept_on_disk(cache):
+    """The tables of \\w, \\d and \\s are written on first use and read back, equal to
+    computing them; an unreadable entry is computed again; with no disk cache they are
+    computed as before."""
+    import re
+
+    from structgen import unicode
+
+    def fresh(letter):
+        unicode.ranges_matching.cache_clear()
+        return unicode.category(letter)
+
+    try:
+        unicode.category.cache_clear()
+        first = {c: fresh(c) for c in "wds"}
+        files = sorted(cache.path.glob("unicode-*.npz"))
+        assert len(files) == 3
+        for c in "wds":  # what the regex engine says, on a sample of code points
+            rx = re.compile(rf"\{c}")
+            for cp in range(0, 0x10FFFF, 997):
+                inside = any(a <= cp <= b for a, b in first[c])
+                assert inside == bool(rx.fullmatch(chr(cp))), (c, hex(cp))
+        unicode.category.cache_clear()
+        assert {c: fresh(c) for c in "wds"} == first  # read back
+        for f in files:
+            f.write_bytes(b"not a zip file")
+        unicode.category.cache_clear()
+        assert {c: fresh(c) for c in "wds"} == first  # rebuilt
+        diskcache.configure(None)
+        unicode.category.cache_clear()
+        assert {c: fresh(c) for c in "wds"} == first
+    finally:
+        unicode.ranges_matching.cache_clear()
+        unicode.category.cache_clear()
