@@ -137,7 +137,8 @@ class VocabArrays:
         self._lexkeys: dict = {}
         self._pairs = None
         self._first_in: dict[bytes, np.ndarray] = {}
-        self._runs: dict[int, tuple] = {}
+        self._runs: dict[tuple, tuple] = {}
+        self._starting: dict[tuple, tuple] = {}  # see starting_with
         self.byte_counts = np.bincount(self.flat, minlength=256)  # each byte's occurrences
         # where each byte value occurs in ``flat``: byte c at byte_at[byte_off[c]:byte_off[c + 1]]
         self.byte_at = np.argsort(self.flat, kind="stable").astype(np.int32)
@@ -199,6 +200,18 @@ class VocabArrays:
                 self._runs.clear()
             r = self._runs[key] = (pos, n, order, off)
         return r
+
+    def starting_with(self, runs: tuple, member: np.ndarray) -> np.ndarray:
+        """bool per token of ``runs`` (a result of :meth:`runs`): whether its first byte is
+        in ``member`` (a bool[256]). Cached: the terminals that share an ``%ignore``
+        prefix all ask it of the whitespace runs with the same bytes."""
+        key = (id(runs), member.tobytes())
+        got = self._starting.get(key)
+        if got is None or got[0] is not runs:
+            if len(self._starting) >= 256:
+                self._starting.clear()
+            got = self._starting[key] = (runs, member[self.col0[runs[0]]])
+        return got[1]
 
     def _runs_by_bytes(self, member: np.ndarray, pos: np.ndarray) -> np.ndarray:
         """For :meth:`runs`: the run lengths of the tokens at ``pos`` in bytes of
@@ -827,7 +840,7 @@ def _walk_loops(
         member = np.zeros(256, dtype=bool)
         member[first] = True
         runs = va.runs(_bitmask(loop), chars)
-        sel = member[va.col0[runs[0]]]
+        sel = va.starting_with(runs, member)
         stepped += _walk_runs(dfa, s1, va, runs, sel, skip, ins, exits, maximal)
         row[first] = 0
     return row, stepped
@@ -944,12 +957,19 @@ def _lex_scalar(
             xo.append(o)
             xf.append(tok[o])
         while True:
+            c = tok[o]
             row = rows[s]
-            t = -1 if row is None else row[tok[o]]
-            s = step(s, tok[o]) if t < 0 else t
-            if not s:
+            t = -1 if row is None else row[c]
+            s2 = step(s, c) if t < 0 else t
+            if not s2:
                 break
             o += 1
+            if s2 == s and o < n and tok[o] == c and (maximal or not want or not acc[s]):
+                # more of a byte on which s loops (a long token of '*', '-' or spaces): s
+                # reads them all, and no exit falls before them (they continue the match)
+                rest = tok[o:]
+                o += len(rest) - len(rest.lstrip(tok[o : o + 1]))
+            s = s2
             if o == n:
                 done.append(p)
                 break
