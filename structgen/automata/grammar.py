@@ -755,15 +755,13 @@ class Automaton:
         if e is not None and e[0] is st:
             return e[1]
         out: set = set()
-        exprs = self.alg.exprs
-        opaque = self.opaque
+        frame_of = self.frame
         # (frame, parent) pairs: a rule's body entered is walked without a stack of its
-        # own (nothing refers to it; its firsts continue on its parent)
+        # own (nothing refers to it; its firsts continue on its parent). A frame None is
+        # the opaque marker of a truncated stack: the cut-off part, UNKNOWN.
         seen: set = set()
-        top = self.frame(st)
-        todo = [(top, st[1])] if top is not None else []
-        if top is None:
-            out.add(UNKNOWN)
+        top = frame_of(st)
+        todo = [(top, st[1])]
         firsts, bodies = self.alg.firsts, self.bodies
         begin = self._begin
         trail = self._trail
@@ -776,6 +774,9 @@ class Automaton:
             if key in seen:
                 continue
             seen.add(key)
+            if frame is None:
+                out.add(UNKNOWN)
+                continue
             if frame.kind == R_GUARD:
                 out |= self._restrict(self.expand(parent), frame.a)
                 continue
@@ -792,10 +793,8 @@ class Automaton:
                     out.add(END)
                     if trail is not None:
                         begin(trail, self.final, out)
-                elif parent is opaque:
-                    out.add(UNKNOWN)
                 else:
-                    todo.append((exprs[parent[0]], parent[1]))
+                    todo.append((frame_of(parent), parent[1]))
             if len(seen) > self.limits.max_stacks:
                 raise LimitError(
                     f"more than Limits.max_stacks={self.limits.max_stacks} parser stacks"
