@@ -27,6 +27,8 @@ from .automata.grammar import END, UNKNOWN, Automaton
 from .cache import BoundedCache
 from .limits import DEFAULT_LIMITS, Limits
 
+_MARK = UNKNOWN[0]  # the first field of every UNKNOWN element (see Automaton.truncate)
+
 
 def _layout(obj, data: list) -> None:
     """Lay ``data`` (byte strings sorted longest first) out in columns on ``obj``:
@@ -1038,6 +1040,37 @@ def suffix_table(va: VocabArrays) -> SuffixTable:
     return sx
 
 
+def _unique(s: np.ndarray, n: int) -> np.ndarray:
+    """The sorted distinct suffix numbers of ``s`` (numbers below ``n``)."""
+    if s.size <= 64:
+        return np.asarray(sorted(set(s.tolist())), dtype=np.int32)
+    if s.size <= 4096:
+        return np.unique(s)
+    # many: mark them over all suffix numbers rather than sort
+    seen = np.zeros(n, dtype=bool)
+    seen[s] = True
+    return np.flatnonzero(seen).astype(np.int32)
+
+
+def _spread(res: np.ndarray, s: np.ndarray, holes: dict) -> tuple:
+    """``(at, rests)``: the rests of the suffixes ``s`` answered "maybe" in ``res`` (see
+    :meth:`TokenIndex._suffixes_valid`), each with the index into ``s`` it belongs to."""
+    k = np.flatnonzero(res == _VIA_SELF)
+    at, rests = [k], [s[k]]
+    k = np.flatnonzero(res == _VIA_RESTS)
+    if k.size:
+        a, r = [], []
+        for i, x in zip(k.tolist(), s[k].tolist(), strict=True):
+            for y in holes[x]:
+                a.append(i)
+                r.append(y)
+        at.append(np.asarray(a, dtype=np.int64))
+        rests.append(np.asarray(r, dtype=np.int32))
+    if len(at) == 1:
+        return at[0], rests[0]
+    return np.concatenate(at), np.concatenate(rests)
+
+
 def _lex_code(dfa: DFA, q: int, text: bytes, sid: int, tail: list, codes, exd: dict) -> int:
     """Record in ``codes[sid]`` what ``dfa`` does from ``q`` over the suffix ``text``: 1
     read entirely, 3 the terminal may end inside (``exd[sid]``: the rests), 2 neither."""
@@ -1134,6 +1167,9 @@ _TRUNCATE_DEPTH = 3
 _RUN_SMALL = 32
 # suffixes lexed from one terminal state at once, vectorised, from this many on
 _VECTOR_LEX = 48
+# answers of TokenIndex._suffixes_valid: not read; read; not read, but the cut-off part
+# of a truncated stack may read rests of it (recorded), or the whole of it (not recorded)
+_NO, _YES, _VIA_RESTS, _VIA_SELF = 0, 1, 2, 3
 
 
 class TokenIndex:
@@ -1153,8 +1189,10 @@ class TokenIndex:
         self._elem_masks = BoundedCache(limits.max_cache_bytes // 4)
         self._packed: dict[int, tuple] = {}  # id(element mask) -> (mask, packed bits)
         self._max_packed = max(16, limits.max_cache_bytes // 8 // max(1, vocab.size * 9 // 8))
-        # continuation configuration -> (sorted suffix numbers, whether each is readable)
+        # continuation configuration -> (sorted suffix numbers, their answers, rests)
         self._rem_memo = BoundedCache(limits.max_cache_bytes // 8)
+        # id(stack) -> (stack, sorted suffix numbers, whether its continuation reads each)
+        self._below_memo = BoundedCache(limits.max_cache_bytes // 16)
         # (terminal, DFA state) -> suffix lexing codes and rests (see _lex_code)
         self._suffix_lex = BoundedCache(limits.max_cache_bytes // 4)
         self._conts: dict = {}  # stack -> its continuation configuration
@@ -1162,6 +1200,9 @@ class TokenIndex:
         self._state_firsts: dict = {}  # (terminal, state) -> its first bytes
         self._mask_bytes = 0
         self._first_bytes: dict[frozenset, np.ndarray] = {}
+        self._hole_bits: dict[frozenset, int] = {}  # see _holes_of
+        self._stack_fb: dict[int, tuple] = {}  # id(stack) -> (stack, first bytes)
+        self._byte_masks: dict[int, np.ndarray] = {}
         self.initial = self.state(automaton.initial())
         # every sequence starts here: its mask is part of compiling for the vocabulary
         self.mask(self.initial)
@@ -1174,6 +1215,7 @@ class TokenIndex:
             + self._elem_masks.nbytes
             + self._rem_memo.nbytes
             + self._suffix_lex.nbytes
+            + self._below_memo.nbytes
         )
 
     def state(self, config: frozenset) -> State:
@@ -1234,8 +1276,8 @@ class TokenIndex:
     def _elem_mask(self, elem) -> np.ndarray:
         """Tokens allowed by one element. Computed first on the element's stack truncated
         to its top frames (see Automaton.truncate), which settles most tokens for every
-        nesting depth below; only the tokens whose remainder reached the cut-off part are
-        then checked against the element's own continuation."""
+        nesting depth below; only the rests of the tokens that reached the cut-off part
+        are then checked against that part (:meth:`_readable`)."""
         t, q, ret = elem
         A = self.automaton
         # the mask depends on q only through lex_info, hence through the lexkey
@@ -1253,29 +1295,27 @@ class TokenIndex:
         part = self._elem_masks.get(key)
         if part is None:
             part = self._compute_elem_mask(t, q, short)
-            m, up, us = part
-            nb = m.nbytes + (0 if up is None else up.nbytes + us.nbytes)
+            m, hp, hr = part
+            nb = m.nbytes + (0 if hp is None else hp.nbytes + hr.nbytes)
             self._elem_masks.put(key, part, nb)
-        m, up, us = part
-        if up is not None:
-            cont = self._cont(ret)
-            sx = suffix_table(self.va)
-            sel = self._first_bytes_of(cont)[sx.first[us]]
-            if sel.any():
-                ok, _ = self._suffixes_valid(cont, us[sel], sx)
-                if ok.any():
-                    m = m.copy()
-                    m[self.va.ids[up[sel][ok]]] = True
+        m, hp, hr = part
+        if hp is not None:
+            ok = self._readable(A.below(ret, _TRUNCATE_DEPTH), hr)
+            if ok.any():
+                m = m.copy()
+                m[self.va.ids[hp[ok]]] = True
             self._elem_masks.put(full, m, m.nbytes)
         else:
             self._elem_masks.put(full, m, 64)
         return m
 
     def _compute_elem_mask(self, t: int, q: int, ret) -> tuple:
-        """``(mask, positions, suffixes)``: the tokens ``(t, q, ret)`` allows, and (None
-        when there are none) the tokens whose remainder may only be readable through the
-        cut-off part of a truncated ``ret``: their positions in the sorted token arrays
-        and the suffix numbers of their remainders."""
+        """``(mask, positions, rests)``: the tokens ``(t, q, ret)`` allows and, for a
+        truncated ``ret`` (None when there are none), the tokens the cut-off part may
+        still allow: their positions in the sorted token arrays, each with one *rest*,
+        the suffix number of what is left of the token where the cut-off part may begin
+        (a position repeats for several rests). A token is allowed when the cut-off part
+        reads one of its rests."""
         A = self.automaton
         va = self.va
         info = lex_info(A.dfas[t], q, va, maximal=self.maximal)
@@ -1283,19 +1323,23 @@ class TokenIndex:
         if not info.exits:
             return m, None, None
         cont = self._cont(ret)
-        partial = UNKNOWN in cont
         fb = self._first_bytes_of(cont)
-        if not partial and not fb.any():
+        bits = self._holes_of(cont)
+        if not bits and not fb.any():
             return m, None, None
+        hole = self._hole_bytes(bits) if bits else None
         sx = suffix_table(va)
-        ps, ss, up, us = [], [], [], []
+        ps, ss, hp, hr = [], [], [], []
         for pos, off, first in info.exits:
             sel = fb[first]
-            if partial and not sel.all():
-                # the cut-off part may read bytes the rest of the configuration does not
-                p = pos[~sel]
-                up.append(p)
-                us.append(sx.sid[sx.start[p] + off[~sel]])
+            if hole is not None:
+                # the cut-off part may begin at the exit (where the rest of the
+                # configuration reads the byte too, _suffixes_valid finds it)
+                h = hole[first] & ~sel
+                if h.any():
+                    p = pos[h]
+                    hp.append(p)
+                    hr.append(sx.sid[sx.start[p] + off[h]])
             if sel.any():
                 p = pos[sel]
                 ps.append(p)
@@ -1303,31 +1347,137 @@ class TokenIndex:
         if ps:
             p = np.concatenate(ps) if len(ps) > 1 else ps[0]
             s = np.concatenate(ss) if len(ss) > 1 else ss[0]
-            ok, maybe = self._suffixes_valid(cont, s, sx)
+            res, holes = self._suffixes_valid(cont, s, sx)
+            ok = res == _YES
             if ok.any():
                 m = m.copy()
                 m[va.ids[p[ok]]] = True
-            if maybe.any():
-                up.append(p[maybe])
-                us.append(s[maybe])
-        if not up:
+            if (res >= _VIA_RESTS).any():
+                at, rests = _spread(res, s, holes)
+                hp.append(p[at])
+                hr.append(rests)
+        if not hp:
             return m, None, None
-        return m, np.concatenate(up), np.concatenate(us)
+        return m, np.concatenate(hp), np.concatenate(hr)
+
+    def _readable(self, st, s: np.ndarray) -> np.ndarray:
+        """bool per suffix number of ``s``: whether the continuation of the stack ``st``
+        (exact, at any depth) reads it. Checked on ``st`` truncated to its top frames,
+        whose continuations recur across stacks (and their checks are memoised), then
+        the rests left where the cut-off part begins on that part, and so on down. The
+        answers are memoised per stack (the elements of a configuration share the
+        stacks below their top frames)."""
+        A = self.automaton
+        sx = suffix_table(self.va)
+        top, asked = st, s
+        levels = []  # (stack, suffix numbers new there, their answers so far, maybe rests)
+        while True:
+            # (suffixes left out here are not read: no memo entry answers "no")
+            s = s[self._stack_firsts(st)[sx.first[s]]]
+            _, miss = self._answers_below(st, s)
+            if not miss.any():
+                break
+            new = _unique(s[miss], len(sx.text))
+            short = A.truncate(st, _TRUNCATE_DEPTH)
+            cont = self._cont(short)
+            first = sx.first[new]
+            sel = self._first_bytes_of(cont)[first]
+            bits = self._holes_of(cont)
+            res = np.zeros(new.size, dtype=np.int8)
+            if bits:  # read only by the cut-off part: passed on whole
+                whole = self._hole_bytes(bits)[first] & ~sel
+                if whole.any():
+                    whole &= self._stack_firsts(A.below(st, _TRUNCATE_DEPTH))[first]
+                    res[whole] = _VIA_SELF
+            holes: dict = {}
+            if sel.any():
+                res[sel], holes = self._suffixes_valid(cont, new[sel], sx)
+            if short is st or not (res >= _VIA_RESTS).any():
+                levels.append((st, new, res == _YES, None))
+                break
+            at, rests = _spread(res, new, holes)
+            levels.append((st, new, res == _YES, (at, rests)))
+            st, s = A.below(st, _TRUNCATE_DEPTH), rests
+        # up again: a suffix is read when its part or one of its rests below is
+        for st, new, yes, maybe in reversed(levels):
+            if maybe is not None:
+                at, rests = maybe
+                hit, _ = self._answers_below(A.below(st, _TRUNCATE_DEPTH), rests)
+                yes[at[hit]] = True
+            self._remember_below(st, new, yes)
+        ans, _ = self._answers_below(top, asked)
+        return ans
+
+    def _stack_firsts(self, st) -> np.ndarray:
+        """bool[256]: the first bytes the continuation of stack ``st`` (at any depth)
+        reads, from those of its truncations, memoised per stack."""
+        A = self.automaton
+        chain = []
+        while True:
+            e = self._stack_fb.get(id(st))
+            if e is not None and e[0] is st:
+                fb = e[1]
+                break
+            short = A.truncate(st, _TRUNCATE_DEPTH)
+            cont = self._cont(short)
+            chain.append((st, self._first_bytes_of(cont), self._holes_of(cont)))
+            if short is st:
+                fb = None
+                break
+            st = A.below(st, _TRUNCATE_DEPTH)
+        for st, known, bits in reversed(chain):
+            if bits and fb is not None:
+                fb = known | (self._hole_bytes(bits) & fb)
+            else:
+                fb = known
+            if len(self._stack_fb) > 50_000:
+                self._stack_fb.clear()
+            self._stack_fb[id(st)] = (st, fb)
+        return fb
+
+    def _answers_below(self, st, s: np.ndarray) -> tuple:
+        """``(read, unknown)``: :meth:`_readable`'s memoised answers for stack ``st``,
+        and which of ``s`` have none yet."""
+        known = self._below_memo.get(id(st))
+        if known is None or known[0] is not st:
+            return np.zeros(s.size, dtype=bool), np.ones(s.size, dtype=bool)
+        _, keys, vals = known
+        at = np.searchsorted(keys, s)
+        np.minimum(at, keys.size - 1, out=at)
+        hit = keys[at] == s
+        return hit & vals[at], ~hit
+
+    def _remember_below(self, st, new: np.ndarray, yes: np.ndarray) -> None:
+        """Add answers (``new`` unique and unknown so far) to the memo of stack ``st``
+        (the entry holds ``st``, so its id is not reused while the entry lives)."""
+        known = self._below_memo.get(id(st))
+        if known is not None and known[0] is st and known[1].size:
+            _, keys, vals = known
+            at = np.searchsorted(keys, new)
+            keys = np.insert(keys, at, new)
+            vals = np.insert(vals, at, yes)
+        else:
+            order = np.argsort(new)
+            keys, vals = new[order], yes[order]
+        self._below_memo.put(id(st), (st, keys, vals), keys.nbytes + vals.nbytes + 100)
 
     def _suffixes_valid(self, cont: frozenset, s: np.ndarray, sx: SuffixTable) -> tuple:
-        """Two bool arrays over the suffix numbers ``s``: whether each suffix can be read
-        from ``cont``, and whether it may be (only) through the cut-off part of a
-        truncated stack (an ``UNKNOWN`` element met on the way). Memoised per
-        configuration (sorted known numbers and their answers: 0 no, 1 yes, 2 maybe), so
-        elements and states that share a continuation walk each remainder once."""
+        """``(answers, holes)``: for each suffix number of ``s``, whether ``cont`` reads
+        it (``_YES``), does not (``_NO``), or does not but the cut-off part of a
+        truncated stack may read what is left of it where an UNKNOWN element was met on
+        the way: its *rests* (``_VIA_RESTS``: their suffix numbers in ``holes``;
+        ``_VIA_SELF``: the suffix itself, its only rest). Memoised per configuration
+        (sorted known numbers, their answers and rests), so elements and states that
+        share a continuation walk each remainder once."""
         known = self._rem_memo.get(cont)
         if known is None:
             keys = np.zeros(0, dtype=np.int32)
             vals = np.zeros(0, dtype=np.int8)
+            holes: dict = {}
             miss = np.ones(s.size, dtype=bool)
             res = np.zeros(s.size, dtype=np.int8)
         else:
-            keys, vals = known
+            keys, vals, holes = known
             at = np.searchsorted(keys, s)
             np.minimum(at, keys.size - 1, out=at)
             hit = keys[at] == s
@@ -1335,20 +1485,14 @@ class TokenIndex:
             miss = ~hit
         if miss.any():
             sm = s[miss]
-            if sm.size <= 64:
-                new = np.asarray(sorted(set(sm.tolist())), dtype=np.int32)
-            elif sm.size <= 4096:
-                new = np.unique(sm)
-            else:  # many: mark them over all suffix numbers rather than sort
-                seen = np.zeros(len(sx.text), dtype=bool)
-                seen[sm] = True
-                new = np.flatnonzero(seen).astype(np.int32)
+            new = _unique(sm, len(sx.text))
             if new.size <= _RUN_SMALL:
                 # a few: read each through the automaton itself (its steps are memoised)
-                text = sx.text
-                codes = np.asarray([self._run_code(cont, text[i]) for i in new.tolist()], np.int8)
+                codes = np.zeros(new.size, dtype=np.int8)
+                for i, sid in enumerate(new.tolist()):
+                    codes[i] = self._run_code(cont, sid, sx, holes)
             else:
-                codes = self._walk_suffixes(cont, new, sx)
+                codes = self._walk_suffixes(cont, new, sx, holes)
             if sm.size <= 4096:
                 res[miss] = codes[np.searchsorted(new, sm)]
             else:
@@ -1361,26 +1505,38 @@ class TokenIndex:
                 vals = np.insert(vals, at, codes)
             else:
                 keys, vals = new, codes
-            self._rem_memo.put(cont, (keys, vals), keys.nbytes + vals.nbytes + 200)
-        return res == 1, res == 2
+            nb = keys.nbytes + vals.nbytes + 200 + 100 * len(holes)
+            self._rem_memo.put(cont, (keys, vals, holes), nb)
+        return res, holes
 
-    def _run_code(self, cont: frozenset, text: bytes) -> int:
-        """:meth:`_suffixes_valid`'s answer for one text, read byte by byte through the
-        automaton from ``cont``: 1 read, 2 only maybe (a configuration on the way, the
-        first included, held ``UNKNOWN``: the cut-off part of a truncated stack may read
-        the rest), 0 not."""
+    def _run_code(self, cont: frozenset, sid: int, sx: SuffixTable, holes: dict) -> int:
+        """:meth:`_suffixes_valid`'s answer for suffix ``sid``, read byte by byte through
+        the automaton from ``cont``. Its rests begin where a configuration on the way
+        (the first included) held UNKNOWN allowing the next byte."""
         step = self.automaton.step
-        maybe = UNKNOWN in cont
-        for c in text:
+        holes_of = self._holes_of
+        tail = sx.tail
+        rests = []
+        r = sid
+        for c in sx.text[sid]:
+            if holes_of(cont) >> c & 1:
+                rests.append(r)
             cont = step(cont, c)
             if not cont:
-                return 2 if maybe else 0
-            if not maybe and UNKNOWN in cont:
-                maybe = True
-        return 1
+                if not rests:
+                    return _NO
+                if len(rests) == 1 and rests[0] == sid:
+                    return _VIA_SELF
+                holes[sid] = tuple(rests)
+                return _VIA_RESTS
+            r = tail[r]
+        return _YES
 
-    def _walk_suffixes(self, cont: frozenset, new: np.ndarray, sx: SuffixTable) -> np.ndarray:
-        """bool per suffix number of ``new`` (unique): whether it can be read from ``cont``.
+    def _walk_suffixes(
+        self, cont: frozenset, new: np.ndarray, sx: SuffixTable, holes: dict
+    ) -> np.ndarray:
+        """:meth:`_suffixes_valid`'s answers for the (unique) suffix numbers ``new``,
+        recording in ``holes`` the rests of those answered 2.
 
         A configuration reads a text when one of its elements does, and an element
         ``(t, q, ret)`` reads it when terminal ``t`` reads all of it from ``q``, or ends
@@ -1391,7 +1547,8 @@ class TokenIndex:
         text, tail = sx.text, sx.tail
         firsts = sx.first[new]
         ok = np.zeros(n, dtype=bool)
-        maybe = np.zeros(n, dtype=bool)
+        ha: list = []  # rests where the cut-off part may begin: index into new, rest
+        hr: list = []
         for t, q, dfa, fb, rets in self._groups_of(cont):
             sel = fb[firsts]
             sel &= ~ok
@@ -1421,15 +1578,45 @@ class TokenIndex:
                     rest.append(x)
             # a rest is readable after the terminal when one of the continuations reads
             # it: check it once against their union
-            hit, mhit = self._suffixes_valid(
-                self._cont_of(rets), np.asarray(rest, dtype=np.int32), sx
-            )
+            rest = np.asarray(rest, dtype=np.int32)
+            res, h2 = self._suffixes_valid(self._cont_of(rets), rest, sx)
             at = np.asarray(rest_at, dtype=np.int64)
-            ok[at[hit]] = True
-            maybe[at[mhit]] = True
-        if UNKNOWN in cont:
-            maybe[:] = True
-        return np.where(ok, 1, np.where(maybe, 2, 0)).astype(np.int8)
+            ok[at[res == _YES]] = True
+            if (res >= _VIA_RESTS).any():
+                k, r = _spread(res, rest, h2)
+                ha.append(at[k])
+                hr.append(r)
+        bits = self._holes_of(cont)
+        if bits:  # the cut-off part may begin right here
+            k = np.flatnonzero(self._hole_bytes(bits)[firsts])
+            ha.append(k)
+            hr.append(new[k])
+        codes = np.where(ok, _YES, _NO).astype(np.int8)
+        if ha:
+            at = np.concatenate(ha)
+            r = np.concatenate(hr)
+            keep = ~ok[at]
+            if keep.any():
+                at, r = at[keep], r[keep]
+                order = np.argsort(at, kind="stable")
+                at, r = at[order], r[order]
+                bounds = np.flatnonzero(np.diff(at)) + 1
+                lo = np.concatenate(([0], bounds))
+                hi = np.concatenate((bounds, [at.size]))
+                alone = (hi - lo == 1) & (r[lo] == new[at[lo]])
+                codes[at[lo[alone]]] = _VIA_SELF  # the most common: no rests to record
+                lo, hi = lo[~alone], hi[~alone]
+                if lo.size:
+                    rl = r.tolist()
+                    for a, b, i in zip(lo.tolist(), hi.tolist(), at[lo].tolist(), strict=True):
+                        sid = int(new[i])
+                        rs = tuple(set(rl[a:b]))
+                        if rs == (sid,):
+                            codes[i] = _VIA_SELF
+                        else:
+                            codes[i] = _VIA_RESTS
+                            holes[sid] = rs
+        return codes
 
     def _suffix_lex_of(self, t: int, q: int, n: int) -> tuple:
         """``(codes, exits)`` memoising :func:`_lex_code` for terminal ``t`` at ``q``."""
@@ -1499,6 +1686,29 @@ class TokenIndex:
                     fb |= dfas[t].first_bytes(q)
             self._first_bytes[config] = fb
         return fb
+
+    def _holes_of(self, config: frozenset) -> int:
+        """The first bytes (a 256-bit mask) with which the cut-off part of a truncated
+        stack may read on from ``config`` (its UNKNOWN elements; 0 when none)."""
+        h = self._hole_bits.get(config)
+        if h is None:
+            h = 0
+            for e in config:
+                if e[0] == _MARK:
+                    h |= T.ALL_BYTES & ~e[1]
+            if len(self._hole_bits) > 50_000:
+                self._hole_bits.clear()
+            self._hole_bits[config] = h
+        return h
+
+    def _hole_bytes(self, bits: int) -> np.ndarray:
+        """bool[256] of a byte mask, memoised."""
+        a = self._byte_masks.get(bits)
+        if a is None:
+            a = np.frombuffer(bits.to_bytes(32, "little"), dtype=np.uint8)
+            a = np.unpackbits(a, bitorder="little").view(bool)
+            self._byte_masks[bits] = a
+        return a
 
     # ---- moves --------------------------------------------------------------------------------
     def advance(self, st: State, token: int) -> State | None:

@@ -21,6 +21,7 @@ from walks_for_tests import exit_set
 
 import structgen
 from structgen import assets
+from structgen.compiler import Compiled
 from structgen.testing import brute_force_mask, token_ids_for_text
 
 GRAMMARS = ["python_expr", "sql", "minic", "json"]
@@ -96,16 +97,33 @@ def test_suffix_table_numbers_every_token_suffix(tokenizers):
             assert sx.text[sx.tail[i]] == b[o + 1 :]
 
 
-@pytest.mark.parametrize("gname", ["python_expr", "minic", "sql"])
-def test_masks_equal_brute_force_along_nested_samples(tokenizers, gname):
+@pytest.mark.parametrize("depth", [None, 1])
+@pytest.mark.parametrize("gname", ["python_expr", "minic", "sql", "arithmetic"])
+def test_masks_equal_brute_force_along_nested_samples(tokenizers, gname, depth, monkeypatch):
     """Sample texts nest deeper than the truncated stacks that element masks are first
-    computed on, so partial results shared across depths are checked here."""
+    computed on, so partial results shared across depths are checked here: the rests
+    of tokens handed down from one truncation to the part below it, under the guards
+    of longest match too. With ``depth`` 1, stacks are cut below their top frame, so
+    nearly every remainder is handed down, level by level."""
+    import structgen.index as index
+
     tok = tokenizers["smollm2"]
-    if gname not in _COMPILED:
-        _COMPILED[gname] = structgen.compile(
+    if depth is None:
+        if gname not in _COMPILED:
+            _COMPILED[gname] = structgen.compile(
+                structgen.Grammar.builtin(gname),
+                tok,
+                vocab_size=assets.MODEL_VOCAB_SIZE["smollm2"],
+            )
+        compiled = _COMPILED[gname]
+    else:
+        monkeypatch.setattr(index, "_TRUNCATE_DEPTH", depth)
+        base = structgen.compile(
             structgen.Grammar.builtin(gname), tok, vocab_size=assets.MODEL_VOCAB_SIZE["smollm2"]
         )
-    compiled = _COMPILED[gname]
+        # an index of its own, with empty caches (compile() shares one per grammar)
+        fresh = index.TokenIndex(base.automaton, base.vocabulary, base.index.limits)
+        compiled = Compiled(base.spec, fresh)
     ids = _sample_ids(tok, gname)
     m = compiled.matcher()
     deepest = 0
@@ -296,3 +314,29 @@ def test_shared_walks_equal_their_own(tokenizers, name, gname, monkeypatch):
         want = index_mod._lex_walk(dfa, q, va, None, True, False, maximal=maximal)
         assert (got.inside == want.inside).all(), (q, maximal)
         assert exit_set(got) == exit_set(want), (q, maximal)
+
+
+@pytest.mark.parametrize("depth", [None, 1])
+def test_guard_restricts_what_the_cut_off_part_reads(tokenizers, depth, monkeypatch):
+    """Under longest match, ``A`` read as ``e`` may not be followed by ``l`` (``el`` would
+    continue it). Here the ``lf`` that would follow is expected below the stack's top
+    frames (all nullable), in the part that truncated stacks cut off: the token
+    ``self`` must stay masked while ``sel`` (``A`` read as ``el``) is allowed."""
+    import structgen.index as index
+
+    if depth is not None:
+        monkeypatch.setattr(index, "_TRUNCATE_DEPTH", depth)
+    grammar = structgen.Grammar(
+        'start: a "lf"\na: b "p"?\nb: c "q"?\nc: d "r"?\nd: "s" A?\nA: "e" | "el"\n'
+    )
+    tok = tokenizers["smollm2"]
+    base = structgen.compile(grammar, tok, vocab_size=assets.MODEL_VOCAB_SIZE["smollm2"])
+    compiled = Compiled(base.spec, index.TokenIndex(base.automaton, base.vocabulary))
+    vocab = compiled.vocabulary
+    m = compiled.matcher()
+    mask = m.mask()
+    _assert_exact(compiled, mask, m.state.config, "start")
+    ids = {t: i for i, t in enumerate(vocab.tokens)}
+    assert not mask[ids[b"self"]]
+    assert mask[ids[b"sel"]] and mask[ids[b"s"]]
+    assert not compiled.automaton.matches(b"self") and compiled.automaton.matches(b"sellf")

@@ -56,7 +56,8 @@ from .lower import TerminalLowering
 
 END = (-1, 0, None)
 # in the expansion of a truncated stack (see Automaton.truncate): "whatever the part of
-# the stack that was cut off expects"
+# the stack that was cut off expects"; under a guard frame, (-2, the first bytes that
+# part may not read, None)
 UNKNOWN = (-2, 0, None)
 _EMPTY_CONFIG: frozenset = frozenset()
 _MAX_STEP_MEMO = 200_000
@@ -648,7 +649,9 @@ class Automaton:
         for e in elems:
             t, q, s = e
             if t < 0:
-                out.add(e)
+                # the cut-off part of a truncated stack is restricted too: the marker
+                # carries the bytes its rest may not begin with (see truncate)
+                out.add((t, q | forbid, s) if t == UNKNOWN[0] else e)
                 continue
             t2 = self._restricted_terminal(t, forbid)
             if t2 is not None:
@@ -723,7 +726,9 @@ class Automaton:
         (``st`` itself when it is no deeper than that). Expanding the marker yields the
         element :data:`UNKNOWN`, which reads nothing: a configuration computed on a
         truncated stack is exact except where it holds ``UNKNOWN``, which stands for what
-        the cut-off part may add there."""
+        the cut-off part may add there. Under a guard frame (longest match) the element
+        is ``(UNKNOWN[0], forbidden first bytes, None)``: what the cut-off part may read
+        there, but for texts beginning with one of those bytes."""
         if st[2] < k:
             return st
         frames = []
@@ -735,6 +740,13 @@ class Automaton:
         for f in reversed(frames):
             out = self._stack(f, out)
         return out
+
+    def below(self, st: Stack, k: int) -> Stack:
+        """The part of ``st`` that ``truncate(st, k)`` cuts off: ``st`` without its top
+        ``k`` frames (``st`` must be deeper than that)."""
+        for _ in range(k):
+            st = st[1]
+        return st
 
     def _ret(self, rest: RExpr, parent: Stack | None) -> Stack:
         if rest.kind == R_EPS:
