@@ -1071,10 +1071,14 @@ def _spread(res: np.ndarray, s: np.ndarray, holes: dict) -> tuple:
     return np.concatenate(at), np.concatenate(rests)
 
 
-def _lex_code(dfa: DFA, q: int, text: bytes, sid: int, tail: list, codes, exd: dict) -> int:
+def _lex_code(
+    dfa: DFA, q: int, text: bytes, sid: int, tail: list, codes, exd: dict, maximal: bool = False
+) -> int:
     """Record in ``codes[sid]`` what ``dfa`` does from ``q`` over the suffix ``text``: 1
-    read entirely, 3 the terminal may end inside (``exd[sid]``: the rests), 2 neither."""
-    inside, exits = _lex_suffix(dfa, q, text, sid, tail)
+    read entirely, 3 the terminal may end inside (``exd[sid]``: the rests), 2 neither.
+    ``maximal``: as in :class:`LexInfo`, no end before a byte that continues the
+    terminal (the guard after it would refuse the rest)."""
+    inside, exits = _lex_suffix(dfa, q, text, sid, tail, maximal)
     c = 1 if inside else 3 if exits else 2
     if c == 3:
         exd[sid] = exits
@@ -1082,7 +1086,9 @@ def _lex_code(dfa: DFA, q: int, text: bytes, sid: int, tail: list, codes, exd: d
     return c
 
 
-def _lex_codes(dfa: DFA, q: int, sids: np.ndarray, sx: SuffixTable, flat, codes, exd) -> None:
+def _lex_codes(
+    dfa: DFA, q: int, sids: np.ndarray, sx: SuffixTable, flat, codes, exd, maximal: bool = False
+) -> None:
     """:func:`_lex_code` for many suffix numbers ``sids`` at once, vectorised: each
     suffix is read from one of its occurrences in the token bytes ``flat``."""
     k = np.arange(sids.size)
@@ -1107,8 +1113,15 @@ def _lex_codes(dfa: DFA, q: int, sids: np.ndarray, sx: SuffixTable, flat, codes,
             k, at, size, st = k[more], at[more], size[more], st[more]
         a = dfa.accepting[st]
         if a.any():
-            xk.append(k[a])
-            xr.append(sx.sid.take(at[a] + j))
+            ka, sa, ata = k[a], st[a], at[a] + j
+            if maximal:  # not before a byte that continues the terminal
+                if not dfa.built[sa].all():
+                    dfa.ensure(sa)
+                end = dfa.table.reshape(-1).take(sa * 256 + flat.take(ata)) == 0
+                ka, ata = ka[end], ata[end]
+            if ka.size:
+                xk.append(ka)
+                xr.append(sx.sid.take(ata))
     if xk:
         ek = np.concatenate(xk)
         er = np.concatenate(xr)
@@ -1129,10 +1142,13 @@ def _lex_codes(dfa: DFA, q: int, sids: np.ndarray, sx: SuffixTable, flat, codes,
     codes[sids] = out
 
 
-def _lex_suffix(dfa: DFA, q: int, text: bytes, sid: int, tail: list) -> tuple:
+def _lex_suffix(
+    dfa: DFA, q: int, text: bytes, sid: int, tail: list, maximal: bool = False
+) -> tuple:
     """``dfa`` from state ``q`` over the suffix ``text`` (number ``sid``): ``(inside,
     exits)`` where ``inside`` says the whole suffix is read without dying and ``exits``
-    are the numbers of the shorter suffixes left where the terminal may end before."""
+    are the numbers of the shorter suffixes left where the terminal may end before
+    (``maximal``: not before a byte that continues it)."""
     step, acc = dfa.step, dfa.acc
     exits = []
     last = len(text) - 1
@@ -1141,7 +1157,7 @@ def _lex_suffix(dfa: DFA, q: int, text: bytes, sid: int, tail: list) -> tuple:
         if not q:
             return False, tuple(exits)
         sid = tail[sid]
-        if i < last and acc[q]:
+        if i < last and acc[q] and not (maximal and step(q, text[i + 1])):
             exits.append(sid)
     return True, tuple(exits)
 
@@ -1562,10 +1578,10 @@ class TokenIndex:
             if unk.any():
                 todo = sidx[unk]
                 if todo.size >= _VECTOR_LEX:
-                    _lex_codes(dfa, q, todo, sx, self.va.flat, codes, exd)
+                    _lex_codes(dfa, q, todo, sx, self.va.flat, codes, exd, self.maximal)
                 else:
                     for sid in todo.tolist():
-                        _lex_code(dfa, q, text[sid], sid, tail, codes, exd)
+                        _lex_code(dfa, q, text[sid], sid, tail, codes, exd, self.maximal)
                 c = codes[sidx]
             ok[idx[c == 1]] = True
             e = c == 3

@@ -137,11 +137,13 @@ def test_masks_equal_brute_force_along_nested_samples(tokenizers, gname, depth, 
     assert deepest > 3  # the truncated stacks were exercised
 
 
+@pytest.mark.parametrize("maximal", [False, True])
 @pytest.mark.parametrize("name", ["llama2", "llama3"])
-def test_vectorised_suffix_lexing_equals_scalar(tokenizers, name):
+def test_vectorised_suffix_lexing_equals_scalar(tokenizers, name, maximal):
     """Suffixes lexed from one terminal state at once (:func:`structgen.index._lex_codes`)
     get the same codes and rests as when lexed one by one, for every terminal of a
-    grammar at its start and at states reached inside it."""
+    grammar at its start and at states reached inside it; for a maximal match too (no
+    rest that begins with a byte continuing the terminal)."""
     from structgen.index import _lex_code, _lex_codes, suffix_table, vocab_arrays
 
     compiled = structgen.compile(
@@ -154,6 +156,7 @@ def test_vectorised_suffix_lexing_equals_scalar(tokenizers, name):
     rng = np.random.default_rng(7)
     n = len(sx.text)
     checked = {1: 0, 2: 0, 3: 0}
+    dropped = 0
     for dfa in compiled.index.automaton.dfas:
         states = [dfa.start] + [int(q) for q in np.unique(dfa.build(dfa.start)) if q]
         for q in states[:3]:
@@ -165,15 +168,25 @@ def test_vectorised_suffix_lexing_equals_scalar(tokenizers, name):
                 rng.integers(0, n, 500),
             ).astype(np.int32)
             got, got_rests = np.zeros(n, dtype=np.int8), {}
-            _lex_codes(dfa, q, sids, sx, va.flat, got, got_rests)
+            _lex_codes(dfa, q, sids, sx, va.flat, got, got_rests, maximal)
             want, want_rests = np.zeros(n, dtype=np.int8), {}
             for sid in sids.tolist():
-                _lex_code(dfa, q, sx.text[sid], sid, sx.tail, want, want_rests)
+                _lex_code(dfa, q, sx.text[sid], sid, sx.tail, want, want_rests, maximal)
             assert (got == want).all()
             assert got_rests == want_rests
+            if maximal:  # a subset of the rests of any match
+                _, every = np.zeros(n, dtype=np.int8), {}
+                for sid in sids.tolist():
+                    _lex_code(dfa, q, sx.text[sid], sid, sx.tail, _, every)
+                for sid, rests in want_rests.items():
+                    assert set(rests) <= set(every[sid])
+                dropped += sum(len(r) for r in every.values()) - sum(
+                    len(r) for r in want_rests.values()
+                )
             for c in checked:
                 checked[c] += int((got[sids] == c).sum())
     assert all(checked.values()), checked  # read entirely, dead, and ended inside: all met
+    assert dropped > 0 or not maximal
 
 
 @pytest.mark.parametrize("gname", ["python_expr", "sql"])
