@@ -1052,6 +1052,25 @@ def _unique(s: np.ndarray, n: int) -> np.ndarray:
     return np.flatnonzero(seen).astype(np.int32)
 
 
+def _find(keys: np.ndarray, s: np.ndarray) -> tuple:
+    """``(at, hit)``: where each of ``s`` would be in the sorted ``keys``, and whether it
+    is there."""
+    if not keys.size:
+        return np.zeros(s.size, dtype=np.intp), np.zeros(s.size, dtype=bool)
+    at = np.searchsorted(keys, s)
+    np.minimum(at, keys.size - 1, out=at)
+    return at, keys[at] == s
+
+
+def _merge(keys: np.ndarray, vals: np.ndarray, new: np.ndarray, nvals: np.ndarray) -> tuple:
+    """Sorted ``keys`` and their ``vals`` with the sorted ``new`` keys (none of them in
+    ``keys``) and their values added."""
+    if not keys.size:
+        return new, nvals
+    at = np.searchsorted(keys, new)
+    return np.insert(keys, at, new), np.insert(vals, at, nvals)
+
+
 def _spread(res: np.ndarray, s: np.ndarray, holes: dict) -> tuple:
     """``(at, rests)``: the rests of the suffixes ``s`` answered "maybe" in ``res`` (see
     :meth:`TokenIndex._suffixes_valid`), each with the index into ``s`` it belongs to."""
@@ -1458,23 +1477,17 @@ class TokenIndex:
         if known is None or known[0] is not st:
             return np.zeros(s.size, dtype=bool), np.ones(s.size, dtype=bool)
         _, keys, vals = known
-        at = np.searchsorted(keys, s)
-        np.minimum(at, keys.size - 1, out=at)
-        hit = keys[at] == s
+        at, hit = _find(keys, s)
         return hit & vals[at], ~hit
 
     def _remember_below(self, st, new: np.ndarray, yes: np.ndarray) -> None:
-        """Add answers (``new`` unique and unknown so far) to the memo of stack ``st``
-        (the entry holds ``st``, so its id is not reused while the entry lives)."""
+        """Add answers (``new`` sorted, unique and unknown so far) to the memo of stack
+        ``st`` (the entry holds ``st``, so its id is not reused while the entry lives)."""
         known = self._below_memo.get(id(st))
-        if known is not None and known[0] is st and known[1].size:
-            _, keys, vals = known
-            at = np.searchsorted(keys, new)
-            keys = np.insert(keys, at, new)
-            vals = np.insert(vals, at, yes)
+        if known is not None and known[0] is st:
+            keys, vals = _merge(known[1], known[2], new, yes)
         else:
-            order = np.argsort(new)
-            keys, vals = new[order], yes[order]
+            keys, vals = new, yes
         self._below_memo.put(id(st), (st, keys, vals), keys.nbytes + vals.nbytes + 100)
 
     def _suffixes_valid(self, cont: frozenset, s: np.ndarray, sx: SuffixTable) -> tuple:
@@ -1494,9 +1507,7 @@ class TokenIndex:
             res = np.zeros(s.size, dtype=np.int8)
         else:
             keys, vals, holes = known
-            at = np.searchsorted(keys, s)
-            np.minimum(at, keys.size - 1, out=at)
-            hit = keys[at] == s
+            at, hit = _find(keys, s)
             res = np.where(hit, vals[at], 0).astype(np.int8)
             miss = ~hit
         if miss.any():
@@ -1515,12 +1526,7 @@ class TokenIndex:
                 tmp = np.zeros(len(sx.text), dtype=np.int8)
                 tmp[new] = codes
                 res[miss] = tmp[sm]
-            if keys.size:
-                at = np.searchsorted(keys, new)
-                keys = np.insert(keys, at, new)
-                vals = np.insert(vals, at, codes)
-            else:
-                keys, vals = new, codes
+            keys, vals = _merge(keys, vals, new, codes)
             nb = keys.nbytes + vals.nbytes + 200 + 100 * len(holes)
             self._rem_memo.put(cont, (keys, vals, holes), nb)
         return res, holes
