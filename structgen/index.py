@@ -19,6 +19,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from .automata import terms as T
@@ -1222,8 +1224,8 @@ class TokenIndex:
         self._states: dict[frozenset, State] = {}
         self._max_states = 200_000
         self._elem_masks = BoundedCache(limits.max_cache_bytes // 4)
-        self._packed: dict[int, tuple] = {}  # id(element mask) -> (mask, packed bits)
-        self._max_packed = max(16, limits.max_cache_bytes // 8 // max(1, vocab.size * 9 // 8))
+        # id(element mask) -> (weak reference to the mask, its packed bits)
+        self._packed = BoundedCache(limits.max_cache_bytes // 8)
         # continuation configuration -> (sorted suffix numbers, their answers, rests)
         self._rem_memo = BoundedCache(limits.max_cache_bytes // 8)
         # id(stack) -> (stack, sorted suffix numbers, whether its continuation reads each)
@@ -1251,6 +1253,7 @@ class TokenIndex:
             + self._rem_memo.nbytes
             + self._suffix_lex.nbytes
             + self._below_memo.nbytes
+            + self._packed.nbytes
         )
 
     def state(self, config: frozenset) -> State:
@@ -1299,14 +1302,16 @@ class TokenIndex:
         return m
 
     def _packed_of(self, m: np.ndarray) -> np.ndarray:
-        """``np.packbits(m)`` for an element mask, memoised (bounded; the entry keeps
-        ``m`` alive, so its id is not reused while the entry lives)."""
+        """``np.packbits(m)`` for an element mask, memoised (least recently used first
+        out). The entry holds ``m`` weakly, an eighth of its bytes, so an element mask
+        the mask cache let go does not stay alive here; a dead reference (its id may
+        have been reused) is a miss."""
         p = self._packed.get(id(m))
-        if p is None or p[0] is not m:
-            if len(self._packed) >= self._max_packed:
-                self._packed.clear()
-            p = self._packed[id(m)] = (m, np.packbits(m))
-        return p[1]
+        if p is not None and p[0]() is m:
+            return p[1]
+        bits = np.packbits(m)
+        self._packed.put(id(m), (weakref.ref(m), bits), bits.nbytes + 120)
+        return bits
 
     def _elem_mask(self, elem) -> np.ndarray:
         """Tokens allowed by one element. Computed first on the element's stack truncated

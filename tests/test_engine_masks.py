@@ -353,3 +353,27 @@ def test_guard_restricts_what_the_cut_off_part_reads(tokenizers, depth, monkeypa
     assert not mask[ids[b"self"]]
     assert mask[ids[b"sel"]] and mask[ids[b"s"]]
     assert not compiled.automaton.matches(b"self") and compiled.automaton.matches(b"sellf")
+
+
+def test_packed_bits_are_never_those_of_another_mask(tokenizers):
+    """Packed element masks are memoised by the mask's id and hold it weakly: an entry
+    whose mask is gone (its id may now be another mask's) is not reused, and a state
+    of many elements gets the exact union."""
+    import structgen.index as index
+
+    base = structgen.compile(
+        structgen.Grammar.builtin("json"),
+        tokenizers["smollm2"],
+        vocab_size=assets.MODEL_VOCAB_SIZE["smollm2"],
+    )
+    ix = index.TokenIndex(base.automaton, base.vocabulary)
+    a = np.zeros(ix.size, dtype=bool)
+    a[:5] = True
+    ix._packed_of(a)
+    b = np.zeros(ix.size, dtype=bool)
+    b[7] = True
+    # b under a's id, holding a's entry: as when a dies and b is given its address
+    ix._packed.put(id(b), ix._packed.get(id(a)))
+    got = np.unpackbits(ix._packed_of(b), count=ix.size).view(bool)
+    assert np.array_equal(got, b)
+    assert np.array_equal(np.unpackbits(ix._packed_of(a), count=ix.size).view(bool), a)
