@@ -1363,42 +1363,34 @@ class TokenIndex:
         if not info.exits:
             return m, None, None
         cont = self._cont(ret)
-        fb = self._first_bytes_of(cont)
+        # the bytes the configuration, or the cut-off part through it, may read first
+        need = self._first_bytes_of(cont)
         bits = self._holes_of(cont)
-        if not bits and not fb.any():
+        if bits:
+            need = need | self._hole_bytes(bits)
+        if not need.any():
             return m, None, None
-        hole = self._hole_bytes(bits) if bits else None
         sx = suffix_table(va)
-        ps, ss, hp, hr = [], [], [], []
+        ps, ss = [], []
         for pos, off, first in info.exits:
-            sel = fb[first]
-            if hole is not None:
-                # the cut-off part may begin at the exit (where the rest of the
-                # configuration reads the byte too, _suffixes_valid finds it)
-                h = hole[first] & ~sel
-                if h.any():
-                    p = pos[h]
-                    hp.append(p)
-                    hr.append(sx.sid[sx.start[p] + off[h]])
+            sel = need[first]
             if sel.any():
                 p = pos[sel]
                 ps.append(p)
                 ss.append(sx.sid[sx.start[p] + off[sel]])
-        if ps:
-            p = np.concatenate(ps) if len(ps) > 1 else ps[0]
-            s = np.concatenate(ss) if len(ss) > 1 else ss[0]
-            res, holes = self._suffixes_valid(cont, s, sx)
-            ok = res == _YES
-            if ok.any():
-                m = m.copy()
-                m[va.ids[p[ok]]] = True
-            if (res >= _VIA_RESTS).any():
-                at, rests = _spread(res, s, holes)
-                hp.append(p[at])
-                hr.append(rests)
-        if not hp:
+        if not ps:
             return m, None, None
-        return m, np.concatenate(hp), np.concatenate(hr)
+        p = np.concatenate(ps) if len(ps) > 1 else ps[0]
+        s = np.concatenate(ss) if len(ss) > 1 else ss[0]
+        res, holes = self._answers_on(cont, s, sx)
+        ok = res == _YES
+        if ok.any():
+            m = m.copy()
+            m[va.ids[p[ok]]] = True
+        if not (res >= _VIA_RESTS).any():
+            return m, None, None
+        at, rests = _spread(res, s, holes)
+        return m, p[at], rests
 
     def _readable(self, st, s: np.ndarray) -> np.ndarray:
         """bool per suffix number of ``s``: whether the continuation of the stack ``st``
@@ -1419,19 +1411,7 @@ class TokenIndex:
                 break
             new = _unique(s[miss], len(sx.text))
             short = A.truncate(st, _TRUNCATE_DEPTH)
-            cont = self._cont(short)
-            first = sx.first[new]
-            sel = self._first_bytes_of(cont)[first]
-            bits = self._holes_of(cont)
-            res = np.zeros(new.size, dtype=np.int8)
-            if bits:  # read only by the cut-off part: passed on whole
-                whole = self._hole_bytes(bits)[first] & ~sel
-                if whole.any():
-                    whole &= self._stack_firsts(A.below(st, _TRUNCATE_DEPTH))[first]
-                    res[whole] = _VIA_SELF
-            holes: dict = {}
-            if sel.any():
-                res[sel], holes = self._suffixes_valid(cont, new[sel], sx)
+            res, holes = self._answers_on(self._cont(short), new, sx)
             if short is st or not (res >= _VIA_RESTS).any():
                 levels.append((st, new, res == _YES, None))
                 break
@@ -1447,6 +1427,22 @@ class TokenIndex:
             self._remember_below(st, new, yes)
         ans, _ = self._answers_below(top, asked)
         return ans
+
+    def _answers_on(self, cont: frozenset, s: np.ndarray, sx: SuffixTable) -> tuple:
+        """:meth:`_suffixes_valid` of the suffix numbers ``s``, but that a suffix whose
+        first byte only the cut-off part of a truncated stack may read (an UNKNOWN
+        element of ``cont`` itself) is passed on whole (``_VIA_SELF``) unwalked, and one
+        that nothing in ``cont`` can begin with is ``_NO``."""
+        first = sx.first[s]
+        sel = self._first_bytes_of(cont)[first]
+        res = np.zeros(s.size, dtype=np.int8)
+        bits = self._holes_of(cont)
+        if bits:
+            res[self._hole_bytes(bits)[first] & ~sel] = _VIA_SELF
+        holes: dict = {}
+        if sel.any():
+            res[sel], holes = self._suffixes_valid(cont, s[sel], sx)
+        return res, holes
 
     def _stack_firsts(self, st) -> np.ndarray:
         """bool[256]: the first bytes the continuation of stack ``st`` (at any depth)
@@ -1729,12 +1725,10 @@ class TokenIndex:
         return h
 
     def _hole_bytes(self, bits: int) -> np.ndarray:
-        """bool[256] of a byte mask, memoised."""
+        """:func:`terms.byte_members` of a byte mask, memoised."""
         a = self._byte_masks.get(bits)
         if a is None:
-            a = np.frombuffer(bits.to_bytes(32, "little"), dtype=np.uint8)
-            a = np.unpackbits(a, bitorder="little").view(bool)
-            self._byte_masks[bits] = a
+            a = self._byte_masks[bits] = T.byte_members(bits)
         return a
 
     # ---- moves --------------------------------------------------------------------------------
