@@ -278,9 +278,27 @@ def test_same_behaviour_pairs_states_that_read_alike():
         x, y = _regex_dfa(a), _regex_dfa(b)
         assert not same_behaviour(x, x.start, y, y.start), (a, b)
         assert not same_behaviour(y, y.start, x, x.start), (b, a)
-    long1, long2 = _regex_dfa("a{40}"), _regex_dfa("a{40}")
+    long1, long2 = _regex_dfa("a{40}"), _regex_dfa("(aa){20}")
     assert not same_behaviour(long1, long1.start, long2, long2.start, limit=16)
     assert same_behaviour(long1, long1.start, long2, long2.start, limit=64)
+    # states of one term (terms are interned) read one language: shown at once...
+    twin = _regex_dfa("a{40}")
+    assert same_behaviour(long1, long1.start, twin, twin.start, limit=1)
+    # ...but not where a DFA accepts apart from its terms: a nullable start copied so as
+    # not to accept the empty text, or a view accepting in fewer states
+    from structgen.automata.dfa import DFA
+    from structgen.automata.grammar import Automaton
+
+    plain = _regex_dfa("(ab)*")
+    nonempty = DFA(plain.root, nonempty=True)
+    assert nonempty.terms[nonempty.start] is plain.terms[plain.start]
+    assert not same_behaviour(nonempty, nonempty.start, plain, plain.start)
+    a = Automaton(structgen.Grammar('start: "x"').to_grammar())
+    for s in range(1, 3):
+        plain.build(s)
+    view = a.dfas[a._add_view(plain, [], "AB")]  # (accepts nowhere)
+    assert view.terms[plain.start] is plain.terms[plain.start]
+    assert not same_behaviour(view, plain.start, plain, plain.start)
 
 
 @pytest.mark.parametrize("name", ["smollm2", "llama3"])

@@ -41,6 +41,9 @@ class DFA:
         self.complete: list[bool] = [True]  # rows[s] holds no -1
         self._classes: dict[int, list[int]] = {}  # per-class targets of incomplete rows
         self._reads_chars: dict[int, bool] = {}  # see reads_characters
+        # every state registered under its term accepts exactly where the term is
+        # nullable, so it behaves as the term's language (views change accepting)
+        self.by_term = True
         if not self._is_productive(root) or (nonempty and root is T.EPS):
             # keep the numbering convention (start = 1) even for an empty language
             self.start = self._add(T.EMPTY, force=True)
@@ -269,6 +272,13 @@ def _utf8_leads() -> dict:
 _UTF8_LEADS = _utf8_leads()
 
 
+def _language_of(d: DFA, s: int) -> T.Term | None:
+    """The term whose language state ``s`` of ``d`` reads exactly, or None where ``d``
+    changed the state's accepting (a view, or a non-accepting copy of a nullable start)."""
+    t = d.terms[s]
+    return t if d.by_term and d.ids.get(t) == s else None
+
+
 def same_behaviour(a: DFA, p: int, b: DFA, q: int, limit: int = 64) -> bool:
     """Whether ``a`` from state ``p`` and ``b`` from state ``q`` behave the same on every
     text: along it, both accept at the same prefixes and die at the same byte. Shown by
@@ -279,6 +289,9 @@ def same_behaviour(a: DFA, p: int, b: DFA, q: int, limit: int = 64) -> bool:
     todo = [(p, q)]
     while todo:
         x, y = todo.pop()
+        tx = _language_of(a, x)
+        if tx is not None and tx is _language_of(b, y):
+            continue  # (terms are interned: the same language)
         if a.acc[x] != b.acc[y]:
             return False
         a.build(x)

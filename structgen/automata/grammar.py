@@ -631,6 +631,7 @@ class Automaton:
         view.accepting[states] = True
         view.acc = view.accepting.tolist()
         view._reads_chars = {}  # (it depends on the accepting states)
+        view.by_term = False  # (its states accept apart from their terms)
         view.derived = (dfa, True)  # its token walks are dfa's, filtered (see index.lex_info)
         tid = len(self.dfas)
         self.dfas.append(view)
