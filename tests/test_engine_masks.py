@@ -301,6 +301,28 @@ def test_same_behaviour_pairs_states_that_read_alike():
     assert not same_behaviour(view, plain.start, plain, plain.start)
 
 
+@pytest.mark.parametrize("gname", ["minic", "sql"])
+def test_terminal_variants_are_built_at_compile(gname, monkeypatch):
+    """Under longest match every terminal the rules begin has its variants (grouping its
+    accepting states by the bytes that continue them, which builds its whole DFA) from
+    compile on: reading a text builds them only for terminals restricted on the way."""
+    from structgen.automata import grammar as grammar_mod
+    from structgen.automata.grammar import Automaton
+
+    a = Automaton(structgen.Grammar.builtin(gname).to_grammar())
+    terminals = a._rule_terminals()
+    assert set(a.ignore_ids) <= set(terminals) and len(terminals) > 20
+    assert all(t in a._variant_cache for t in terminals)
+    calls = []
+    real = grammar_mod._extension_classes
+    monkeypatch.setattr(grammar_mod, "_extension_classes", lambda d: calls.append(d) or real(d))
+    samples = Path(__file__).resolve().parent.parent / "grammars" / "samples"
+    for path in sorted(samples.glob(f"{gname}_*.txt")):
+        assert a.matches(path.read_bytes())
+    rule_dfas = {id(a.dfas[t]) for t in terminals}
+    assert not [d for d in calls if id(d) in rule_dfas]
+
+
 @pytest.mark.parametrize("name", ["smollm2", "llama3"])
 @pytest.mark.parametrize("gname", ["sql", "minic"])
 def test_shared_walks_equal_their_own(tokenizers, name, gname, monkeypatch):

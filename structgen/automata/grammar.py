@@ -266,6 +266,14 @@ class Automaton:
         self.opaque: Stack = (-1, None, 0)
         self.final = self.stack(self.alg.eps, None)
         self.root = self.stack(self.alg.sym(-1), None)
+        if self.longest_match:
+            # every terminal's variants now: each builds the terminal's whole DFA (with a
+            # folded %ignore prefix, tens of states), grammar work that the first text to
+            # begin the terminal would otherwise pay inside one step
+            for t in self._rule_terminals():
+                self._variants(t)
+                if time.perf_counter() - t0 > limits.max_compile_seconds:
+                    raise LimitError("grammar compile exceeded Limits.max_compile_seconds")
         self._initial = self.close(self.expand(self.root))
 
     # ---- lowering ---------------------------------------------------------------------------
@@ -585,6 +593,30 @@ class Automaton:
             elif isinstance(e, Repeat):
                 todo.append(e.item)
         return out
+
+    def _rule_terminals(self) -> list[int]:
+        """The terminal ids the rules, the ignored terminals and the trail begin."""
+        out = set(self.ignore_ids)
+        if self._trail is not None:
+            out.add(self._trail)
+        todo = [b for b in self.bodies if b is not None]
+        seen: set = set()
+        while todo:
+            e = todo.pop()
+            if id(e) in seen:
+                continue
+            seen.add(id(e))
+            k = e.kind
+            if k == R_SYM:
+                if e.a >= 0:
+                    out.add(e.a)
+            elif k == R_CAT:
+                todo += (e.a, e.b)
+            elif k == R_ALT:
+                todo += e.a
+            elif k == R_REP:
+                todo.append(e.a)
+        return sorted(out)
 
     # ---- longest match ----------------------------------------------------------------------
     def _guard_frame(self, mask: int) -> RExpr | None:
