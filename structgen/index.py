@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import time
 import weakref
 
 import numpy as np
@@ -1204,6 +1205,8 @@ _TRUNCATE_DEPTH = 3
 _RUN_SMALL = 32
 # suffixes lexed from one terminal state at once, vectorised, from this many on
 _VECTOR_LEX = 48
+# TokenIndex._walk_terminal_starts stops after this long (a grammar of many terminals)
+_START_WALKS_SECONDS = 0.1
 # answers of TokenIndex._suffixes_valid: not read; read; not read, but the cut-off part
 # of a truncated stack may read rests of it (recorded), or the whole of it (not recorded)
 _NO, _YES, _VIA_RESTS, _VIA_SELF = 0, 1, 2, 3
@@ -1243,6 +1246,22 @@ class TokenIndex:
         self.initial = self.state(automaton.initial())
         # every sequence starts here: its mask is part of compiling for the vocabulary
         self.mask(self.initial)
+        if self.maximal:
+            self._walk_terminal_starts()
+
+    def _walk_terminal_starts(self) -> None:
+        """Walk the vocabulary through every terminal the rules begin, from its start
+        state (a longest-match variant's walk is its terminal's, filtered), for at most
+        :data:`_START_WALKS_SECONDS`: part of compiling for the vocabulary. Identifiers,
+        keywords, numbers and strings are begun within a text's first tokens, and each walk
+        (up to 10 ms for an identifier that excludes keywords) would otherwise fall inside
+        one step; the masks are the same either way."""
+        A = self.automaton
+        t0 = time.perf_counter()
+        for t in A.begun_terminals():
+            lex_info(A.dfas[t], A.starts[t], self.va, maximal=True)
+            if time.perf_counter() - t0 > _START_WALKS_SECONDS:
+                break
 
     def cache_bytes(self) -> int:
         """Bytes held by this index's masks and memos (the larger caches; each is bounded

@@ -323,6 +323,39 @@ def test_terminal_variants_are_built_at_compile(gname, monkeypatch):
     assert not [d for d in calls if id(d) in rule_dfas]
 
 
+@pytest.mark.parametrize("gname", ["minic", "sql"])
+def test_terminal_start_walks_are_part_of_compile(tokenizers, gname, monkeypatch):
+    """Under longest match, compiling for a vocabulary walks it through every terminal the
+    rules begin, from its start state: reading the samples walks no such state again."""
+    from structgen import index as index_mod
+    from structgen.cache import BoundedCache
+    from structgen.matcher import Matcher
+
+    tok = tokenizers["smollm2"]
+    compiled = structgen.compile(structgen.Grammar.builtin(gname), tok)
+    A = compiled.index.automaton
+    va = index_mod.vocab_arrays(compiled.vocabulary)
+    monkeypatch.setattr(va, "lexcache", BoundedCache(1 << 30))
+    monkeypatch.setattr(va, "_twins", {})
+    monkeypatch.setattr(index_mod, "_START_WALKS_SECONDS", 600.0)
+    walked = []
+    real = index_mod._lex_walk
+    monkeypatch.setattr(
+        index_mod,
+        "_lex_walk",
+        lambda dfa, q, *a, **k: walked.append((dfa, q)) or real(dfa, q, *a, **k),
+    )
+    starts = {(id(A.dfas[t]), A.starts[t]) for t in A.begun_terminals()}
+    m = Matcher(index_mod.TokenIndex(A, compiled.vocabulary))  # (a fresh index)
+    assert sum((id(d), q) in starts for d, q in walked) > 10
+    walked.clear()
+    for t in _sample_ids(tok, gname):
+        m.mask()
+        assert m.advance(t)
+    assert walked  # (other states are still walked as texts reach them)
+    assert not [(d, q) for d, q in walked if (id(d), q) in starts]
+
+
 @pytest.mark.parametrize("name", ["smollm2", "llama3"])
 @pytest.mark.parametrize("gname", ["sql", "minic"])
 def test_shared_walks_equal_their_own(tokenizers, name, gname, monkeypatch):

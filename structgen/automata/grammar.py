@@ -594,6 +594,14 @@ class Automaton:
                 todo.append(e.item)
         return out
 
+    def begun_terminals(self) -> list[int]:
+        """The terminal ids elements begin with: those the rules, the ignored terminals
+        and the trail begin, or under longest match their variants."""
+        ts = self._rule_terminals()
+        if not self.longest_match:
+            return ts
+        return [tid for t in ts for tid, _ in self._variants(t)]
+
     def _rule_terminals(self) -> list[int]:
         """The terminal ids the rules, the ignored terminals and the trail begin."""
         out = set(self.ignore_ids)
