@@ -1578,7 +1578,7 @@ class TokenIndex:
         self, cont: frozenset, new: np.ndarray, sx: SuffixTable, holes: dict
     ) -> np.ndarray:
         """:meth:`_suffixes_valid`'s answers for the (unique) suffix numbers ``new``,
-        recording in ``holes`` the rests of those answered 2.
+        recording in ``holes`` the rests of those answered ``_VIA_RESTS``.
 
         A configuration reads a text when one of its elements does, and an element
         ``(t, q, ret)`` reads it when terminal ``t`` reads all of it from ``q``, or ends

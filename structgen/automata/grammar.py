@@ -340,21 +340,6 @@ class Automaton:
             return A.rep(x, e.min, hi)
         raise GrammarError(f"rule {where!r}: {type(e).__name__} is only allowed inside terminals")
 
-    def _rule_refs(self, e: RExpr | None, out: set) -> None:
-        if e is None:
-            return
-        if e.kind == R_SYM:
-            if e.a < 0:
-                out.add(-1 - e.a)
-        elif e.kind == R_CAT:
-            self._rule_refs(e.a, out)
-            self._rule_refs(e.b, out)
-        elif e.kind == R_ALT:
-            for x in e.a:
-                self._rule_refs(x, out)
-        elif e.kind == R_REP:
-            self._rule_refs(e.a, out)
-
     def _productive(self, e: RExpr | None, prod: set) -> bool:
         if e is None:
             return False
@@ -607,23 +592,7 @@ class Automaton:
         out = set(self.ignore_ids)
         if self._trail is not None:
             out.add(self._trail)
-        todo = [b for b in self.bodies if b is not None]
-        seen: set = set()
-        while todo:
-            e = todo.pop()
-            if id(e) in seen:
-                continue
-            seen.add(id(e))
-            k = e.kind
-            if k == R_SYM:
-                if e.a >= 0:
-                    out.add(e.a)
-            elif k == R_CAT:
-                todo += (e.a, e.b)
-            elif k == R_ALT:
-                todo += e.a
-            elif k == R_REP:
-                todo.append(e.a)
+        out.update(a for a in _symbols(b for b in self.bodies if b is not None) if a >= 0)
         return sorted(out)
 
     # ---- longest match ----------------------------------------------------------------------
@@ -903,6 +872,29 @@ class Automaton:
 
     def matches(self, data: bytes) -> bool:
         return END in self.run(self._initial, data)
+
+
+def _symbols(exprs) -> set[int]:
+    """The symbols the rule expressions ``exprs`` refer to (terminal ids, and rules as
+    ``-1 - rule id``), each sub-expression read once."""
+    out: set[int] = set()
+    todo = list(exprs)
+    seen: set = set()
+    while todo:
+        e = todo.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        k = e.kind
+        if k == R_SYM:
+            out.add(e.a)
+        elif k == R_CAT:
+            todo += (e.a, e.b)
+        elif k == R_ALT:
+            todo += e.a
+        elif k == R_REP:
+            todo.append(e.a)
+    return out
 
 
 def _cyclic_sccs(edges: dict[int, set]) -> list[set]:
