@@ -1584,13 +1584,17 @@ class TokenIndex:
         ``(t, q, ret)`` reads it when terminal ``t`` reads all of it from ``q``, or ends
         before some byte and the continuation of ``ret`` reads the rest. The lexing part
         depends only on ``(t, q)`` and is memoised per suffix; the rests, shorter suffixes,
-        are checked (memoised) against the continuation configuration."""
+        are checked (memoised) against the continuation configuration, and only for the
+        suffixes that no element reads entirely: every element is lexed first. (A rest
+        check can recurse a level per byte, as ``-`` after unary minus does through a run
+        of dashes that a comment terminal beside it reads whole.)"""
         n = new.size
         text, tail = sx.text, sx.tail
         firsts = sx.first[new]
         ok = np.zeros(n, dtype=bool)
         ha: list = []  # rests where the cut-off part may begin: index into new, rest
         hr: list = []
+        exiting = []  # per element: the suffixes it ends inside, their rests to check
         for t, q, dfa, fb, rets in self._groups_of(cont):
             sel = fb[firsts]
             sel &= ~ok
@@ -1611,10 +1615,16 @@ class TokenIndex:
                 c = codes[sidx]
             ok[idx[c == 1]] = True
             e = c == 3
-            if not e.any():
+            if e.any():
+                exiting.append((idx[e], sidx[e], exd, rets))
+        for idx, sidx, exd, rets in exiting:
+            keep = ~ok[idx]
+            if not keep.any():
                 continue
+            if not keep.all():
+                idx, sidx = idx[keep], sidx[keep]
             rest_at, rest = [], []
-            for k, sid in zip(idx[e].tolist(), sidx[e].tolist(), strict=True):
+            for k, sid in zip(idx.tolist(), sidx.tolist(), strict=True):
                 for x in exd[sid]:
                     rest_at.append(k)
                     rest.append(x)

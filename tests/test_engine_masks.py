@@ -450,3 +450,47 @@ def test_packed_bits_are_never_those_of_another_mask(tokenizers):
     got = np.unpackbits(ix._packed_of(b), count=ix.size).view(bool)
     assert np.array_equal(got, b)
     assert np.array_equal(np.unpackbits(ix._packed_of(a), count=ix.size).view(bool), a)
+
+
+@pytest.mark.parametrize("name", ["smollm2", "llama3"])
+def test_rests_are_checked_only_where_no_element_reads_the_whole(tokenizers, name, monkeypatch):
+    """After a binary ``-`` in SQL, a run of dashes is read whole by the ``--`` comment
+    (ignored) and also, one ``-`` at a time, by unary minus, whose rest check would recurse
+    a level per dash: every element is lexed before any rest is checked, so once the
+    tokens of dashes after ``SELECT a`` have their rests checked after the binary ``-``,
+    no check below that level is asked about a run of two dashes or more. The mask is the same
+    either way (the brute-force tests check masks)."""
+    from structgen import index as index_mod
+    from structgen.matcher import Matcher
+
+    tok = tokenizers[name]
+    compiled = structgen.compile(structgen.Grammar.builtin("sql"), tok)
+    idx = index_mod.TokenIndex(compiled.index.automaton, compiled.vocabulary)  # (fresh)
+    m = Matcher(idx)
+    for t in token_ids_for_text(tok, "SELECT a"):
+        m.mask()
+        assert m.advance(t)
+    sx = index_mod.suffix_table(idx.va)
+    depth = [0]
+    nested_runs = []
+    real = index_mod.TokenIndex._suffixes_valid
+
+    def spy(self, cont, s, sx_):
+        depth[0] += 1
+        try:
+            if depth[0] > 1:
+                nested_runs.extend(sid for sid in s.tolist() if _dashes(bytes(sx.text[sid])))
+            return real(self, cont, s, sx_)
+        finally:
+            depth[0] -= 1
+
+    monkeypatch.setattr(index_mod.TokenIndex, "_suffixes_valid", spy)
+    mask = m.mask()
+    runs = [i for i, b in enumerate(compiled.vocabulary.tokens) if b and _dashes(b)]
+    assert len(runs) > 3 and mask[runs].all()  # (every run of dashes may follow)
+    assert depth[0] == 0 and not nested_runs
+
+
+def _dashes(b: bytes) -> bool:
+    """A run of two ``-`` or more (the start of an SQL comment)."""
+    return len(b) >= 2 and set(b) == {ord("-")}
