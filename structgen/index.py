@@ -1628,16 +1628,9 @@ class TokenIndex:
                 for x in exd[sid]:
                     rest_at.append(k)
                     rest.append(x)
-            # a rest is readable after the terminal when one of the continuations reads
-            # it: check it once against their union
             rest = np.asarray(rest, dtype=np.int32)
-            res, h2 = self._suffixes_valid(self._cont_of(rets), rest, sx)
             at = np.asarray(rest_at, dtype=np.int64)
-            ok[at[res == _YES]] = True
-            if (res >= _VIA_RESTS).any():
-                k, r = _spread(res, rest, h2)
-                ha.append(at[k])
-                hr.append(r)
+            self._read_rests(rets, rest, at, ok, ha, hr, sx)
         bits = self._holes_of(cont)
         if bits:  # the cut-off part may begin right here
             k = np.flatnonzero(self._hole_bytes(bits)[firsts])
@@ -1669,6 +1662,42 @@ class TokenIndex:
                             codes[i] = _VIA_RESTS
                             holes[sid] = rs
         return codes
+
+    def _read_rests(self, rets, rest, at, ok, ha, hr, sx) -> None:
+        """Check the rests ``rest`` (of the suffixes at ``at``) against the continuations
+        of the stacks ``rets``: marks ``ok`` where one reads them, and appends to
+        ``ha``/``hr`` the rests the cut-off part may read. A deep stack is checked on its
+        top frames (their continuation recurs across stacks, as nested parentheses do),
+        then the rests left where its own cut-off part begins on that part."""
+        A = self.automaton
+        plain, cut = [], []
+        for r in rets:
+            short = A.truncate(r, _TRUNCATE_DEPTH)
+            if short is r:
+                plain.append(r)
+            else:
+                cut.append((r, short))
+        if plain:
+            # a rest is readable after the terminal when one of the continuations reads
+            # it: check it once against their union
+            res, h2 = self._suffixes_valid(self._cont_of(tuple(plain)), rest, sx)
+            ok[at[res == _YES]] = True
+            if (res >= _VIA_RESTS).any():
+                k, r2 = _spread(res, rest, h2)
+                ha.append(at[k])
+                hr.append(r2)
+        for r, short in cut:
+            res, h2 = self._suffixes_valid(self._cont(short), rest, sx)
+            ok[at[res == _YES]] = True
+            if not (res >= _VIA_RESTS).any():
+                continue
+            k, rr = _spread(res, rest, h2)
+            res2, h3 = self._suffixes_valid(self._cont(A.below(r, _TRUNCATE_DEPTH)), rr, sx)
+            ok[at[k[res2 == _YES]]] = True
+            if (res2 >= _VIA_RESTS).any():
+                k2, r3 = _spread(res2, rr, h3)
+                ha.append(at[k[k2]])
+                hr.append(r3)
 
     def _suffix_lex_of(self, t: int, q: int, n: int) -> tuple:
         """``(codes, exits)`` memoising :func:`_lex_code` for terminal ``t`` at ``q``."""

@@ -494,3 +494,43 @@ def test_rests_are_checked_only_where_no_element_reads_the_whole(tokenizers, nam
 def _dashes(b: bytes) -> bool:
     """A run of two ``-`` or more (the start of an SQL comment)."""
     return len(b) >= 2 and set(b) == {ord("-")}
+
+
+def test_rest_checks_stay_shallow_through_nested_parentheses(tokenizers, monkeypatch):
+    """A rest checked against a deep stack is checked on its top frames, then what is
+    left of it where the stack's cut-off part begins on that part: the configurations
+    met in checking the tokens that open many parentheses at once do not deepen with
+    the run (they recur, and their checks are memoised). The runs are still allowed,
+    and a run of ``)`` is not."""
+    from structgen import index as index_mod
+
+    tok = tokenizers["smollm2"]
+    grammar = structgen.Grammar.builtin("arithmetic")
+    real = index_mod.TokenIndex._suffixes_valid
+
+    def deepest(tokens: list) -> int:
+        vocab = structgen.Vocabulary(tokens, eos_ids=[len(tokens) - 1])
+        depth = []
+
+        def spy(self, cont, s, sx):
+            depth.append(max((e[2][2] for e in cont if e[2] is not None), default=0))
+            return real(self, cont, s, sx)
+
+        monkeypatch.setattr(index_mod.TokenIndex, "_suffixes_valid", spy)
+        compiled = structgen.compile(grammar, vocabulary=vocab)
+        monkeypatch.setattr(index_mod.TokenIndex, "_suffixes_valid", real)
+        mask = compiled.matcher().mask()
+        for i, t in enumerate(tokens):
+            if t and t.startswith(b"((") and (t[-1:].isalnum() or t[-1:] == b"("):
+                assert mask[i], t
+            elif t and not t.strip(b")"):
+                assert not mask[i], t
+        return max(depth)
+
+    base = structgen.Vocabulary.from_tokenizer(tok).tokens
+    # (runs of "(" before many operands: more at each level than are read one by one)
+    runs = [
+        b"(" * n + c.encode() for n in range(1, 17) for c in "abcdefghijklmnopqrstuvwxyz0123456789"
+    ]
+    runs += [b"(" * n for n in range(2, 25)] + [b")" * n for n in range(1, 25)]
+    assert deepest([*base, b"<eos>"]) == deepest([*base, *runs, b"<eos>"])
