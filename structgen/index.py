@@ -1093,6 +1093,17 @@ def _spread(res: np.ndarray, s: np.ndarray, holes: dict) -> tuple:
     return np.concatenate(at), np.concatenate(rests)
 
 
+def _record(res: np.ndarray, holes: dict, s: np.ndarray, at: np.ndarray, ok, ha, hr) -> None:
+    """Answers ``res`` (with their ``holes``) of the suffix numbers ``s``, those of the
+    suffixes at ``at``: marks ``ok`` where read, and appends to ``ha``/``hr`` the rests
+    that the cut-off part of a truncated stack may read (see :func:`_spread`)."""
+    ok[at[res == _YES]] = True
+    if (res >= _VIA_RESTS).any():
+        k, r = _spread(res, s, holes)
+        ha.append(at[k])
+        hr.append(r)
+
+
 def _lex_code(
     dfa: DFA, q: int, text: bytes, sid: int, tail: list, codes, exd: dict, maximal: bool = False
 ) -> int:
@@ -1681,23 +1692,15 @@ class TokenIndex:
             # a rest is readable after the terminal when one of the continuations reads
             # it: check it once against their union
             res, h2 = self._suffixes_valid(self._cont_of(tuple(plain)), rest, sx)
-            ok[at[res == _YES]] = True
-            if (res >= _VIA_RESTS).any():
-                k, r2 = _spread(res, rest, h2)
-                ha.append(at[k])
-                hr.append(r2)
+            _record(res, h2, rest, at, ok, ha, hr)
         for r, short in cut:
             res, h2 = self._suffixes_valid(self._cont(short), rest, sx)
             ok[at[res == _YES]] = True
             if not (res >= _VIA_RESTS).any():
                 continue
             k, rr = _spread(res, rest, h2)
-            res2, h3 = self._suffixes_valid(self._cont(A.below(r, _TRUNCATE_DEPTH)), rr, sx)
-            ok[at[k[res2 == _YES]]] = True
-            if (res2 >= _VIA_RESTS).any():
-                k2, r3 = _spread(res2, rr, h3)
-                ha.append(at[k[k2]])
-                hr.append(r3)
+            res, h2 = self._suffixes_valid(self._cont(A.below(r, _TRUNCATE_DEPTH)), rr, sx)
+            _record(res, h2, rr, at[k], ok, ha, hr)
 
     def _suffix_lex_of(self, t: int, q: int, n: int) -> tuple:
         """``(codes, exits)`` memoising :func:`_lex_code` for terminal ``t`` at ``q``."""
