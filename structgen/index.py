@@ -485,6 +485,8 @@ def lex_info(
     info = cache.get(key)
     if info is not None and (info.exits is not None or not exits):
         return info
+    if _source_of(dfa, q) is not None:  # derived from its source's walk: cheaper than twins
+        return _lex_info(dfa, q, va, exits, maximal, key, ck, exc)
     # a state of this or another terminal that behaves the same walks the same
     twins = va.twins_of((maximal, dfa.acc[q], dfa.first_bytes(q).tobytes()))
     for other, q2, key2 in twins:
@@ -561,9 +563,22 @@ def _derived(dfa: DFA, q: int, va: VocabArrays, base: LexInfo) -> LexInfo:
     if not dfa.derived[1]:
         # a restricted terminal: drop the tokens whose first byte it cannot read (a view
         # reads the same tokens as its source from the same state)
-        drop = va.first_in(dfa.table[q] == 0) & inside
+        allowed = dfa.table[q] != 0
+        drop = va.first_in(~allowed) & inside
         if drop.any():
             inside = inside & ~drop
+        if base.exits is None:
+            return _lex_result(inside, None)
+        # after an allowed first byte it is its source's language: the same exits (all
+        # after the first byte), but for the tokens it cannot begin
+        exits = []
+        for pos, off, first in base.exits:
+            keep = allowed[va.col0[pos]]
+            if keep.all():
+                exits.append((pos, off, first))
+            elif keep.any():
+                exits.append((pos[keep], off[keep], first[keep]))
+        return _lex_result(inside, tuple(exits))
     if base.exits is None:
         return _lex_result(inside, None)
     exits = []
