@@ -52,6 +52,7 @@ import numpy as np
 import structgen
 from structgen import assets, lark_grammar, regex
 from structgen import compiler as compile_mod
+from structgen import index as index_mod
 from structgen.automata import grammar as automaton_mod
 from structgen.index import suffix_table, vocab_arrays
 from structgen.testing import token_ids_for_text
@@ -89,6 +90,7 @@ def clear_caches() -> None:
     lark_grammar._terminal_ir.cache_clear()
     regex.lower_regex.cache_clear()
     automaton_mod._DFA_CACHE.clear()
+    index_mod._BLOCKS.clear()
     gc.collect()
 
 

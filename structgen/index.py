@@ -26,7 +26,7 @@ import numpy as np
 
 from .automata import terms as T
 from .automata.dfa import DFA, same_behaviour
-from .automata.grammar import END, UNKNOWN, Automaton
+from .automata.grammar import END, UNKNOWN, Automaton, shared_dfa
 from .cache import BoundedCache
 from .limits import DEFAULT_LIMITS, Limits
 
@@ -485,7 +485,8 @@ def lex_info(
     info = cache.get(key)
     if info is not None and (info.exits is not None or not exits):
         return info
-    if _source_of(dfa, q) is not None:  # derived from its source's walk: cheaper than twins
+    if _source_of(dfa, q) is not None or _split_of(dfa, q) is not None:
+        # derived from another walk: cheaper than looking for a twin
         return _lex_info(dfa, q, va, exits, maximal, key, ck, exc)
     # a state of this or another terminal that behaves the same walks the same
     twins = va.twins_of((maximal, dfa.acc[q], dfa.first_bytes(q).tobytes()))
@@ -511,6 +512,11 @@ def _lex_info(dfa: DFA, q: int, va: VocabArrays, exits, maximal, key, ck, exc) -
     src = _source_of(dfa, q)
     if src is not None:
         info = _derived(dfa, q, va, lex_info(src[0], src[1], va, exits, maximal))
+        cache.put(key, info, info.nbytes)
+        return info
+    split = _split_of(dfa, q)
+    if split is not None:
+        info = _split_walk(dfa, va, split, exits, maximal)
         cache.put(key, info, info.nbytes)
         return info
     if exc is None:
@@ -551,6 +557,108 @@ def _source_of(dfa: DFA, q: int) -> tuple | None:
     if same:
         return src, q
     return (src, src.start) if q == dfa.start else None
+
+
+def _split_of(dfa: DFA, q: int) -> tuple | None:
+    """``(X's DFA, R's state)`` when ``dfa``'s state ``q`` reads a text ``X`` then ``R``
+    (its term is ``X·R``), where ``X`` is prefix-free (once it ends it can read nothing
+    more) and loops on most bytes: a block comment of a folded ``%ignore`` prefix that a
+    token has entered, after which every terminal's copy reads its own ``R``. Tokens then
+    follow ``X`` alone, whose walk all the copies share, until it ends; only the few
+    tokens that go past its end are walked on through ``R`` (see :func:`_split_walk`).
+    None otherwise. Memoised per state."""
+    memo = dfa.__dict__.setdefault("_splits", {})
+    if q in memo:
+        return memo[q]
+    res = None
+    term = dfa.terms[q]
+    if dfa.by_term and term.kind == T.K_CAT:
+        dx = _block_dfa(term.a, dfa.limits)
+        if dx is not None:
+            res = (dx, dfa.state_of(term.b))
+    elif dfa.by_term and term.kind == T.K_ALT:
+        # X·R1 | X·R2 | ... | X: X·(R1 | R2 | ... | ε)
+        heads, rests = set(), []
+        for m in term.a:
+            if m.kind == T.K_CAT:
+                heads.add(m.a)
+                rests.append(m.b)
+            else:
+                heads.add(m)
+                rests.append(T.EPS)
+        if len(heads) == 1:
+            dx = _block_dfa(heads.pop(), dfa.limits)
+            if dx is not None:
+                res = (dx, dfa.state_of(T.alt_of(rests)))
+    memo[q] = res
+    return res
+
+
+# X (see _split_of) loops on at least this many byte values somewhere, and has at most
+# this many states
+_SPLIT_LOOP_BYTES = 64
+_SPLIT_MAX_STATES = 64
+_BLOCKS: dict = {}  # (term, limits) -> whether it is a block (see _block_dfa)
+
+
+def _block_dfa(x: T.Term, limits: Limits) -> DFA | None:
+    """The DFA of ``x`` when its language is prefix-free and some state of it loops on at
+    least :data:`_SPLIT_LOOP_BYTES` byte values (a block comment's body), with at most
+    :data:`_SPLIT_MAX_STATES` states; else None. The verdict is memoised per term
+    (bounded), the DFA shared like every terminal's."""
+    if x.nullable or x.kind == T.K_BYTES:
+        return None
+    key = (x, limits)
+    known = _BLOCKS.get(key)
+    if known is not None:
+        return shared_dfa(x, limits, nonempty=False) if known else None
+    d = shared_dfa(x, limits, nonempty=False)
+    seen = {d.start}
+    todo = [d.start]
+    loops = False
+    res = d
+    while todo:
+        s = todo.pop()
+        row = d.build(s)
+        if d.acc[s] and any(row):  # a text of x is a prefix of another
+            res = None
+            break
+        loops = loops or row.count(s) >= _SPLIT_LOOP_BYTES
+        for s2 in set(row):
+            if s2 and s2 not in seen:
+                seen.add(s2)
+                todo.append(s2)
+        if len(seen) > _SPLIT_MAX_STATES:
+            res = None
+            break
+    if not loops or d.acc[d.start]:
+        res = None
+    if len(_BLOCKS) >= 1024:
+        _BLOCKS.clear()
+    _BLOCKS[key] = res is not None
+    return res
+
+
+def _split_walk(dfa: DFA, va: VocabArrays, split: tuple, exits: bool, maximal: bool) -> LexInfo:
+    """The walk of every token from a state that reads ``X`` then ``R`` (see
+    :func:`_split_of`): ``X``'s own walk (shared), then, for the tokens where ``X`` ends
+    before their last byte, the rest walked from ``R``'s state. ``X`` being prefix-free,
+    a token is in exactly one of them at each byte: before ``X`` ends the state cannot
+    accept (``X`` is not over), at its end it is ``R``'s start, after it ``R``'s walk."""
+    dx, r = split
+    xi = lex_info(dx, dx.start, va, exits=True)
+    ins: list = []
+    more: list | None = [] if exits else None
+    if xi.exits:
+        pos = np.concatenate([p for p, _, _ in xi.exits])
+        off = np.concatenate([o for _, o, _ in xi.exits]).astype(np.int64)
+        st = np.full(pos.size, r, dtype=np.int64)
+        _walk_flat(dfa, va, pos, off, st, ins, more, maximal)
+    inside = xi.inside
+    if ins:
+        inside = inside.copy()
+        inside[va.ids[np.concatenate(ins)]] = True
+    return _lex_result(inside, None if more is None else tuple(more))
 
 
 def _derived(dfa: DFA, q: int, va: VocabArrays, base: LexInfo) -> LexInfo:

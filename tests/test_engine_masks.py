@@ -256,6 +256,46 @@ def test_derived_walks_equal_their_own(tokenizers, name, monkeypatch):
     assert kinds[True] and kinds[False], kinds  # both kinds were met
 
 
+@pytest.mark.parametrize("name", ["smollm2", "llama3"])
+def test_walks_inside_a_block_comment_equal_their_own(tokenizers, name, monkeypatch):
+    """minic folds its C comments into every terminal (the ``%ignore`` prefix). A state
+    inside a comment reads the rest of it, then the terminal: its walk is the comment's
+    own, shared by every terminal, and only the tokens that go past the comment's end are
+    walked on through the terminal (``structgen.index._split_of``). Each such walk
+    equals the state's own walk, every token, with exits before a byte that continues
+    the terminal left out or not; the ``%ignore`` terminal itself (a comment, or a
+    comment and more) among them."""
+    from structgen import index as index_mod
+    from structgen.cache import BoundedCache
+
+    tok = tokenizers[name]
+    compiled = structgen.compile(
+        structgen.Grammar.builtin("minic"), tok, vocab_size=assets.MODEL_VOCAB_SIZE[name]
+    )
+    A = compiled.index.automaton
+    va = index_mod.vocab_arrays(compiled.vocabulary)
+    met = set()
+    for t in A.begun_terminals():
+        dfa = A.dfas[t]
+        for text in (b"/* a", b" /**", b"/* x **"):
+            q = dfa.start
+            for c in text:
+                q = dfa.step(q, c)
+            if not q or index_mod._split_of(dfa, q) is None:
+                continue
+            if len(met) >= 8 and A.terminal_names[t] != "%ignore":
+                continue
+            met.add((A.terminal_names[t], text))
+            for maximal in (False, True):
+                monkeypatch.setattr(va, "lexcache", BoundedCache(1 << 30))
+                got = index_mod.lex_info(dfa, q, va, True, maximal)
+                want = index_mod._lex_walk(dfa, q, va, None, True, False, maximal=maximal)
+                assert (got.inside == want.inside).all(), (A.terminal_names[t], text, maximal)
+                assert exit_set(got) == exit_set(want), (A.terminal_names[t], text, maximal)
+    names = {n for n, _ in met}
+    assert len(names) >= 3 and "%ignore" in names, met
+
+
 def _regex_dfa(pattern: str):
     from structgen.automata.dfa import DFA
     from structgen.automata.lower import lower_regex
