@@ -341,6 +341,48 @@ def test_same_behaviour_pairs_states_that_read_alike():
     assert not same_behaviour(view, plain.start, plain, plain.start)
 
 
+@settings(max_examples=80, deadline=None)
+@given(
+    st.sampled_from(
+        [
+            r"[a-z_][a-z0-9_]*",
+            r"-?[0-9]+(\.[0-9]+)?",
+            r"[ \n]*(//[^\n]*\n|ab|-)",
+            r"(ab)*",
+            r"a|ab|b*c",
+        ]
+    ),
+    st.sets(st.sampled_from(b"ab0-_ /\nc.")),
+    st.booleans(),
+    st.lists(st.binary(max_size=6).map(lambda b: bytes(x % 8 for x in b)), max_size=20),
+)
+def test_restricted_dfa_reads_as_the_one_built_from_its_term(pattern, allowed, built, junk):
+    """A terminal restricted to texts whose first byte is allowed (longest match's guard)
+    copies its base DFA, states and rows, with a start of its own (``DFA.restricted``):
+    it behaves as the DFA built from the restricted term, whether the base was fully
+    built or not, and matches exactly the base's texts that begin with an allowed byte."""
+    from structgen.automata import terms as T
+    from structgen.automata.dfa import DFA, same_behaviour
+
+    base = DFA(_regex_dfa(pattern).root, nonempty=True)
+    if built:
+        todo, seen = [base.start], {base.start}
+        while todo:
+            for q in set(base.build(todo.pop())) - seen - {0}:
+                seen.add(q)
+                todo.append(q)
+    mask = sum(1 << b for b in allowed)
+    term = T.conj(base.root, T.cat(T.byteset(mask), T.TOP))
+    got = base.restricted(mask, term)
+    want = DFA(term, nonempty=True)
+    assert got.empty == want.empty
+    assert same_behaviour(got, got.start, want, want.start, limit=10**4)
+    alphabet = b"ab0-_ /\nc."
+    for text in [bytes(alphabet[x] for x in j) for j in junk] + [b"ab", b"-1.5", b"// x\nab"]:
+        expect = base.matches(text) and bool(text) and text[0] in allowed
+        assert got.matches(text) == want.matches(text) == expect, text
+
+
 @pytest.mark.parametrize("gname", ["minic", "sql"])
 def test_terminal_variants_are_built_at_compile(gname, monkeypatch):
     """Under longest match every terminal the rules begin has its variants (grouping its

@@ -680,7 +680,7 @@ class Automaton:
         term = T.conj(self.dfas[base].root, T.cat(T.byteset(allowed), T.TOP))
         tid = self._term_ids.get(term)
         if tid is None:
-            dfa = shared_dfa(term, self.limits, nonempty=True)
+            dfa = self.dfas[base].restricted(allowed, term)
             if dfa.empty:
                 tid = None
             else:
