@@ -1193,8 +1193,18 @@ def _merge(keys: np.ndarray, vals: np.ndarray, new: np.ndarray, nvals: np.ndarra
     ``keys``) and their values added."""
     if not keys.size:
         return new, nvals
-    at = np.searchsorted(keys, new)
-    return np.insert(keys, at, new), np.insert(vals, at, nvals)
+    # (np.insert costs several times more, checking its arguments in Python)
+    put = np.searchsorted(keys, new)
+    put += np.arange(new.size)  # where each new key lands in the result
+    old = np.ones(keys.size + new.size, dtype=bool)
+    old[put] = False
+    k = np.empty(old.size, dtype=keys.dtype)
+    k[put] = new
+    k[old] = keys
+    v = np.empty(old.size, dtype=vals.dtype)
+    v[put] = nvals
+    v[old] = vals
+    return k, v
 
 
 def _spread(res: np.ndarray, s: np.ndarray, holes: dict) -> tuple:
