@@ -1166,6 +1166,10 @@ def suffix_table(va: VocabArrays) -> SuffixTable:
     return sx
 
 
+def _nbytes(a: np.ndarray | None) -> int:
+    return 0 if a is None else a.nbytes
+
+
 def _unique(s: np.ndarray, n: int) -> np.ndarray:
     """The sorted distinct suffix numbers of ``s`` (numbers below ``n``)."""
     if s.size <= 64:
@@ -1435,25 +1439,32 @@ class TokenIndex:
         m = st._mask
         if m is not None:
             return m
-        # elements often share one mask object (same terminal state, same truncated stack)
-        parts = {}
+        # an element's tokens are those a terminal state reads whole (one array, shared by
+        # every element of that state) and a few more: OR the distinct arrays, then set
+        # the few
+        bases, extras = {}, {}
         for e in st.config:
             if e[0] >= 0:
-                em = self._elem_mask(e)
-                parts[id(em)] = em
+                base, extra = self._elem_mask(e)
+                bases[id(base)] = base
+                if extra is not None:
+                    extras[id(extra)] = extra
         eos = st.accepting and self.va.eos.size
-        if len(parts) == 1 and not eos:
-            m = next(iter(parts.values()))  # shared, never written to
+        if len(bases) == 1 and not extras and not eos:
+            m = next(iter(bases.values()))  # shared, never written to
         else:
-            if len(parts) <= 3:
+            if len(bases) <= 3:
                 m = np.zeros(self.size, dtype=bool)
-                for em in parts.values():
-                    m |= em
+                for base in bases.values():
+                    m |= base
             else:  # OR the packed bits: eight times fewer bytes per mask
                 acc = np.zeros((self.size + 7) // 8, dtype=np.uint8)
-                for em in parts.values():
-                    acc |= self._packed_of(em)
+                for base in bases.values():
+                    acc |= self._packed_of(base)
                 m = np.unpackbits(acc, count=self.size).view(bool)
+            if extras:
+                xs = list(extras.values())
+                m[np.concatenate(xs) if len(xs) > 1 else xs[0]] = True
             if eos:
                 m[self.va.eos] = True
         if self._mask_bytes > self.limits.max_cache_bytes // 2:
@@ -1476,55 +1487,57 @@ class TokenIndex:
         self._packed.put(id(m), (weakref.ref(m), bits), bits.nbytes + 120)
         return bits
 
-    def _elem_mask(self, elem) -> np.ndarray:
-        """Tokens allowed by one element. Computed first on the element's stack truncated
-        to its top frames (see Automaton.truncate), which settles most tokens for every
-        nesting depth below; only the rests of the tokens that reached the cut-off part
-        are then checked against that part (:meth:`_readable`)."""
+    def _elem_mask(self, elem) -> tuple:
+        """``(base, extra)``: the tokens one element allows, those of the bool array
+        ``base`` (the tokens its terminal state reads whole, shared by every element of
+        that state) and the token ids ``extra`` (None when none). Computed first on the
+        element's stack truncated to its top frames (see Automaton.truncate), which
+        settles most tokens for every nesting depth below; only the rests of the tokens
+        that reached the cut-off part are then checked against that part
+        (:meth:`_readable`)."""
         t, q, ret = elem
         A = self.automaton
         # the mask depends on q only through lex_info, hence through the lexkey
         ck = self.va.lexkey(A.dfas[t], q)[0]
         full = (t, ck, ret)
-        m = self._elem_masks.get(full)
-        if m is not None:
-            return m
+        em = self._elem_masks.get(full)
+        if em is not None:
+            return em
         short = A.truncate(ret, _TRUNCATE_DEPTH)
         if short is ret:
-            m, _, _ = self._compute_elem_mask(t, q, ret)
-            self._elem_masks.put(full, m, m.nbytes)
-            return m
+            em, _, _ = self._compute_elem_mask(t, q, ret)
+            self._elem_masks.put(full, em, em[0].nbytes + _nbytes(em[1]))
+            return em
         key = (t, ck, short)
         part = self._elem_masks.get(key)
         if part is None:
             part = self._compute_elem_mask(t, q, short)
-            m, hp, hr = part
-            nb = m.nbytes + (0 if hp is None else hp.nbytes + hr.nbytes)
+            em, hp, hr = part
+            nb = em[0].nbytes + _nbytes(em[1]) + _nbytes(hp) + _nbytes(hr)
             self._elem_masks.put(key, part, nb)
-        m, hp, hr = part
+        em, hp, hr = part
         if hp is not None:
             ok = self._readable(A.below(ret, _TRUNCATE_DEPTH), hr)
             if ok.any():
-                m = m.copy()
-                m[self.va.ids[hp[ok]]] = True
-            self._elem_masks.put(full, m, m.nbytes)
-        else:
-            self._elem_masks.put(full, m, 64)
-        return m
+                base, extra = em
+                more = self.va.ids[hp[ok]]
+                em = (base, more if extra is None else np.concatenate((extra, more)))
+        self._elem_masks.put(full, em, 64 + _nbytes(em[1]))
+        return em
 
     def _compute_elem_mask(self, t: int, q: int, ret) -> tuple:
-        """``(mask, positions, rests)``: the tokens ``(t, q, ret)`` allows and, for a
-        truncated ``ret`` (None when there are none), the tokens the cut-off part may
-        still allow: their positions in the sorted token arrays, each with one *rest*,
-        the suffix number of what is left of the token where the cut-off part may begin
-        (a position repeats for several rests). A token is allowed when the cut-off part
-        reads one of its rests."""
+        """``((base, extra), positions, rests)``: the tokens ``(t, q, ret)`` allows (see
+        :meth:`_elem_mask`) and, for a truncated ``ret`` (None when there are none), the
+        tokens the cut-off part may still allow: their positions in the sorted token
+        arrays, each with one *rest*, the suffix number of what is left of the token
+        where the cut-off part may begin (a position repeats for several rests). A token
+        is allowed when the cut-off part reads one of its rests."""
         A = self.automaton
         va = self.va
         info = lex_info(A.dfas[t], q, va, maximal=self.maximal)
-        m = info.inside
+        alone = (info.inside, None)
         if not info.exits:
-            return m, None, None
+            return alone, None, None
         cont = self._cont(ret)
         # the bytes the configuration, or the cut-off part through it, may read first
         need = self._first_bytes_of(cont)
@@ -1532,7 +1545,7 @@ class TokenIndex:
         if bits:
             need = need | self._hole_bytes(bits)
         if not need.any():
-            return m, None, None
+            return alone, None, None
         sx = suffix_table(va)
         ps, ss = [], []
         for pos, off, first in info.exits:
@@ -1542,18 +1555,16 @@ class TokenIndex:
                 ps.append(p)
                 ss.append(sx.sid[sx.start[p] + off[sel]])
         if not ps:
-            return m, None, None
+            return alone, None, None
         p = np.concatenate(ps) if len(ps) > 1 else ps[0]
         s = np.concatenate(ss) if len(ss) > 1 else ss[0]
         res, holes = self._answers_on(cont, s, sx)
         ok = res == _YES
-        if ok.any():
-            m = m.copy()
-            m[va.ids[p[ok]]] = True
+        em = (info.inside, va.ids[p[ok]]) if ok.any() else alone
         if not (res >= _VIA_RESTS).any():
-            return m, None, None
+            return em, None, None
         at, rests = _spread(res, s, holes)
-        return m, p[at], rests
+        return em, p[at], rests
 
     def _readable(self, st, s: np.ndarray) -> np.ndarray:
         """bool per suffix number of ``s``: whether the continuation of the stack ``st``
