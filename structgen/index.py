@@ -1391,6 +1391,13 @@ class TokenIndex:
         self._hole_bits: dict[frozenset, int] = {}  # see _holes_of
         self._stack_fb: dict[int, tuple] = {}  # id(stack) -> (stack, first bytes)
         self._byte_masks: dict[int, np.ndarray] = {}
+        # the bytes a text read anywhere in the grammar may begin with (those of every
+        # terminal an element may begin): the cut-off part of a truncated stack reads
+        # nothing that begins otherwise
+        self._any_first = 0
+        for t in automaton.begun_terminals():
+            fb = automaton.dfas[t].first_bytes(automaton.starts[t])
+            self._any_first |= _bitmask(fb)
         self.initial = self.state(automaton.initial())
         # every sequence starts here: its mask is part of compiling for the vocabulary
         self.mask(self.initial)
@@ -1917,13 +1924,14 @@ class TokenIndex:
 
     def _holes_of(self, config: frozenset) -> int:
         """The first bytes (a 256-bit mask) with which the cut-off part of a truncated
-        stack may read on from ``config`` (its UNKNOWN elements; 0 when none)."""
+        stack may read on from ``config`` (its UNKNOWN elements, but for the bytes no
+        terminal begins with; 0 when none)."""
         h = self._hole_bits.get(config)
         if h is None:
             h = 0
             for e in config:
                 if e[0] == _MARK:
-                    h |= T.ALL_BYTES & ~e[1]
+                    h |= self._any_first & ~e[1]
             if len(self._hole_bits) > 50_000:
                 self._hole_bits.clear()
             self._hole_bits[config] = h

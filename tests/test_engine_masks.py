@@ -616,3 +616,44 @@ def test_rest_checks_stay_shallow_through_nested_parentheses(tokenizers, monkeyp
     ]
     runs += [b"(" * n for n in range(2, 25)] + [b")" * n for n in range(1, 25)]
     assert deepest([*base, b"<eos>"]) == deepest([*base, *runs, b"<eos>"])
+
+
+@pytest.mark.parametrize("name", ["smollm2", "llama3"])
+def test_rests_no_terminal_begins_with_are_not_handed_below(tokenizers, name, monkeypatch):
+    """What is left of a token where the cut-off part of a truncated stack would begin is
+    handed to that part only when some terminal of the grammar begins with its first
+    byte (``TokenIndex._holes_of``): python_expr ignores spaces and tabs only, so after an
+    operand inside brackets, the many tokens ending in a newline or a semicolon are
+    refused there, not carried down the stack's levels. The masks are the same either way
+    (the brute-force tests check masks)."""
+    from structgen import index as index_mod
+    from structgen.matcher import Matcher
+
+    tok = tokenizers[name]
+    compiled = structgen.compile(
+        structgen.Grammar.builtin("python_expr"), tok, vocab_size=assets.MODEL_VOCAB_SIZE[name]
+    )
+    idx = index_mod.TokenIndex(compiled.index.automaton, compiled.vocabulary)  # (fresh)
+    A = idx.automaton
+    firsts = np.zeros(256, dtype=bool)
+    for t in A.begun_terminals():
+        firsts |= A.dfas[t].first_bytes(A.starts[t])
+    assert not firsts[[ord("\n"), ord(";")]].any()
+    sx = index_mod.suffix_table(idx.va)
+    handed = []
+    real = index_mod.TokenIndex._readable
+
+    def spy(self, st, s):
+        handed.extend(sx.first[s].tolist())
+        return real(self, st, s)
+
+    monkeypatch.setattr(index_mod.TokenIndex, "_readable", spy)
+    m = Matcher(idx)
+    text = "f([a, (b + c) * d], {k: v for k in x})"
+    for t in token_ids_for_text(tok, text):
+        m.mask()
+        assert m.advance(t)
+    assert handed  # rests were handed below
+    assert firsts[handed].all(), sorted({chr(b) for b in handed if not firsts[b]})
+    # (tokens that close a bracket and go on with a semicolon exist: the rests were there)
+    assert sum(1 for b in compiled.vocabulary.tokens if b and b[:1] in b")]" and b";" in b) > 1
