@@ -142,6 +142,7 @@ class VocabArrays:
         self._lexkeys: dict = {}
         self._pairs = None
         self._first_in: dict[bytes, np.ndarray] = {}
+        self._first_by_id: np.ndarray | None = None
         self._runs: dict[tuple, tuple] = {}
         self._starting: dict[tuple, tuple] = {}  # see starting_with
         self.byte_counts = np.bincount(self.flat, minlength=256)  # each byte's occurrences
@@ -290,9 +291,10 @@ class VocabArrays:
         key = member.tobytes()
         f = self._first_in.get(key)
         if f is None:
-            f = np.zeros(self.size, dtype=bool)
-            if self.maxlen:
-                f[self.ids] = member[self.col0]
+            if self._first_by_id is None:  # each token's first byte by id, 256: empty
+                self._first_by_id = np.full(self.size, 256, dtype=np.intp)
+                self._first_by_id[self.ids] = self.col0
+            f = np.append(member, False)[self._first_by_id]
             if len(self._first_in) >= 64:
                 self._first_in.clear()
             self._first_in[key] = f
@@ -1269,6 +1271,9 @@ def _lex_codes(
     xk, xr = [], []  # exits: the suffix (index into sids) and the rest's number
     j = 0
     while k.size:
+        if k.size <= _SCALAR_LEX:  # a few left (some long: a run of spaces): one by one
+            _lex_codes_scalar(dfa, k, at, size, st, j, flat, sx.sid, out, xk, xr, maximal)
+            break
         if not dfa.built[st].all():
             dfa.ensure(st)
         st = dfa.table.reshape(-1).take(st * 256 + flat.take(at + j))
@@ -1310,6 +1315,35 @@ def _lex_codes(
             if has[kk]:
                 exd[sl[kk]] = tuple(erl[a0:b0])
     codes[sids] = out
+
+
+# _lex_codes finishes suffix by suffix with this few left
+_SCALAR_LEX = 32
+
+
+def _lex_codes_scalar(dfa: DFA, k, at, size, st, j: int, flat, sid, out, xk, xr, maximal):
+    """The end of :func:`_lex_codes` for the suffixes ``k`` still being read after ``j``
+    bytes, in states ``st`` (their occurrences at ``at`` in ``flat``, of ``size`` bytes):
+    sets ``out`` to 1 where read entirely and appends their exits to ``xk``/``xr``."""
+    step, acc = dfa.step, dfa.acc
+    ek, er = [], []
+    for kk, a, n, s in zip(k.tolist(), at.tolist(), size.tolist(), st.tolist(), strict=True):
+        text = flat[a : a + n].tobytes()
+        o = j
+        while s:
+            s = step(s, text[o])
+            o += 1
+            if not s:
+                break
+            if o == n:
+                out[kk] = 1
+                break
+            if acc[s] and not (maximal and step(s, text[o])):
+                ek.append(kk)
+                er.append(a + o)
+    if ek:
+        xk.append(np.asarray(ek, dtype=np.int64))
+        xr.append(sid.take(np.asarray(er, dtype=np.int64)))
 
 
 def _lex_suffix(
