@@ -1617,13 +1617,21 @@ class TokenIndex:
         A = self.automaton
         sx = suffix_table(self.va)
         top, asked = st, s
+        # (suffixes left out here are not read: no memo entry answers "no")
+        keep = self._stack_firsts(st)[sx.first[s]]
+        s = s[keep]
+        read, miss = self._answers_below(st, s)
+        if not miss.any():  # all known (the most common)
+            ans = np.zeros(asked.size, dtype=bool)
+            ans[keep] = read
+            return ans
         levels = []  # (stack, suffix numbers new there, their answers so far, maybe rests)
         while True:
-            # (suffixes left out here are not read: no memo entry answers "no")
-            s = s[self._stack_firsts(st)[sx.first[s]]]
-            _, miss = self._answers_below(st, s)
-            if not miss.any():
-                break
+            if st is not top:
+                s = s[self._stack_firsts(st)[sx.first[s]]]
+                _, miss = self._answers_below(st, s)
+                if not miss.any():
+                    break
             new = _unique(s[miss], len(sx.text))
             short = A.truncate(st, _TRUNCATE_DEPTH)
             res, holes = self._answers_on(self._cont(short), new, sx)
