@@ -569,16 +569,18 @@ def _split_of(dfa: DFA, q: int) -> tuple | None:
     follow ``X`` alone, whose walk all the copies share, until it ends; only the few
     tokens that go past its end are walked on through ``R`` (see :func:`_split_walk`).
     None otherwise. Memoised per state."""
+    if not dfa.by_term:  # (a view accepts apart from its terms)
+        return None
     memo = dfa.__dict__.setdefault("_splits", {})
     if q in memo:
         return memo[q]
     res = None
     term = dfa.terms[q]
-    if dfa.by_term and term.kind == T.K_CAT:
+    if term.kind == T.K_CAT:
         dx = _block_dfa(term.a, dfa.limits)
         if dx is not None:
             res = (dx, dfa.state_of(term.b))
-    elif dfa.by_term and term.kind == T.K_ALT:
+    elif term.kind == T.K_ALT:
         # X·R1 | X·R2 | ... | X: X·(R1 | R2 | ... | ε)
         heads, rests = set(), []
         for m in term.a:
