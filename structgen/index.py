@@ -576,24 +576,20 @@ def _split_of(dfa: DFA, q: int) -> tuple | None:
         return memo[q]
     res = None
     term = dfa.terms[q]
-    if term.kind == T.K_CAT:
-        dx = _block_dfa(term.a, dfa.limits)
+    # X·R, or X·R1 | X·R2 | ... | X read as X·(R1 | R2 | ... | ε)
+    members = (term,) if term.kind == T.K_CAT else term.a if term.kind == T.K_ALT else ()
+    heads, rests = set(), []
+    for m in members:
+        if m.kind == T.K_CAT:
+            heads.add(m.a)
+            rests.append(m.b)
+        else:
+            heads.add(m)
+            rests.append(T.EPS)
+    if len(heads) == 1:
+        dx = _block_dfa(heads.pop(), dfa.limits)
         if dx is not None:
-            res = (dx, dfa.state_of(term.b))
-    elif term.kind == T.K_ALT:
-        # X·R1 | X·R2 | ... | X: X·(R1 | R2 | ... | ε)
-        heads, rests = set(), []
-        for m in term.a:
-            if m.kind == T.K_CAT:
-                heads.add(m.a)
-                rests.append(m.b)
-            else:
-                heads.add(m)
-                rests.append(T.EPS)
-        if len(heads) == 1:
-            dx = _block_dfa(heads.pop(), dfa.limits)
-            if dx is not None:
-                res = (dx, dfa.state_of(T.alt_of(rests)))
+            res = (dx, dfa.state_of(T.alt_of(rests)))
     memo[q] = res
     return res
 
@@ -1430,26 +1426,27 @@ class TokenIndex:
         # the bytes a text read anywhere in the grammar may begin with (those of every
         # terminal an element may begin): the cut-off part of a truncated stack reads
         # nothing that begins otherwise
-        self._any_first = 0
-        for t in automaton.begun_terminals():
-            fb = automaton.dfas[t].first_bytes(automaton.starts[t])
-            self._any_first |= _bitmask(fb)
+        begun = automaton.begun_terminals()
+        firsts = np.zeros(256, dtype=bool)
+        for t in begun:
+            firsts |= automaton.dfas[t].first_bytes(automaton.starts[t])
+        self._any_first = _bitmask(firsts)
         self.initial = self.state(automaton.initial())
         # every sequence starts here: its mask is part of compiling for the vocabulary
         self.mask(self.initial)
         if self.maximal:
-            self._walk_terminal_starts()
+            self._walk_terminal_starts(begun)
 
-    def _walk_terminal_starts(self) -> None:
-        """Walk the vocabulary through every terminal the rules begin, from its start
-        state (a longest-match variant's walk is its terminal's, filtered), for at most
+    def _walk_terminal_starts(self, begun: list[int]) -> None:
+        """Walk the vocabulary through every terminal the rules begin (``begun``), from its
+        start state (a longest-match variant's walk is its terminal's, filtered), for at most
         :data:`_START_WALKS_SECONDS`: part of compiling for the vocabulary. Identifiers,
         keywords, numbers and strings are begun within a text's first tokens, and each walk
         (up to 10 ms for an identifier that excludes keywords) would otherwise fall inside
         one step; the masks are the same either way."""
         A = self.automaton
         t0 = time.perf_counter()
-        for t in A.begun_terminals():
+        for t in begun:
             lex_info(A.dfas[t], A.starts[t], self.va, maximal=True)
             if time.perf_counter() - t0 > _START_WALKS_SECONDS:
                 break
@@ -1629,11 +1626,6 @@ class TokenIndex:
             return ans
         levels = []  # (stack, suffix numbers new there, their answers so far, maybe rests)
         while True:
-            if st is not top:
-                s = s[self._stack_firsts(st)[sx.first[s]]]
-                _, miss = self._answers_below(st, s)
-                if not miss.any():
-                    break
             new = _unique(s[miss], len(sx.text))
             short = A.truncate(st, _TRUNCATE_DEPTH)
             res, holes = self._answers_on(self._cont(short), new, sx)
@@ -1642,7 +1634,11 @@ class TokenIndex:
                 break
             at, rests = _spread(res, new, holes)
             levels.append((st, new, res == _YES, (at, rests)))
-            st, s = A.below(st, _TRUNCATE_DEPTH), rests
+            st = A.below(st, _TRUNCATE_DEPTH)
+            s = rests[self._stack_firsts(st)[sx.first[rests]]]
+            _, miss = self._answers_below(st, s)
+            if not miss.any():
+                break
         # up again: a suffix is read when its part or one of its rests below is
         for st, new, yes, maybe in reversed(levels):
             if maybe is not None:
