@@ -30,7 +30,7 @@ from .automata.grammar import END, UNKNOWN, Automaton, shared_dfa
 from .cache import BoundedCache
 from .limits import DEFAULT_LIMITS, Limits
 
-_MARK = UNKNOWN[0]  # the first field of every UNKNOWN element (see Automaton.truncate)
+_MARK = UNKNOWN[0]  # the first field of every UNKNOWN element (see Automaton.split)
 
 
 def _layout(obj, data: list) -> None:
@@ -1378,8 +1378,6 @@ class State:
 
 
 _MAX_NEXT = 4096
-# element masks are first computed on the stack's top frames (see TokenIndex._elem_mask)
-_TRUNCATE_DEPTH = 3
 # at most this many new suffixes are checked against a configuration by running the
 # automaton over each (see TokenIndex._suffixes_valid); more are lexed per terminal state
 _RUN_SMALL = 32
@@ -1531,7 +1529,7 @@ class TokenIndex:
         """``(base, extra)``: the tokens one element allows, those of the bool array
         ``base`` (the tokens its terminal state reads whole, shared by every element of
         that state) and the token ids ``extra`` (None when none). Computed first on the
-        element's stack truncated to its top frames (see Automaton.truncate), which
+        element's stack cut under its top frames (see Automaton.split), which
         settles most tokens for every nesting depth below; only the rests of the tokens
         that reached the cut-off part are then checked against that part
         (:meth:`_readable`)."""
@@ -1543,8 +1541,8 @@ class TokenIndex:
         em = self._elem_masks.get(full)
         if em is not None:
             return em
-        short = A.truncate(ret, _TRUNCATE_DEPTH)
-        if short is ret:
+        short, below = A.split(ret)
+        if below is None:
             em, _, _ = self._compute_elem_mask(t, q, ret)
             self._elem_masks.put(full, em, em[0].nbytes + _nbytes(em[1]))
             return em
@@ -1557,7 +1555,7 @@ class TokenIndex:
             self._elem_masks.put(key, part, nb)
         em, hp, hr = part
         if hp is not None:
-            ok = self._readable(A.below(ret, _TRUNCATE_DEPTH), hr)
+            ok = self._readable(below, hr)
             if ok.any():
                 base, extra = em
                 more = self.va.ids[hp[ok]]
@@ -1608,7 +1606,7 @@ class TokenIndex:
 
     def _readable(self, st, s: np.ndarray) -> np.ndarray:
         """bool per suffix number of ``s``: whether the continuation of the stack ``st``
-        (exact, at any depth) reads it. Checked on ``st`` truncated to its top frames,
+        (exact, at any depth) reads it. Checked on the top frames of ``st`` (its split),
         whose continuations recur across stacks (and their checks are memoised), then
         the rests left where the cut-off part begins on that part, and so on down. The
         answers are memoised per stack (the elements of a configuration share the
@@ -1624,17 +1622,18 @@ class TokenIndex:
             ans = np.zeros(asked.size, dtype=bool)
             ans[keep] = read
             return ans
-        levels = []  # (stack, suffix numbers new there, their answers so far, maybe rests)
+        # (stack, suffix numbers new there, their answers so far, maybe rests and below)
+        levels = []
         while True:
             new = _unique(s[miss], len(sx.text))
-            short = A.truncate(st, _TRUNCATE_DEPTH)
+            short, below = A.split(st)
             res, holes = self._answers_on(self._cont(short), new, sx)
-            if short is st or not (res >= _VIA_RESTS).any():
+            if below is None or not (res >= _VIA_RESTS).any():
                 levels.append((st, new, res == _YES, None))
                 break
             at, rests = _spread(res, new, holes)
-            levels.append((st, new, res == _YES, (at, rests)))
-            st = A.below(st, _TRUNCATE_DEPTH)
+            levels.append((st, new, res == _YES, (at, rests, below)))
+            st = below
             s = rests[self._stack_firsts(st)[sx.first[rests]]]
             _, miss = self._answers_below(st, s)
             if not miss.any():
@@ -1642,8 +1641,8 @@ class TokenIndex:
         # up again: a suffix is read when its part or one of its rests below is
         for st, new, yes, maybe in reversed(levels):
             if maybe is not None:
-                at, rests = maybe
-                hit, _ = self._answers_below(A.below(st, _TRUNCATE_DEPTH), rests)
+                at, rests, below = maybe
+                hit, _ = self._answers_below(below, rests)
                 yes[at[hit]] = True
             self._remember_below(st, new, yes)
         ans, _ = self._answers_below(top, asked)
@@ -1675,13 +1674,13 @@ class TokenIndex:
             if e is not None and e[0] is st:
                 fb = e[1]
                 break
-            short = A.truncate(st, _TRUNCATE_DEPTH)
+            short, below = A.split(st)
             cont = self._cont(short)
             chain.append((st, self._first_bytes_of(cont), self._holes_of(cont)))
-            if short is st:
+            if below is None:
                 fb = None
                 break
-            st = A.below(st, _TRUNCATE_DEPTH)
+            st = below
         for st, known, bits in reversed(chain):
             if bits and fb is not None:
                 fb = known | (self._hole_bytes(bits) & fb)
@@ -1797,8 +1796,13 @@ class TokenIndex:
         ha: list = []  # rests where the cut-off part may begin: index into new, rest
         hr: list = []
         exiting = []  # per element: the suffixes it ends inside, their rests to check
-        for t, q, dfa, fb, rets in self._groups_of(cont):
-            sel = fb[firsts]
+        groups, fbs = self._groups_of(cont)
+        # which group may begin which suffix: a continuation of many groups (the
+        # precedence levels of an expression) begins few of the suffixes asked
+        may = fbs[:, firsts]
+        for gi in np.flatnonzero(may.any(axis=1)).tolist():
+            t, q, dfa, rets = groups[gi]
+            sel = may[gi]
             sel &= ~ok
             idx = np.flatnonzero(sel)
             if not idx.size:
@@ -1874,23 +1878,23 @@ class TokenIndex:
         A = self.automaton
         plain, cut = [], []
         for r in rets:
-            short = A.truncate(r, _TRUNCATE_DEPTH)
-            if short is r:
+            short, below = A.split(r)
+            if below is None:
                 plain.append(r)
             else:
-                cut.append((r, short))
+                cut.append((short, below))
         if plain:
             # a rest is readable after the terminal when one of the continuations reads
             # it: check it once against their union
             res, h2 = self._suffixes_valid(self._cont_of(tuple(plain)), rest, sx)
             _record(res, h2, rest, at, ok, ha, hr)
-        for r, short in cut:
+        for short, below in cut:
             res, h2 = self._suffixes_valid(self._cont(short), rest, sx)
             ok[at[res == _YES]] = True
             if not (res >= _VIA_RESTS).any():
                 continue
             k, rr = _spread(res, rest, h2)
-            res, h2 = self._suffixes_valid(self._cont(A.below(r, _TRUNCATE_DEPTH)), rr, sx)
+            res, h2 = self._suffixes_valid(self._cont(below), rr, sx)
             _record(res, h2, rr, at[k], ok, ha, hr)
 
     def _suffix_lex_of(self, t: int, q: int, n: int) -> tuple:
@@ -1905,9 +1909,9 @@ class TokenIndex:
             self._suffix_lex.put(key, m, n + 1000 + 150 * len(m[1]))
         return m[0], m[1]
 
-    def _groups_of(self, cont: frozenset) -> list:
-        """The elements of ``cont`` grouped by (terminal, DFA state): ``(t, q, dfa, first
-        bytes as a bool array, the stacks)``."""
+    def _groups_of(self, cont: frozenset) -> tuple:
+        """The elements of ``cont`` grouped by (terminal, DFA state): ``([(t, q, dfa, the
+        stacks)], bool[groups, 256] the first bytes of each group)``."""
         g = self._groups.get(cont)
         if g is None:
             by: dict = {}
@@ -1916,16 +1920,18 @@ class TokenIndex:
                     by.setdefault((t, q), []).append(ret)
             dfas = self.automaton.dfas
             fbs = self._state_firsts
-            g = []
-            for (t, q), rets in by.items():
+            groups = []
+            firsts = np.zeros((len(by), 256), dtype=bool)
+            for i, ((t, q), rets) in enumerate(by.items()):
                 fb = fbs.get((t, q))
                 if fb is None:
                     fb = fbs[(t, q)] = dfas[t].first_bytes(q)
-                g.append((t, q, dfas[t], fb, tuple(rets)))
+                firsts[i] = fb
+                groups.append((t, q, dfas[t], tuple(rets)))
             if len(self._groups) > 20_000:
                 self._groups.clear()
                 fbs.clear()
-            self._groups[cont] = g
+            g = self._groups[cont] = (groups, firsts)
         return g
 
     def _cont(self, ret) -> frozenset:

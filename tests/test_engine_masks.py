@@ -21,6 +21,7 @@ from walks_for_tests import exit_set
 
 import structgen
 from structgen import assets
+from structgen.automata.grammar import Automaton
 from structgen.compiler import Compiled
 from structgen.testing import brute_force_mask, token_ids_for_text
 
@@ -97,18 +98,56 @@ def test_suffix_table_numbers_every_token_suffix(tokenizers):
             assert sx.text[sx.tail[i]] == b[o + 1 :]
 
 
-@pytest.mark.parametrize("depth", [None, 1])
+@pytest.mark.parametrize("gname", ["python_expr", "sql"])
+def test_stacks_are_cut_under_their_first_frame_not_nullable(gname):
+    """``Automaton.split`` keeps a stack's top frames down to the first one that is not
+    nullable (at most ``_MAX_KEPT``), on the opaque marker, and the part below is the rest
+    of the same stack: checked on every stack of every configuration along a sample."""
+    import structgen.automata.grammar as grammar_mod
+
+    a = Automaton(structgen.Grammar.builtin(gname).to_grammar())
+    text = (SAMPLES / f"{gname}_1.txt").read_bytes()
+
+    def frames(st):
+        out = []
+        while st is not None:
+            out.append(st[0])
+            st = st[1]
+        return out
+
+    config, seen, runs = a.initial(), 0, 0
+    for b in text:
+        config = a.step(config, b)
+        for _t, _q, st in config:
+            if st is None:
+                continue
+            top, below = a.split(st)
+            kept = frames(top)
+            nulls = [a.alg.exprs[f].nullable for f in kept[:-1]]
+            if below is None:
+                assert top is st and all(nulls)
+                continue
+            assert kept[-1] == a.opaque[0] and kept[:-1] + frames(below) == frames(st)
+            assert all(nulls[:-1]) and (not nulls[-1] or len(nulls) == grammar_mod._MAX_KEPT)
+            assert a.split(st) == (top, below)  # memoised, and the same objects
+            seen += 1
+            runs += len(kept) > 2
+    assert seen and runs  # stacks were cut, some under a run of nullable frames
+
+
+@pytest.mark.parametrize("kept", [None, 1])
 @pytest.mark.parametrize("gname", ["python_expr", "minic", "sql", "arithmetic"])
-def test_masks_equal_brute_force_along_nested_samples(tokenizers, gname, depth, monkeypatch):
-    """Sample texts nest deeper than the truncated stacks that element masks are first
-    computed on, so partial results shared across depths are checked here: the rests
-    of tokens handed down from one truncation to the part below it, under the guards
-    of longest match too. With ``depth`` 1, stacks are cut below their top frame, so
-    nearly every remainder is handed down, level by level."""
+def test_masks_equal_brute_force_along_nested_samples(tokenizers, gname, kept, monkeypatch):
+    """Sample texts nest deeper than the top frames of the stacks that element masks are
+    first computed on, so partial results shared across depths are checked here: the
+    rests of tokens handed down from one cut to the part below it, under the guards of
+    longest match too. With ``kept`` 1, stacks are cut below their top frame even where
+    it is nullable, so nearly every remainder is handed down, level by level."""
+    import structgen.automata.grammar as grammar_mod
     import structgen.index as index
 
     tok = tokenizers["smollm2"]
-    if depth is None:
+    if kept is None:
         if gname not in _COMPILED:
             _COMPILED[gname] = structgen.compile(
                 structgen.Grammar.builtin(gname),
@@ -117,12 +156,15 @@ def test_masks_equal_brute_force_along_nested_samples(tokenizers, gname, depth, 
             )
         compiled = _COMPILED[gname]
     else:
-        monkeypatch.setattr(index, "_TRUNCATE_DEPTH", depth)
+        monkeypatch.setattr(grammar_mod, "_MAX_KEPT", kept)
         base = structgen.compile(
             structgen.Grammar.builtin(gname), tok, vocab_size=assets.MODEL_VOCAB_SIZE["smollm2"]
         )
-        # an index of its own, with empty caches (compile() shares one per grammar)
-        fresh = index.TokenIndex(base.automaton, base.vocabulary, base.index.limits)
+        # an automaton and an index of their own, with empty caches (compile() shares
+        # them per grammar)
+        limits = base.index.limits
+        automaton = Automaton(structgen.Grammar.builtin(gname).to_grammar(), limits)
+        fresh = index.TokenIndex(automaton, base.vocabulary, limits)
         compiled = Compiled(base.spec, fresh)
     ids = _sample_ids(tok, gname)
     m = compiled.matcher()
@@ -327,7 +369,6 @@ def test_same_behaviour_pairs_states_that_read_alike():
     # ...but not where a DFA accepts apart from its terms: a nullable start copied so as
     # not to accept the empty text, or a view accepting in fewer states
     from structgen.automata.dfa import DFA
-    from structgen.automata.grammar import Automaton
 
     plain = _regex_dfa("(ab)*")
     nonempty = DFA(plain.root, nonempty=True)
@@ -389,7 +430,6 @@ def test_terminal_variants_are_built_at_compile(gname, monkeypatch):
     accepting states by the bytes that continue them, which builds its whole DFA) from
     compile on: reading a text builds them only for terminals restricted on the way."""
     from structgen.automata import grammar as grammar_mod
-    from structgen.automata.grammar import Automaton
 
     a = Automaton(structgen.Grammar.builtin(gname).to_grammar())
     terminals = a._rule_terminals()
@@ -484,22 +524,25 @@ def test_shared_walks_equal_their_own(tokenizers, name, gname, monkeypatch):
         assert exit_set(got) == exit_set(want), (q, maximal)
 
 
-@pytest.mark.parametrize("depth", [None, 1])
-def test_guard_restricts_what_the_cut_off_part_reads(tokenizers, depth, monkeypatch):
+@pytest.mark.parametrize("kept", [None, 1, 2])
+def test_guard_restricts_what_the_cut_off_part_reads(tokenizers, kept, monkeypatch):
     """Under longest match, ``A`` read as ``e`` may not be followed by ``l`` (``el`` would
-    continue it). Here the ``lf`` that would follow is expected below the stack's top
-    frames (all nullable), in the part that truncated stacks cut off: the token
-    ``self`` must stay masked while ``sel`` (``A`` read as ``el``) is allowed."""
+    continue it). Here, with ``kept`` frames at most on top of a cut, the ``lf`` that
+    would follow is expected below the stack's top frames (all nullable), in the part
+    that the cut leaves off: the token ``self`` must stay masked while ``sel`` (``A``
+    read as ``el``) is allowed."""
+    import structgen.automata.grammar as grammar_mod
     import structgen.index as index
 
-    if depth is not None:
-        monkeypatch.setattr(index, "_TRUNCATE_DEPTH", depth)
+    if kept is not None:
+        monkeypatch.setattr(grammar_mod, "_MAX_KEPT", kept)
     grammar = structgen.Grammar(
         'start: a "lf"\na: b "p"?\nb: c "q"?\nc: d "r"?\nd: "s" A?\nA: "e" | "el"\n'
     )
     tok = tokenizers["smollm2"]
     base = structgen.compile(grammar, tok, vocab_size=assets.MODEL_VOCAB_SIZE["smollm2"])
-    compiled = Compiled(base.spec, index.TokenIndex(base.automaton, base.vocabulary))
+    automaton = Automaton(grammar.to_grammar())
+    compiled = Compiled(base.spec, index.TokenIndex(automaton, base.vocabulary))
     vocab = compiled.vocabulary
     m = compiled.matcher()
     mask = m.mask()

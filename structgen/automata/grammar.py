@@ -55,13 +55,14 @@ from .dfa import DFA
 from .lower import TerminalLowering
 
 END = (-1, 0, None)
-# in the expansion of a truncated stack (see Automaton.truncate): "whatever the part of
+# in the expansion of a truncated stack (see Automaton.split): "whatever the part of
 # the stack that was cut off expects"; under a guard frame, (-2, the first bytes that
 # part may not read, None)
 UNKNOWN = (-2, 0, None)
 _EMPTY_CONFIG: frozenset = frozenset()
 _MAX_STEP_MEMO = 200_000
 _MAX_INTERNED_STACKS = 500_000
+_MAX_KEPT = 32  # the most frames Automaton.split keeps on top
 
 
 # ---- rule expressions over symbols (terminal ids >= 0, rule ids < 0) ------------------------
@@ -262,6 +263,7 @@ class Automaton:
         self._restrict_memo: dict = {}
         self._step_memo: dict = {}  # (configuration, byte) -> configuration
         self._expansions: dict[int, tuple] = {}  # id(stack) -> (stack, its expansion)
+        self._splits: dict[int, tuple] = {}  # id(stack) -> (stack, top part, part below)
         # stands for "the rest of the stack" in truncated stacks (a frame number no frame has)
         self.opaque: Stack = (-1, None, 0)
         self.final = self.stack(self.alg.eps, None)
@@ -660,7 +662,7 @@ class Automaton:
             t, q, s = e
             if t < 0:
                 # the cut-off part of a truncated stack is restricted too: the marker
-                # carries the bytes its rest may not begin with (see truncate)
+                # carries the bytes its rest may not begin with (see split)
                 out.add((t, q | forbid, s) if t == UNKNOWN[0] else e)
                 continue
             t2 = self._restricted_terminal(t, forbid)
@@ -719,6 +721,7 @@ class Automaton:
                 # only sharing is lost)
                 self._stacks.clear()
                 self._expansions.clear()
+                self._splits.clear()
             depth = 0 if parent is None else parent[2] + 1
             if depth > self.limits.max_stack_depth:
                 raise LimitError(
@@ -731,32 +734,45 @@ class Automaton:
         """The top frame of ``st`` (None for the opaque marker)."""
         return self.alg.exprs[st[0]] if st[0] >= 0 else None
 
-    def truncate(self, st: Stack, k: int) -> Stack:
-        """``st`` with everything below its top ``k`` frames replaced by an opaque marker
-        (``st`` itself when it is no deeper than that). Expanding the marker yields the
-        element :data:`UNKNOWN`, which reads nothing: a configuration computed on a
-        truncated stack is exact except where it holds ``UNKNOWN``, which stands for what
-        the cut-off part may add there. Under a guard frame (longest match) the element
-        is ``(UNKNOWN[0], forbidden first bytes, None)``: what the cut-off part may read
-        there, but for texts beginning with one of those bytes."""
-        if st[2] < k:
-            return st
-        frames = []
-        s = st
-        for _ in range(k):
-            frames.append(s[0])
-            s = s[1]
-        out = self.opaque
-        for f in reversed(frames):
-            out = self._stack(f, out)
-        return out
+    def split(self, st: Stack) -> tuple:
+        """``(top, below)``: ``st`` cut under its top frames, the frames above the cut on
+        an opaque marker (``top``) and the part cut off (``below``); ``(st, None)`` when
+        nothing is cut. The cut falls under the first frame that expanding does not pass
+        through (one that is not nullable), or under :data:`_MAX_KEPT` frames: a run of
+        nullable frames (the precedence levels of an expression that an operand has
+        completed) is kept whole, so the continuation of ``top`` reaches the cut-off
+        part only through what a frame that is not nullable reads after it.
 
-    def below(self, st: Stack, k: int) -> Stack:
-        """The part of ``st`` that ``truncate(st, k)`` cuts off: ``st`` without its top
-        ``k`` frames (``st`` must be deeper than that)."""
-        for _ in range(k):
-            st = st[1]
-        return st
+        Expanding the marker yields the element :data:`UNKNOWN`, which reads nothing: a
+        configuration computed on ``top`` is exact except where it holds ``UNKNOWN``,
+        which stands for what ``below`` may add there. Under a guard frame (longest
+        match) the element is ``(UNKNOWN[0], forbidden first bytes, None)``: what the
+        cut-off part may read there, but for texts beginning with one of those bytes."""
+        e = self._splits.get(id(st))
+        if e is not None and e[0] is st:
+            return e[1], e[2]
+        exprs = self.alg.exprs
+        frames: list | None = []
+        s = st
+        while len(frames) < _MAX_KEPT:
+            if s[2] == 0:  # the last frame: nothing to cut off
+                frames = None
+                break
+            f = s[0]
+            frames.append(f)
+            s = s[1]
+            if not exprs[f].nullable:
+                break
+        if frames is None:
+            top, s = st, None
+        else:
+            top = self.opaque
+            for f in reversed(frames):
+                top = self._stack(f, top)
+        if len(self._splits) >= _MAX_INTERNED_STACKS:
+            self._splits.clear()
+        self._splits[id(st)] = (st, top, s)
+        return top, s
 
     def _ret(self, rest: RExpr, parent: Stack | None) -> Stack:
         if rest.kind == R_EPS:
