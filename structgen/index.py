@@ -25,7 +25,7 @@ import weakref
 import numpy as np
 
 from .automata import terms as T
-from .automata.dfa import DFA, same_behaviour
+from .automata.dfa import DFA, bitmask, same_behaviour
 from .automata.grammar import END, UNKNOWN, Automaton, shared_dfa
 from .cache import BoundedCache
 from .limits import DEFAULT_LIMITS, Limits
@@ -926,11 +926,6 @@ def _walk_pairs(
     return pos[at], st[at]
 
 
-def _bitmask(member: np.ndarray) -> int:
-    """A bool[256] as a 256-bit mask."""
-    return int.from_bytes(np.packbits(member, bitorder="little").tobytes(), "little")
-
-
 def _walk_loops(
     dfa: DFA, q: int, row: np.ndarray, va: VocabArrays, skip, ins, exits, maximal
 ) -> tuple:
@@ -967,7 +962,7 @@ def _walk_loops(
             first = np.concatenate([first, live[live >= 0x80]])
         member = np.zeros(256, dtype=bool)
         member[first] = True
-        runs = va.runs(_bitmask(loop), chars)
+        runs = va.runs(bitmask(loop), chars)
         sel = va.starting_with(runs, member)
         stepped += _walk_runs(dfa, s1, va, runs, sel, skip, ins, exits, maximal)
         row[first] = 0
@@ -1428,7 +1423,7 @@ class TokenIndex:
         firsts = np.zeros(256, dtype=bool)
         for t in begun:
             firsts |= automaton.dfas[t].first_bytes(automaton.starts[t])
-        self._any_first = _bitmask(firsts)
+        self._any_first = bitmask(firsts)
         self.initial = self.state(automaton.initial())
         # every sequence starts here: its mask is part of compiling for the vocabulary
         self.mask(self.initial)

@@ -108,31 +108,66 @@ def test_stacks_are_cut_under_their_first_frame_not_nullable(gname):
     a = Automaton(structgen.Grammar.builtin(gname).to_grammar())
     text = (SAMPLES / f"{gname}_1.txt").read_bytes()
 
-    def frames(st):
+    def frames(s):
         out = []
-        while st is not None:
-            out.append(st[0])
-            st = st[1]
+        while s is not None:
+            out.append(s[0])
+            s = s[1]
         return out
 
     config, seen, runs = a.initial(), 0, 0
     for b in text:
         config = a.step(config, b)
-        for _t, _q, st in config:
-            if st is None:
+        for _t, _q, stack in config:
+            if stack is None:
                 continue
-            top, below = a.split(st)
+            top, below = a.split(stack)
             kept = frames(top)
             nulls = [a.alg.exprs[f].nullable for f in kept[:-1]]
             if below is None:
-                assert top is st and all(nulls)
+                assert top is stack and all(nulls)
                 continue
-            assert kept[-1] == a.opaque[0] and kept[:-1] + frames(below) == frames(st)
+            assert kept[-1] == a.opaque[0] and kept[:-1] + frames(below) == frames(stack)
             assert all(nulls[:-1]) and (not nulls[-1] or len(nulls) == grammar_mod._MAX_KEPT)
-            assert a.split(st) == (top, below)  # memoised, and the same objects
+            assert a.split(stack) == (top, below)  # memoised, and the same objects
             seen += 1
             runs += len(kept) > 2
     assert seen and runs  # stacks were cut, some under a run of nullable frames
+
+
+@pytest.mark.parametrize("gname", ["arithmetic", "python_expr", "sql"])
+def test_a_guard_that_no_first_byte_meets_leaves_the_terminal_itself(gname):
+    """A guard of longest match restricts what follows to texts that do not begin with a
+    byte continuing the terminal before it. Where no text of a terminal begins with one
+    (`+` after a number), the terminal itself follows, not a copy, so what is worked out
+    for its elements is shared with where no guard stands; where some does, a copy
+    whose first bytes are the terminal's but the forbidden ones (or none at all)."""
+    from structgen.automata.dfa import bitmask
+
+    a = Automaton(structgen.Grammar.builtin(gname).to_grammar())
+    kept = copies = 0
+    for forbid in list(a._guard_frames):
+        banned = np.array([forbid >> b & 1 for b in range(256)], dtype=bool)
+        for t in a.begun_terminals():
+            fb = a.dfas[t].first_bytes(a.starts[t])
+            got = a._restricted_terminal(t, forbid)
+            if not bitmask(fb) & forbid:
+                assert got == t
+                kept += 1
+            elif got is None:
+                assert not (fb & ~banned).any()
+            else:
+                assert got != t
+                assert (a.dfas[got].first_bytes(a.starts[got]) == (fb & ~banned)).all()
+                copies += 1
+    assert kept and copies
+    if gname == "arithmetic":
+        ops = {"PLUS", "MINUS", "STAR", "SLASH", "PERCENT"}
+
+        def after(text: bytes) -> set:
+            return {(t, q) for t, q, _ in a.run(a.initial(), text) if a.terminal_names[t] in ops}
+
+        assert after(b"3") == after(b"(3)") and len(after(b"3")) == len(ops)
 
 
 @pytest.mark.parametrize("kept", [None, 1])

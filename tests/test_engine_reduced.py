@@ -228,7 +228,7 @@ def test_runs_from_breaks_equal_runs_read_byte_by_byte(tokenizers, name, monkeyp
         pos = np.flatnonzero(member[va.col0])
         by_bytes = va._runs_by_bytes(member, pos)
         assert (real(member, pos) == by_bytes).all()
-        got = va.runs(index_mod._bitmask(member))
+        got = va.runs(index_mod.bitmask(member))
         assert (got[0] == pos).all() and (got[1] == by_bytes).all()
         at = {int(p): i for i, p in enumerate(pos)}
         for p in sample:

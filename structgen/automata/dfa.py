@@ -15,6 +15,11 @@ from ..limits import DEFAULT_LIMITS, Limits
 from . import terms as T
 
 
+def bitmask(member: np.ndarray) -> int:
+    """A bool[256] over byte values as a 256-bit mask (bit b for byte b)."""
+    return int.from_bytes(np.packbits(member, bitorder="little").tobytes(), "little")
+
+
 class DFA:
     """Lazy DFA for one terminal. ``table[s, b]`` is valid once ``built[s]``.
 

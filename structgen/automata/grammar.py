@@ -51,7 +51,7 @@ from ..errors import GrammarError, LimitError
 from ..ir import Alt, And, Bytes, Chars, Expr, Grammar, Not, Ref, Repeat, Seq, Text
 from ..limits import DEFAULT_LIMITS, Limits
 from . import terms as T
-from .dfa import DFA
+from .dfa import DFA, bitmask
 from .lower import TerminalLowering
 
 END = (-1, 0, None)
@@ -677,6 +677,12 @@ class Automaton:
         key = (t, forbid)
         if key in self._restricted:
             return self._restricted[key]
+        if not bitmask(self.dfas[t].first_bytes(self.starts[t])) & forbid:
+            # no text of t begins with a forbidden byte (nor is empty: terminals never
+            # are): t itself, so the elements after the guard, and what is worked out
+            # for them, are those where no guard stands
+            self._restricted[key] = t
+            return t
         base, keep = self._view_info.get(t, (t, None))
         allowed = T.ALL_BYTES & ~forbid
         term = T.conj(self.dfas[base].root, T.cat(T.byteset(allowed), T.TOP))
