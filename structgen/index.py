@@ -601,6 +601,19 @@ _SPLIT_MAX_STATES = 64
 _BLOCKS: dict = {}  # (term, limits) -> whether it is a block (see _block_dfa)
 
 
+def _has_factor(term: T.Term, x: T.Term) -> bool:
+    """Whether ``term``, or a member of it where it is an alternation, is a
+    concatenation with ``x`` among its factors."""
+    for m in term.a if term.kind == T.K_ALT else (term,):
+        while m.kind == T.K_CAT:
+            if m.a is x:
+                return True
+            m = m.b
+        if m is x:
+            return True
+    return False
+
+
 def _block_dfa(x: T.Term, limits: Limits) -> DFA | None:
     """The DFA of ``x`` when its language is prefix-free and some state of it loops on at
     least :data:`_SPLIT_LOOP_BYTES` byte values (a block comment's body), with at most
@@ -1380,6 +1393,8 @@ _RUN_SMALL = 32
 _VECTOR_LEX = 48
 # TokenIndex._walk_terminal_starts stops after this long (a grammar of many terminals)
 _START_WALKS_SECONDS = 0.1
+# a state that loops on at least this many byte values is a body (see _body_states)
+_BODY_BYTES = 64
 # answers of TokenIndex._suffixes_valid: not read; read; not read, but the cut-off part
 # of a truncated stack may read rests of it (recorded), or the whole of it (not recorded)
 _NO, _YES, _VIA_RESTS, _VIA_SELF = 0, 1, 2, 3
@@ -1432,17 +1447,50 @@ class TokenIndex:
 
     def _walk_terminal_starts(self, begun: list[int]) -> None:
         """Walk the vocabulary through every terminal the rules begin (``begun``), from its
-        start state (a longest-match variant's walk is its terminal's, filtered), for at most
-        :data:`_START_WALKS_SECONDS`: part of compiling for the vocabulary. Identifiers,
-        keywords, numbers and strings are begun within a text's first tokens, and each walk
-        (up to 10 ms for an identifier that excludes keywords) would otherwise fall inside
-        one step; the masks are the same either way."""
+        start state (a longest-match variant's walk is its terminal's, filtered), then
+        through their bodies (see :meth:`_body_states`), for at most
+        :data:`_START_WALKS_SECONDS` in all: part of compiling for the vocabulary.
+        Identifiers, keywords, numbers and strings are begun within a text's first
+        tokens, and each walk (up to 10 ms for an identifier that excludes keywords; 4-6 ms
+        for a string's or a comment's body, which most tokens go through) would
+        otherwise fall inside one step; the masks are the same either way."""
         A = self.automaton
         t0 = time.perf_counter()
         for t in begun:
             lex_info(A.dfas[t], A.starts[t], self.va, maximal=True)
             if time.perf_counter() - t0 > _START_WALKS_SECONDS:
-                break
+                return
+        for dfa, q, maximal in self._body_states(begun):
+            lex_info(dfa, q, self.va, exits=True, maximal=maximal)
+            if time.perf_counter() - t0 > _START_WALKS_SECONDS:
+                return
+
+    def _body_states(self, begun: list[int]) -> list:
+        """``(DFA, state, maximal)`` for the bodies of the terminals ``begun``: states that
+        loop on at least :data:`_BODY_BYTES` byte values (a string's body, a comment's).
+        Inside a comment of a folded ``%ignore`` prefix, every terminal has its own copy
+        of the body, so only the walk they share is listed (the comment's own DFA, see
+        :func:`_split_of`); a body that no split shares (a line comment's, which ends
+        with a newline after a body that may be empty) is left to the step that enters
+        it, or there would be one per terminal."""
+        A = self.automaton
+        prefix = A.ignore_prefix
+        out, blocks = [], set()
+        for t in begun:
+            dfa = A.dfas[t]
+            if getattr(dfa, "derived", None) is not None:
+                continue  # (a view's walks are its terminal's, filtered)
+            for q in range(1, len(dfa)):
+                if not dfa.complete[q] or np.count_nonzero(dfa.table[q] == q) < _BODY_BYTES:
+                    continue
+                split = _split_of(dfa, q)
+                if split is not None:
+                    if split[0] not in blocks:
+                        blocks.add(split[0])
+                        out.append((split[0], split[0].start, False))
+                elif prefix is None or not _has_factor(dfa.terms[q], prefix):
+                    out.append((dfa, q, True))
+        return out
 
     def cache_bytes(self) -> int:
         """Bytes held by this index's masks and memos (the larger caches; each is bounded

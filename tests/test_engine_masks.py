@@ -735,3 +735,36 @@ def test_rests_no_terminal_begins_with_are_not_handed_below(tokenizers, name, mo
     assert firsts[handed].all(), sorted({chr(b) for b in handed if not firsts[b]})
     # (tokens that close a bracket and go on with a semicolon exist: the rests were there)
     assert sum(1 for b in compiled.vocabulary.tokens if b and b[:1] in b")]" and b";" in b) > 1
+
+
+@pytest.mark.parametrize("gname", ["json", "minic"])
+def test_compiling_walks_the_bodies_of_strings_and_comments(tokenizers, gname):
+    """Compiling for a vocabulary walks it through the states that loop on most bytes (a
+    string's body, a comment's), which most tokens go through: once for a comment of the
+    folded ``%ignore`` prefix (the walk every terminal's copy of it shares), never per
+    terminal's copy."""
+    import structgen.index as index_mod
+
+    tok = tokenizers["llama3"]
+    compiled = structgen.compile(
+        structgen.Grammar.builtin(gname), tok, vocab_size=assets.MODEL_VOCAB_SIZE["llama3"]
+    )
+    A = compiled.index.automaton
+    begun = A.begun_terminals()
+    ix = index_mod.TokenIndex(A, compiled.vocabulary)
+    bodies = ix._body_states(begun)
+    va = ix.va
+    for dfa, q, maximal in bodies:
+        assert np.count_nonzero(dfa.table[q] == q) >= index_mod._BODY_BYTES
+        assert va.lexcache.get((dfa, va.lexkey(dfa, q)[0], maximal)) is not None
+    names = {A.terminal_names[A.dfas.index(d)] for d, _, _ in bodies if d in A.dfas}
+    assert "STRING" in names
+    shared = [d for d, _, _ in bodies if d not in A.dfas]
+    if gname == "minic":
+        # the block comment's own DFA, once; no terminal's copy of the prefix
+        assert len(shared) == len({id(d) for d in shared}) >= 1
+        for d, q, _ in bodies:
+            if d in A.dfas:
+                assert not index_mod._has_factor(d.terms[q], A.ignore_prefix)
+    else:  # (whitespace only is folded in front of JSON's terminals)
+        assert not shared

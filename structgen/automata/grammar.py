@@ -581,6 +581,11 @@ class Automaton:
                 todo.append(e.item)
         return out
 
+    @property
+    def ignore_prefix(self) -> T.Term | None:
+        """The ``%ignore`` text folded in front of every terminal (a term), or None."""
+        return self._ignore_prefix
+
     def begun_terminals(self) -> list[int]:
         """The terminal ids elements begin with: those the rules, the ignored terminals
         and the trail begin, or under longest match their variants."""
