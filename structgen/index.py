@@ -1425,6 +1425,7 @@ class TokenIndex:
         self._suffix_lex = BoundedCache(limits.max_cache_bytes // 4)
         self._conts: dict = {}  # stack -> its continuation configuration
         self._groups: dict = {}  # configuration -> its elements by (terminal, state)
+        self._groups_bytes = 0  # (their first-byte matrices)
         self._state_firsts: dict = {}  # (terminal, state) -> its first bytes
         self._mask_bytes = 0
         self._first_bytes: dict[frozenset, np.ndarray] = {}
@@ -1502,6 +1503,7 @@ class TokenIndex:
             + self._suffix_lex.nbytes
             + self._below_memo.nbytes
             + self._packed.nbytes
+            + self._groups_bytes
         )
 
     def state(self, config: frozenset) -> State:
@@ -1971,9 +1973,11 @@ class TokenIndex:
                     fb = fbs[(t, q)] = dfas[t].first_bytes(q)
                 firsts[i] = fb
                 groups.append((t, q, dfas[t], tuple(rets)))
-            if len(self._groups) > 20_000:
+            self._groups_bytes += firsts.nbytes
+            if len(self._groups) > 20_000 or self._groups_bytes > self.limits.max_cache_bytes // 16:
                 self._groups.clear()
                 fbs.clear()
+                self._groups_bytes = firsts.nbytes
             g = self._groups[cont] = (groups, firsts)
         return g
 

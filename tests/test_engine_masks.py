@@ -768,3 +768,30 @@ def test_compiling_walks_the_bodies_of_strings_and_comments(tokenizers, gname):
                 assert not index_mod._has_factor(d.terms[q], A.ignore_prefix)
     else:  # (whitespace only is folded in front of JSON's terminals)
         assert not shared
+
+
+def test_continuation_groups_are_bounded_in_bytes(tokenizers, monkeypatch):
+    """The elements of a continuation are kept grouped by terminal state with a matrix of
+    their first bytes (256 bytes a group): those matrices are bounded in bytes together
+    (a sixteenth of ``Limits.max_cache_bytes``), and masks stay exact as they are let go."""
+    import structgen.index as index_mod
+    from structgen.limits import Limits
+
+    tok = tokenizers["smollm2"]
+    base = structgen.compile(
+        structgen.Grammar.builtin("python_expr"), tok, vocab_size=assets.MODEL_VOCAB_SIZE["smollm2"]
+    )
+    limits = Limits(max_cache_bytes=1 << 20)
+    ix = index_mod.TokenIndex(base.automaton, base.vocabulary, limits)
+    compiled = Compiled(base.spec, ix)
+    m = compiled.matcher()
+    peak = 0
+    for i, t in enumerate(_sample_ids(tok, "python_expr")):
+        if i % 8 == 0:
+            _assert_exact(compiled, m.mask(), m.state.config, i)
+        m.mask()
+        peak = max(peak, ix._groups_bytes)
+        widest = max((g[1].nbytes for g in ix._groups.values()), default=0)
+        assert ix._groups_bytes <= limits.max_cache_bytes // 16 + widest
+        assert m.advance(t)
+    assert peak > limits.max_cache_bytes // 32  # the bound was approached
