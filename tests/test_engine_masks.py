@@ -795,3 +795,56 @@ def test_continuation_groups_are_bounded_in_bytes(tokenizers, monkeypatch):
         assert ix._groups_bytes <= limits.max_cache_bytes // 16 + widest
         assert m.advance(t)
     assert peak > limits.max_cache_bytes // 32  # the bound was approached
+
+
+@pytest.mark.parametrize("gname", ["arithmetic", "minic", "sql", "python_expr"])
+def test_element_masks_on_a_frame_not_nullable_are_made_when_compiling(
+    tokenizers, gname, monkeypatch
+):
+    """An element whose stack is cut within the frames its own beginning pushed, under
+    one that is not nullable (an operator and its operand), has the same top part, and
+    so the same partial mask, whatever stack it was begun on: ``Automaton.cut_begins``
+    lists every such element (all those met expanding the stacks along the samples) and
+    compiling for a vocabulary computes their masks."""
+    import structgen.index as index_mod
+
+    monkeypatch.setattr(index_mod, "_START_WALKS_SECONDS", 60.0)
+    tok = tokenizers["smollm2"]
+    base = structgen.compile(
+        structgen.Grammar.builtin(gname), tok, vocab_size=assets.MODEL_VOCAB_SIZE["smollm2"]
+    )
+    A = Automaton(structgen.Grammar.builtin(gname).to_grammar(), base.index.limits)
+    listed = set(A.cut_begins())
+    ix = index_mod.TokenIndex(A, base.vocabulary, base.index.limits)
+    for t, q, top in listed:
+        assert ix._elem_masks.get((t, ix.va.lexkey(A.dfas[t], q)[0], top)) is not None
+    met = 0
+    for path in sorted(SAMPLES.glob(f"{gname}_*.txt"))[:2]:
+        config = A.initial()
+        for b in path.read_bytes():
+            config = A.step(config, b)
+            for stack in {ret for t, _q, ret in config if t >= 0}:
+                tails = set()
+                s = stack
+                while s is not None:
+                    tails.add(id(s))
+                    s = s[1]
+                begun = A.expand(stack)
+                # (terminals restricted by the guard of the one before: copies)
+                copies = {r for (t0, _f), r in A._restricted.items() if r not in (None, t0)}
+                for t, q, ret in begun:
+                    if t < 0 or t in copies:
+                        continue
+                    pushed, s = 0, ret
+                    while s is not None and id(s) not in tails:  # the frames it pushed
+                        pushed, s = pushed + 1, s[1]
+                    top, below = A.split(ret)
+                    if below is None:
+                        continue
+                    kept, s = 0, top
+                    while s[0] >= 0:
+                        kept, s = kept + 1, s[1]
+                    if kept <= pushed:
+                        assert (t, q, top) in listed, (path.name, A.terminal_names[t])
+                        met += 1
+    assert met

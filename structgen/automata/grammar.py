@@ -863,6 +863,37 @@ class Automaton:
             raise LimitError(f"more than Limits.max_stacks={self.limits.max_stacks} live parses")
         return frozenset(out)
 
+    def cut_begins(self) -> list:
+        """The elements the rules begin whose stack :meth:`split` cuts within the frames
+        the beginning pushed, under one that is not nullable (an operator and its
+        operand, ``(`` and what it opens): ``(terminal id, start state, top)``, ``top``
+        the part above the cut, on the opaque marker. Such an element has the same top
+        whatever stack it was begun on. Found by expanding every frame the rules reach
+        on the opaque marker."""
+        firsts, bodies = self.alg.firsts, self.bodies
+        seen: set = set()
+        frames = []
+        todo = [self.frame(self.root)]
+        while todo:
+            frame = todo.pop()
+            if frame.idx in seen:
+                continue
+            seen.add(frame.idx)
+            frames.append(frame)
+            for sym, rest in firsts(frame):
+                if sym < 0 and bodies[-1 - sym] is not None:
+                    todo.append(bodies[-1 - sym])
+                if rest.kind != R_EPS:
+                    todo.append(rest)
+        out: set = set()
+        for frame in frames:
+            for t, q, ret in self.expand(self.stack(frame, self.opaque)):
+                if t >= 0:
+                    top, below = self.split(ret)
+                    if below is not None:
+                        out.add((t, q, top))
+        return sorted(out, key=lambda e: (e[0], e[2][0], e[2][2]))
+
     def initial(self) -> frozenset:
         return self._initial
 
