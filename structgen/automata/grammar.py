@@ -868,25 +868,28 @@ class Automaton:
         the beginning pushed, under one that is not nullable (an operator and its
         operand, ``(`` and what it opens): ``(terminal id, start state, top)``, ``top``
         the part above the cut, on the opaque marker. Such an element has the same top
-        whatever stack it was begun on. Found by expanding every frame the rules reach
-        on the opaque marker."""
+        whatever stack it was begun on. Found by expanding, on the opaque marker, every
+        frame a stack may hold: the residuals the rules reach (a rule's body is walked
+        for the residuals in it, but no stack holds it: what it begins, the frames that
+        enter it begin too)."""
         firsts, bodies = self.alg.firsts, self.bodies
         seen: set = set()
-        frames = []
-        todo = [self.frame(self.root)]
+        frames: dict = {}  # frame number -> the frame, for those a stack may hold
+        todo = [(self.frame(self.root), True)]
         while todo:
-            frame = todo.pop()
+            frame, held = todo.pop()
+            if held:
+                frames[frame.idx] = frame
             if frame.idx in seen:
                 continue
             seen.add(frame.idx)
-            frames.append(frame)
             for sym, rest in firsts(frame):
                 if sym < 0 and bodies[-1 - sym] is not None:
-                    todo.append(bodies[-1 - sym])
+                    todo.append((bodies[-1 - sym], False))
                 if rest.kind != R_EPS:
-                    todo.append(rest)
+                    todo.append((rest, True))
         out: set = set()
-        for frame in frames:
+        for frame in frames.values():
             for t, q, ret in self.expand(self.stack(frame, self.opaque)):
                 if t >= 0:
                     top, below = self.split(ret)
