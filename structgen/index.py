@@ -25,7 +25,7 @@ import weakref
 import numpy as np
 
 from .automata import terms as T
-from .automata.dfa import DFA, bitmask, same_behaviour
+from .automata.dfa import DFA, bitmask, merge_depth, same_behaviour
 from .automata.grammar import END, UNKNOWN, Automaton, shared_dfa
 from .cache import BoundedCache
 from .limits import DEFAULT_LIMITS, Limits
@@ -487,7 +487,11 @@ def lex_info(
     info = cache.get(key)
     if info is not None and (info.exits is not None or not exits):
         return info
-    if _source_of(dfa, q) is not None or _split_of(dfa, q) is not None:
+    if (
+        _source_of(dfa, q) is not None
+        or _split_of(dfa, q) is not None
+        or (exc is None and _merge_of(dfa, q) is not None)
+    ):
         # derived from another walk: cheaper than looking for a twin
         return _lex_info(dfa, q, va, exits, maximal, key, ck, exc)
     # a state of this or another terminal that behaves the same walks the same
@@ -519,6 +523,12 @@ def _lex_info(dfa: DFA, q: int, va: VocabArrays, exits, maximal, key, ck, exc) -
     split = _split_of(dfa, q)
     if split is not None:
         info = _split_walk(dfa, va, split, exits, maximal)
+        cache.put(key, info, info.nbytes)
+        return info
+    merge = _merge_of(dfa, q) if exc is None else None
+    if merge is not None:
+        b, depth = merge
+        info = _merged(dfa, q, va, lex_info(dfa, b, va, exits, maximal), depth)
         cache.put(key, info, info.nbytes)
         return info
     if exc is None:
@@ -706,25 +716,80 @@ def _derived(dfa: DFA, q: int, va: VocabArrays, base: LexInfo) -> LexInfo:
     for pos, off, first in base.exits:
         if not pos.size:
             continue
-        # the state at each exit, reading the exits' prefixes longest first: those still
-        # being read after j bytes are a prefix of this order
-        order = np.argsort(-off, kind="stable")
-        neg = -off[order]
-        at = va.starts[pos[order]]
-        st = np.full(pos.size, q, dtype=np.int64)
-        for j in range(-int(neg[0])):
-            k = int(np.searchsorted(neg, -j, side="left"))
-            s = st[:k]
-            if not dfa.built[s].all():
-                dfa.ensure(s)
-            st[:k] = dfa.table.reshape(-1).take(s * 256 + va.flat[at[:k] + j])
-        keep = np.empty(pos.size, dtype=bool)
-        keep[order] = dfa.accepting[st]
+        keep = dfa.accepting[_states_after(dfa, q, va, pos, off)]
         if keep.all():
             exits.append((pos, off, first))
         elif keep.any():
             exits.append((pos[keep], off[keep], first[keep]))
     return _lex_result(inside, tuple(exits))
+
+
+def _states_after(dfa: DFA, q: int, va: VocabArrays, pos: np.ndarray, off: np.ndarray):
+    """The state of ``dfa`` from ``q`` after reading the first ``off`` bytes of each token
+    at ``pos`` (sorted token arrays), none of them dying on the way."""
+    # reading the prefixes longest first: those still being read after j bytes are a
+    # prefix of this order
+    order = np.argsort(-off, kind="stable")
+    neg = -off[order]
+    at = va.starts[pos[order]]
+    st = np.full(pos.size, q, dtype=np.int64)
+    for j in range(-int(neg[0]) if pos.size else 0):
+        k = int(np.searchsorted(neg, -j, side="left"))
+        s = st[:k]
+        if not dfa.built[s].all():
+            dfa.ensure(s)
+        st[:k] = dfa.table.reshape(-1).take(s * 256 + va.flat[at[:k] + j])
+    out = np.empty(pos.size, dtype=np.int64)
+    out[order] = st
+    return out
+
+
+def _merge_of(dfa: DFA, q: int) -> tuple | None:
+    """``(b, depth)`` when ``dfa`` from ``q`` behaves as from ``b``, a body (a state that
+    loops on at least :data:`_BODY_BYTES` byte values), but that it may not accept
+    within the first ``depth`` bytes where ``b`` does (see
+    :func:`structgen.automata.dfa.merge_depth`): an identifier that excludes keywords,
+    part way into one (after ``i``, ``n``, ``no``). Its walk is then the body's, but for
+    the exits at most ``depth`` bytes in (see :func:`_merged`); ``b`` is the state most
+    of ``q``'s bytes lead to. None otherwise. Memoised per state."""
+    memo = dfa.__dict__.setdefault("_merges", {})
+    if q in memo:
+        return memo[q]
+    res = None
+    dfa.build(q)
+    row = dfa.table[q]
+    live = row[row != 0]
+    if live.size:
+        b = int(np.bincount(live).argmax())
+        if b != q:
+            dfa.build(b)
+            if np.count_nonzero(dfa.table[b] == b) >= _BODY_BYTES:
+                depth = merge_depth(dfa, q, b)
+                if depth is not None:
+                    res = (b, depth)
+    memo[q] = res
+    return res
+
+
+def _merged(dfa: DFA, q: int, va: VocabArrays, base: LexInfo, depth: int) -> LexInfo:
+    """``dfa``'s walk from ``q`` out of ``base``, the walk from the body ``b`` it behaves
+    as (see :func:`_merge_of`): the same tokens inside (the two die at the same byte) and
+    the same exits, but that those at most ``depth`` bytes in are kept only where ``q``
+    accepts there (read from ``q``)."""
+    if base.exits is None:
+        return _lex_result(base.inside, None)
+    exits = []
+    for pos, off, first in base.exits:
+        near = np.flatnonzero(off <= depth)
+        if near.size:
+            drop = near[~dfa.accepting[_states_after(dfa, q, va, pos[near], off[near])]]
+            if drop.size:
+                keep = np.ones(pos.size, dtype=bool)
+                keep[drop] = False
+                pos, off, first = pos[keep], off[keep], first[keep]
+        if pos.size:
+            exits.append((pos, off, first))
+    return _lex_result(base.inside, tuple(exits))
 
 
 def _lex_result(inside: np.ndarray, exits: tuple) -> LexInfo:
@@ -1393,8 +1458,9 @@ _RUN_SMALL = 32
 _VECTOR_LEX = 48
 # TokenIndex._walk_terminal_starts stops after this long (a grammar of many terminals)
 _START_WALKS_SECONDS = 0.1
-# a state that loops on at least this many byte values is a body (see _body_states)
-_BODY_BYTES = 64
+# a state that loops on at least this many byte values is a body (see _body_states): a
+# string's, a comment's, an identifier's (63 bytes: letters, digits and the underscore)
+_BODY_BYTES = 60
 # answers of TokenIndex._suffixes_valid: not read; read; not read, but the cut-off part
 # of a truncated stack may read rests of it (recorded), or the whole of it (not recorded)
 _NO, _YES, _VIA_RESTS, _VIA_SELF = 0, 1, 2, 3

@@ -740,9 +740,9 @@ def test_rests_no_terminal_begins_with_are_not_handed_below(tokenizers, name, mo
 @pytest.mark.parametrize("gname", ["json", "minic"])
 def test_compiling_walks_the_bodies_of_strings_and_comments(tokenizers, gname):
     """Compiling for a vocabulary walks it through the states that loop on most bytes (a
-    string's body, a comment's), which most tokens go through: once for a comment of the
-    folded ``%ignore`` prefix (the walk every terminal's copy of it shares), never per
-    terminal's copy."""
+    string's body, a comment's, an identifier's), which most tokens go through: once for
+    a comment of the folded ``%ignore`` prefix (the walk every terminal's copy of it
+    shares), never per terminal's copy."""
     import structgen.index as index_mod
 
     tok = tokenizers["llama3"]
@@ -759,6 +759,8 @@ def test_compiling_walks_the_bodies_of_strings_and_comments(tokenizers, gname):
         assert va.lexcache.get((dfa, va.lexkey(dfa, q)[0], maximal)) is not None
     names = {A.terminal_names[A.dfas.index(d)] for d, _, _ in bodies if d in A.dfas}
     assert "STRING" in names
+    if gname == "minic":
+        assert "NAME" in names  # (63 bytes: letters, digits and the underscore)
     shared = [d for d, _, _ in bodies if d not in A.dfas]
     if gname == "minic":
         # the block comment's own DFA, once; no terminal's copy of the prefix
@@ -768,6 +770,67 @@ def test_compiling_walks_the_bodies_of_strings_and_comments(tokenizers, gname):
                 assert not index_mod._has_factor(d.terms[q], A.ignore_prefix)
     else:  # (whitespace only is folded in front of JSON's terminals)
         assert not shared
+
+
+@pytest.mark.parametrize("gname", ["python_expr", "sql", "minic"])
+def test_identifiers_part_way_into_a_keyword_walk_as_their_body(tokenizers, gname, monkeypatch):
+    """An identifier that excludes keywords reads, part way into one (``i``, ``no``,
+    ``SEL``), as its body does but that it does not accept the keyword itself: its walk
+    is the body's, with the exits within the keyword's reach read again
+    (``structgen.index._merge_of``). Each such walk equals the state's own walk, every
+    token, with exits before a byte that continues the identifier left out or not; the
+    body itself and the start state are walked as they are."""
+    from structgen import index as index_mod
+    from structgen.cache import BoundedCache
+
+    tok = tokenizers["llama3"]
+    compiled = structgen.compile(
+        structgen.Grammar.builtin(gname), tok, vocab_size=assets.MODEL_VOCAB_SIZE["llama3"]
+    )
+    A = compiled.index.automaton
+    va = index_mod.vocab_arrays(compiled.vocabulary)
+    dfa = A.dfas[A.terminal_names.index("NAME")]
+    # the keywords: words of the terminals' names that NAME does not read whole
+    words = {v.encode() for n in A.terminal_names if n.isalpha() for v in (n, n.lower(), n.title())}
+    keywords = sorted(w for w in words if dfa.run(w) and not dfa.acc[dfa.run(w)])
+    body = dfa.run(b"xyz")
+    assert index_mod._merge_of(dfa, body) is None
+    assert index_mod._merge_of(dfa, dfa.start) is None  # (no digit first)
+    met = set()
+    for kw in keywords[:12]:
+        for n in range(1, len(kw) + 1):
+            q = dfa.run(kw[:n])
+            merge = index_mod._merge_of(dfa, q)
+            assert merge is not None and merge[0] == body, kw[:n]
+            assert not dfa.acc[q] or n < len(kw)  # (the keyword itself is no identifier)
+            if q in met:
+                continue
+            met.add(q)
+            for maximal in (False, True):
+                monkeypatch.setattr(va, "lexcache", BoundedCache(1 << 30))
+                got = index_mod.lex_info(dfa, q, va, True, maximal)
+                want = index_mod._lex_walk(dfa, q, va, None, True, False, maximal=maximal)
+                assert (got.inside == want.inside).all(), (kw[:n], maximal)
+                assert exit_set(got) == exit_set(want), (kw[:n], maximal)
+    assert len(met) >= 8, met
+
+
+def test_merge_depth_bounds_where_two_states_may_differ():
+    """``merge_depth(d, q, b)``: how many bytes in ``q`` may still accept less than ``b``
+    before the two behave the same; None where ``q`` accepts where ``b`` does not, or
+    where they differ on texts of every length."""
+    from structgen.automata.dfa import merge_depth
+
+    d = _regex_dfa("ab*|cb+|e(bb)*")
+    a, c, e = d.run(b"a"), d.run(b"c"), d.run(b"e")
+    assert merge_depth(d, a, a) == 0
+    assert merge_depth(d, c, a) == 0  # b+ accepts less than b*, at the start only
+    assert merge_depth(d, a, c) is None  # b* accepts where b+ does not
+    assert merge_depth(d, e, a) is None  # (bb)* differs from b* after every odd run
+    assert merge_depth(d, a, e) is None
+    kw = _regex_dfa("x[a-z]*|i(f[a-z]+|[a-eg-z][a-z]*)?")
+    assert merge_depth(kw, kw.run(b"i"), kw.run(b"x")) == 1  # all but "if"
+    assert merge_depth(kw, kw.run(b"if"), kw.run(b"x")) == 0
 
 
 def test_continuation_groups_are_bounded_in_bytes(tokenizers, monkeypatch):

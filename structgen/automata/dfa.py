@@ -356,3 +356,65 @@ def same_behaviour(a: DFA, p: int, b: DFA, q: int, limit: int = 64) -> bool:
                 seen.add(xy)
                 todo.append(xy)
     return True
+
+
+def merge_depth(d: DFA, q: int, b: int, limit: int = 64) -> int | None:
+    """How many bytes ``d`` from ``q`` may read before it behaves as from ``b``: along
+    every text the two die at the same byte, ``q`` accepts only at prefixes where ``b``
+    does, and after more bytes than the depth returned both are in states that behave
+    the same (the same state or the same language). An identifier that excludes
+    keywords, after ``i``, reads as the plain identifier's body does but for ``f``, ``n``
+    and ``s`` (``if``, ``in``, ``is``): depth 1. None when that is not shown within
+    ``limit`` pairs of states (or the pairs that differ form a cycle: no bound)."""
+    succ: dict = {}  # (x, y) -> pairs reached that still differ
+    todo = [(q, b)]
+    while todo:
+        xy = todo.pop()
+        if xy in succ:
+            continue
+        x, y = xy
+        if d.acc[x] and not d.acc[y]:
+            return None
+        d.build(x)
+        d.build(y)
+        rx, ry = d.table[x], d.table[y]
+        live = rx != 0
+        if not np.array_equal(live, ry != 0):
+            return None
+        nxt = []
+        pairs = np.unique(rx[live].astype(np.int64) << 32 | ry[live].astype(np.int64))
+        for pair in pairs.tolist():
+            x2, y2 = pair >> 32, pair & 0xFFFFFFFF
+            if x2 == y2:
+                continue
+            tx = _language_of(d, x2)
+            if tx is not None and tx is _language_of(d, y2):
+                continue  # (terms are interned: the same language)
+            nxt.append((x2, y2))
+        succ[xy] = nxt
+        if len(succ) > limit:
+            return None
+        todo.extend(nxt)
+    # the longest run of differing pairs from (q, b): the graph must have no cycle
+    depth: dict = {}
+    for start in succ:
+        if start in depth:
+            continue
+        stack = [(start, 0)]
+        on_path = {start}
+        while stack:
+            node, i = stack[-1]
+            kids = succ[node]
+            if i < len(kids):
+                stack[-1] = (node, i + 1)
+                kid = kids[i]
+                if kid in on_path:
+                    return None
+                if kid not in depth:
+                    on_path.add(kid)
+                    stack.append((kid, 0))
+                continue
+            depth[node] = max((depth[k] + 1 for k in kids), default=0)
+            on_path.discard(node)
+            stack.pop()
+    return depth[(q, b)]
