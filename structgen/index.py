@@ -459,8 +459,8 @@ def vocab_arrays(vocab, limits: Limits = DEFAULT_LIMITS) -> VocabArrays:
 class LexInfo:
     """What all tokens do from one DFA state: ``inside`` (bool mask over the vocabulary:
     consumed entirely without dying) and the *exits*: where the terminal may end before
-    byte ``j`` of a token, as a tuple of parts ``(positions into the sorted token arrays,
-    offsets j, the bytes at j)``; None when they were not asked for (nothing can follow
+    byte ``j`` of a token, as a tuple of one part ``(positions into the sorted token
+    arrays, offsets j, the bytes at j)`` or of none; None when they were not asked for (nothing can follow
     the terminal: recording them costs a third of some walks). Walked for a maximal
     match (terminals read as by longest match: the text after a terminal never begins
     with a byte that would continue it), the exits before a byte that continues the
@@ -793,6 +793,11 @@ def _merged(dfa: DFA, q: int, va: VocabArrays, base: LexInfo, depth: int) -> Lex
 
 
 def _lex_result(inside: np.ndarray, exits: tuple) -> LexInfo:
+    if exits is not None and len(exits) > 1:
+        # one part: a walk makes one per byte offset (a comment's exits, one per length
+        # of its text, come in a dozen), and every element of the terminal state filters
+        # them by the bytes its continuation may read
+        exits = (tuple(np.concatenate(x) for x in zip(*exits, strict=True)),)
     info = LexInfo()
     info.inside = inside
     info.exits = exits
@@ -1498,6 +1503,7 @@ class TokenIndex:
         self._hole_bits: dict[frozenset, int] = {}  # see _holes_of
         self._stack_fb: dict[int, tuple] = {}  # id(stack) -> (stack, first bytes)
         self._byte_masks: dict[int, np.ndarray] = {}
+        self._state_bits: dict = {}  # (terminal, state) -> its first bytes, a 256-bit mask
         # the bytes a text read anywhere in the grammar may begin with (those of every
         # terminal an element may begin): the cut-off part of a truncated stack reads
         # nothing that begins otherwise
@@ -2087,14 +2093,21 @@ class TokenIndex:
         return c
 
     def _first_bytes_of(self, config: frozenset) -> np.ndarray:
+        """bool[256]: the bytes some element of ``config`` may read first (shared: not to
+        be written to). The OR of each terminal state's bits, memoised per state."""
         fb = self._first_bytes.get(config)
         if fb is None:
-            fb = np.zeros(256, dtype=bool)
-            dfas = self.automaton.dfas
+            bits = 0
+            sb = self._state_bits
             for t, q, _ in config:
                 if t >= 0:
-                    fb |= dfas[t].first_bytes(q)
-            self._first_bytes[config] = fb
+                    b = sb.get((t, q))
+                    if b is None:
+                        if len(sb) > 100_000:
+                            sb.clear()
+                        b = sb[(t, q)] = bitmask(self.automaton.dfas[t].first_bytes(q))
+                    bits |= b
+            fb = self._first_bytes[config] = self._hole_bytes(bits)
         return fb
 
     def _holes_of(self, config: frozenset) -> int:
@@ -2113,9 +2126,12 @@ class TokenIndex:
         return h
 
     def _hole_bytes(self, bits: int) -> np.ndarray:
-        """:func:`terms.byte_members` of a byte mask, memoised."""
+        """:func:`terms.byte_members` of a byte mask, memoised (shared: not to be written
+        to)."""
         a = self._byte_masks.get(bits)
         if a is None:
+            if len(self._byte_masks) > 50_000:
+                self._byte_masks.clear()
             a = self._byte_masks[bits] = T.byte_members(bits)
         return a
 
