@@ -1512,6 +1512,12 @@ class TokenIndex:
         for t in begun:
             firsts |= automaton.dfas[t].first_bytes(automaton.starts[t])
         self._any_first = bitmask(firsts)
+        # the bytes the ignored text folded in front of every terminal may begin with
+        prefix = automaton.ignore_prefix
+        self._blank: frozenset = frozenset()
+        if prefix is not None:
+            d = shared_dfa(prefix, limits, nonempty=False)
+            self._blank = frozenset(np.flatnonzero(d.first_bytes(d.start)).tolist())
         self.initial = self.state(automaton.initial())
         # every sequence starts here: its mask is part of compiling for the vocabulary
         self.mask(self.initial)
@@ -1888,13 +1894,20 @@ class TokenIndex:
     def _run_code(self, cont: frozenset, sid: int, sx: SuffixTable, holes: dict) -> int:
         """:meth:`_suffixes_valid`'s answer for suffix ``sid``, read byte by byte through
         the automaton from ``cont``. Its rests begin where a configuration on the way
-        (the first included) held UNKNOWN allowing the next byte."""
+        (the first included) held UNKNOWN allowing the next byte. A run of the bytes
+        that the ignored text folded in front of every terminal begins with (the blanks
+        after a line comment) is read when one terminal state of ``cont`` reads it whole,
+        without the configurations on the way (new ones on every new stack); other
+        suffixes are seldom read whole, and share their first configurations."""
+        data = sx.text[sid]
+        if self._blank.issuperset(data) and self._one_reads(cont, data):
+            return _YES
         step = self.automaton.step
         holes_of = self._holes_of
         tail = sx.tail
         rests = []
         r = sid
-        for c in sx.text[sid]:
+        for c in data:
             if holes_of(cont) >> c & 1:
                 rests.append(r)
             cont = step(cont, c)
@@ -1907,6 +1920,29 @@ class TokenIndex:
                 return _VIA_RESTS
             r = tail[r]
         return _YES
+
+    def _one_reads(self, cont: frozenset, data: bytes) -> bool:
+        """Whether some element of ``cont`` reads all of ``data`` inside its terminal."""
+        dfas = self.automaton.dfas
+        bits = self._state_bits
+        first = data[0]
+        seen = set()
+        for t, q, _ in cont:
+            if t < 0 or (t, q) in seen:
+                continue
+            seen.add((t, q))
+            b = bits.get((t, q))
+            if b is None:
+                b = bits[(t, q)] = bitmask(dfas[t].first_bytes(q))
+            if b >> first & 1:
+                d = dfas[t]
+                for c in data:
+                    q = d.step(q, c)
+                    if not q:
+                        break
+                else:
+                    return True
+        return False
 
     def _walk_suffixes(
         self, cont: frozenset, new: np.ndarray, sx: SuffixTable, holes: dict

@@ -833,6 +833,37 @@ def test_merge_depth_bounds_where_two_states_may_differ():
     assert merge_depth(kw, kw.run(b"if"), kw.run(b"x")) == 0
 
 
+def test_a_run_of_blanks_is_read_by_one_terminal_state_only_where_it_reads_it(tokenizers):
+    """The blanks after a line comment (the bytes the folded ``%ignore`` prefix begins
+    with) are answered read, without stepping the automaton, where one terminal state of
+    the configuration reads them whole (``TokenIndex._one_reads``): never where the
+    automaton itself reads nothing of them, and along a SQL text with comments, masks
+    stay exact where the shortcut answers."""
+    from structgen.matcher import Matcher
+
+    tok = tokenizers["smollm2"]
+    compiled = structgen.compile(
+        structgen.Grammar.builtin("sql"), tok, vocab_size=assets.MODEL_VOCAB_SIZE["smollm2"]
+    )
+    index = compiled.index
+    A = index.automaton
+    assert index._blank == frozenset(b" \t\r\n")
+    text = "SELECT a -- the first\n, b FROM t -- all rows\n\nWHERE a > 1 -- done\n"
+    m = Matcher(index)
+    seen = {True: 0, False: 0}
+    for i, t in enumerate(token_ids_for_text(tok, text)):
+        mask = m.mask()
+        if i % 2 == 0:
+            _assert_exact(compiled, mask, m.state.config, i)
+        for config in [m.state.config] + [frozenset({e}) for e in m.state.config]:
+            for data in (b"\n", b"\n\n", b" \t\n", b"  "):
+                got = index._one_reads(config, data)
+                assert not got or A.run(config, data), (i, data)
+                seen[got] += 1
+        assert m.advance(t)
+    assert seen[True] and seen[False], seen
+
+
 def test_continuation_groups_are_bounded_in_bytes(tokenizers, monkeypatch):
     """The elements of a continuation are kept grouped by terminal state with a matrix of
     their first bytes (256 bytes a group): those matrices are bounded in bytes together
