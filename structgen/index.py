@@ -460,11 +460,11 @@ class LexInfo:
     """What all tokens do from one DFA state: ``inside`` (bool mask over the vocabulary:
     consumed entirely without dying) and the *exits*: where the terminal may end before
     byte ``j`` of a token, as a tuple of one part ``(positions into the sorted token
-    arrays, offsets j, the bytes at j)`` or of none; None when they were not asked for (nothing can follow
-    the terminal: recording them costs a third of some walks). Walked for a maximal
-    match (terminals read as by longest match: the text after a terminal never begins
-    with a byte that would continue it), the exits before a byte that continues the
-    terminal are left out."""
+    arrays, offsets j, the bytes at j)`` or of none; None when they were not asked for
+    (nothing can follow the terminal: recording them costs a third of some walks).
+    Walked for a maximal match (terminals read as by longest match: the text after a
+    terminal never begins with a byte that would continue it), the exits before a byte
+    that continues the terminal are left out."""
 
     __slots__ = ("inside", "exits", "nbytes")
 
@@ -1933,7 +1933,7 @@ class TokenIndex:
             seen.add((t, q))
             b = bits.get((t, q))
             if b is None:
-                b = bits[(t, q)] = bitmask(dfas[t].first_bytes(q))
+                b = self._bits_of(t, q)
             if b >> first & 1:
                 d = dfas[t]
                 for c in data:
@@ -2139,12 +2139,18 @@ class TokenIndex:
                 if t >= 0:
                     b = sb.get((t, q))
                     if b is None:
-                        if len(sb) > 100_000:
-                            sb.clear()
-                        b = sb[(t, q)] = bitmask(self.automaton.dfas[t].first_bytes(q))
+                        b = self._bits_of(t, q)
                     bits |= b
             fb = self._first_bytes[config] = self._hole_bytes(bits)
         return fb
+
+    def _bits_of(self, t: int, q: int) -> int:
+        """The first bytes of terminal ``t`` at state ``q``, a 256-bit mask, memoised."""
+        sb = self._state_bits
+        if len(sb) > 100_000:
+            sb.clear()
+        b = sb[(t, q)] = bitmask(self.automaton.dfas[t].first_bytes(q))
+        return b
 
     def _holes_of(self, config: frozenset) -> int:
         """The first bytes (a 256-bit mask) with which the cut-off part of a truncated
