@@ -326,6 +326,19 @@ def _language_of(d: DFA, s: int) -> T.Term | None:
     return t if d.by_term and d.ids.get(t) == s else None
 
 
+def _next_pairs(a: DFA, x: int, b: DFA, y: int) -> list | None:
+    """The distinct pairs of states ``a`` from ``x`` and ``b`` from ``y`` reach on one
+    byte, building both rows; None when one dies on a byte the other reads."""
+    a.build(x)
+    b.build(y)
+    ra, rb = a.table[x], b.table[y]
+    live = ra != 0
+    if not np.array_equal(live, rb != 0):
+        return None
+    pairs = np.unique(ra[live].astype(np.int64) << 32 | rb[live].astype(np.int64))
+    return [(pair >> 32, pair & 0xFFFFFFFF) for pair in pairs.tolist()]
+
+
 def same_behaviour(a: DFA, p: int, b: DFA, q: int, limit: int = 64) -> bool:
     """Whether ``a`` from state ``p`` and ``b`` from state ``q`` behave the same on every
     text: along it, both accept at the same prefixes and die at the same byte. Shown by
@@ -341,15 +354,10 @@ def same_behaviour(a: DFA, p: int, b: DFA, q: int, limit: int = 64) -> bool:
             continue  # (terms are interned: the same language)
         if a.acc[x] != b.acc[y]:
             return False
-        a.build(x)
-        b.build(y)
-        ra, rb = a.table[x], b.table[y]
-        live = ra != 0
-        if not np.array_equal(live, rb != 0):
+        pairs = _next_pairs(a, x, b, y)
+        if pairs is None:
             return False
-        pairs = np.unique(ra[live].astype(np.int64) << 32 | rb[live].astype(np.int64))
-        for pair in pairs.tolist():
-            xy = (pair >> 32, pair & 0xFFFFFFFF)
+        for xy in pairs:
             if xy not in seen and not (same and xy[0] == xy[1]):
                 if len(seen) >= limit:
                     return False
@@ -375,16 +383,11 @@ def merge_depth(d: DFA, q: int, b: int, limit: int = 64) -> int | None:
         x, y = xy
         if d.acc[x] and not d.acc[y]:
             return None
-        d.build(x)
-        d.build(y)
-        rx, ry = d.table[x], d.table[y]
-        live = rx != 0
-        if not np.array_equal(live, ry != 0):
+        pairs = _next_pairs(d, x, d, y)
+        if pairs is None:
             return None
         nxt = []
-        pairs = np.unique(rx[live].astype(np.int64) << 32 | ry[live].astype(np.int64))
-        for pair in pairs.tolist():
-            x2, y2 = pair >> 32, pair & 0xFFFFFFFF
+        for x2, y2 in pairs:
             if x2 == y2:
                 continue
             tx = _language_of(d, x2)
