@@ -1497,7 +1497,6 @@ class TokenIndex:
         self._conts: dict = {}  # stack -> its continuation configuration
         self._groups: dict = {}  # configuration -> its elements by (terminal, state)
         self._groups_bytes = 0  # (their first-byte matrices)
-        self._state_firsts: dict = {}  # (terminal, state) -> its first bytes
         self._mask_bytes = 0
         self._first_bytes: dict[frozenset, np.ndarray] = {}
         self._hole_bits: dict[frozenset, int] = {}  # see _holes_of
@@ -2088,19 +2087,18 @@ class TokenIndex:
                 if t >= 0:
                     by.setdefault((t, q), []).append(ret)
             dfas = self.automaton.dfas
-            fbs = self._state_firsts
+            sb = self._state_bits
             groups = []
             firsts = np.zeros((len(by), 256), dtype=bool)
             for i, ((t, q), rets) in enumerate(by.items()):
-                fb = fbs.get((t, q))
-                if fb is None:
-                    fb = fbs[(t, q)] = dfas[t].first_bytes(q)
-                firsts[i] = fb
+                b = sb.get((t, q))
+                if b is None:
+                    b = self._bits_of(t, q)
+                firsts[i] = self._hole_bytes(b)
                 groups.append((t, q, dfas[t], tuple(rets)))
             self._groups_bytes += firsts.nbytes
             if len(self._groups) > 20_000 or self._groups_bytes > self.limits.max_cache_bytes // 16:
                 self._groups.clear()
-                fbs.clear()
                 self._groups_bytes = firsts.nbytes
             g = self._groups[cont] = (groups, firsts)
         return g
