@@ -157,6 +157,7 @@ class VocabArrays:
         self.high_at = self._first_breaks(np.flatnonzero(self.flat >= 0x80))
         self.ill_formed = self._ill_formed_at()
         self._twins: dict[tuple, list] = {}
+        self._made_of: dict[frozenset, np.ndarray] = {}
 
     def twins_of(self, signature: tuple) -> list:
         """The walked ``(DFA, state, lexcache key)`` with this signature (whether a walk
@@ -168,6 +169,19 @@ class VocabArrays:
                 self._twins.clear()
             t = self._twins[signature] = []
         return t
+
+    def made_of(self, byteset: frozenset) -> np.ndarray:
+        """bool[size] by token id: the tokens whose bytes are all in ``byteset``
+        (memoised; a grammar's blanks: the tokens that are only spaces or tabs)."""
+        m = self._made_of.get(byteset)
+        if m is None:
+            inside = np.zeros(256, dtype=bool)
+            inside[list(byteset)] = True
+            others = np.bincount(self.token_at[~inside[self.flat]], minlength=len(self.ids))
+            m = np.zeros(self.size, dtype=bool)
+            m[self.ids[others == 0]] = True
+            self._made_of[byteset] = m
+        return m
 
     def runs(self, byteset: int, chars: bool = False) -> tuple:
         """``(positions, lengths, order, off)``: the tokens that begin with a byte of
@@ -1456,6 +1470,8 @@ class State:
 
 
 _MAX_NEXT = 4096
+# an element mask of at most this many tokens is set by its ids when masks are combined
+_FEW_TOKENS = 2048
 # at most this many new suffixes are checked against a configuration by running the
 # automaton over each (see TokenIndex._suffixes_valid); more are lexed per terminal state
 _RUN_SMALL = 32
@@ -1486,7 +1502,7 @@ class TokenIndex:
         self._states: dict[frozenset, State] = {}
         self._max_states = 200_000
         self._elem_masks = BoundedCache(limits.max_cache_bytes // 4)
-        # id(element mask) -> (weak reference to the mask, its packed bits)
+        # id(element mask) -> (weak reference to the mask, its parts: see _parts_of)
         self._packed = BoundedCache(limits.max_cache_bytes // 8)
         # continuation configuration -> (sorted suffix numbers, their answers, rests)
         self._rem_memo = BoundedCache(limits.max_cache_bytes // 8)
@@ -1517,6 +1533,13 @@ class TokenIndex:
         if prefix is not None:
             d = shared_dfa(prefix, limits, nonempty=False)
             self._blank = frozenset(np.flatnonzero(d.first_bytes(d.start)).tolist())
+        # the tokens made only of those bytes: part of most element masks (every terminal
+        # with the prefix folded in front reads them), set once per mask (see _parts_of)
+        self._blank_mask = self.va.made_of(self._blank) if self._blank else None
+        if self._blank_mask is not None:
+            self._blank_ids = np.flatnonzero(self._blank_mask)
+            if not self._blank_ids.size:
+                self._blank_mask = None
         self.initial = self.state(automaton.initial())
         # every sequence starts here: its mask is part of compiling for the vocabulary
         self.mask(self.initial)
@@ -1608,33 +1631,22 @@ class TokenIndex:
         if m is not None:
             return m
         # an element's tokens are those a terminal state reads whole (one array, shared by
-        # every element of that state) and a few more: OR the distinct arrays, then set
-        # the few
+        # every element of that state) and a few more, some of them shared by every stack
+        # with the same top frames: OR the distinct arrays, then set the few
         bases, extras = {}, {}
         for e in st.config:
             if e[0] >= 0:
-                base, extra = self._elem_mask(e)
+                base, extra, more = self._elem_mask(e)
                 bases[id(base)] = base
                 if extra is not None:
                     extras[id(extra)] = extra
+                if more is not None:
+                    extras[id(more)] = more
         eos = st.accepting and self.va.eos.size
         if len(bases) == 1 and not extras and not eos:
             m = next(iter(bases.values()))  # shared, never written to
         else:
-            if len(bases) <= 3:
-                m = np.zeros(self.size, dtype=bool)
-                for base in bases.values():
-                    m |= base
-            else:  # OR the packed bits: eight times fewer bytes per mask
-                acc = np.zeros((self.size + 7) // 8, dtype=np.uint8)
-                for base in bases.values():
-                    acc |= self._packed_of(base)
-                m = np.unpackbits(acc, count=self.size).view(bool)
-            if extras:
-                xs = list(extras.values())
-                m[np.concatenate(xs) if len(xs) > 1 else xs[0]] = True
-            if eos:
-                m[self.va.eos] = True
+            m = self._union(list(bases.values()), list(extras.values()), eos)
         if self._mask_bytes > self.limits.max_cache_bytes // 2:
             for other in self._states.values():
                 other._mask = None
@@ -1643,26 +1655,68 @@ class TokenIndex:
         self._mask_bytes += m.nbytes
         return m
 
-    def _packed_of(self, m: np.ndarray) -> np.ndarray:
-        """``np.packbits(m)`` for an element mask, memoised (least recently used first
-        out). The entry holds ``m`` weakly, an eighth of its bytes, so an element mask
-        the mask cache let go does not stay alive here; a dead reference (its id may
-        have been reused) is a miss."""
+    def _union(self, bases: list, extras: list, eos: bool) -> np.ndarray:
+        """A new bool[size]: the union of the element masks ``bases`` (distinct), the
+        token ids ``extras`` and, if ``eos``, the EOS ids. A base of few tokens is set by
+        its ids (and the blank tokens once for all, see :meth:`_parts_of`); only the
+        larger ones are ORed, as packed bits when there are more than three."""
+        dense, ids, blank = [], list(extras), False
+        for base in bases:
+            packed, few, b = self._parts_of(base)
+            if few is None:
+                dense.append((base, packed))
+            else:
+                ids.append(few)
+                blank = blank or b
+        if len(dense) > 3:  # eight times fewer bytes per mask
+            acc = dense[0][1].copy()
+            for _, packed in dense[1:]:
+                acc |= packed
+            m = np.unpackbits(acc, count=self.size).view(bool)
+        elif dense:
+            m = dense[0][0].copy()
+            for base, _ in dense[1:]:
+                m |= base
+        else:
+            m = np.zeros(self.size, dtype=bool)
+        if blank:
+            m |= self._blank_mask
+        if ids:
+            m[np.concatenate(ids) if len(ids) > 1 else ids[0]] = True
+        if eos:
+            m[self.va.eos] = True
+        return m
+
+    def _parts_of(self, m: np.ndarray) -> tuple:
+        """``(packed, ids, blank)`` for an element mask, memoised (least recently used
+        first out): a mask of many tokens as ``np.packbits(m)`` (``ids`` None); one of
+        few as its token ids, but for the blank tokens (see ``_blank_mask``) when it holds
+        them all (``blank``). The entry holds ``m`` weakly, so an element mask the mask
+        cache let go does not stay alive here; a dead reference (its id may have been
+        reused) is a miss."""
         p = self._packed.get(id(m))
         if p is not None and p[0]() is m:
             return p[1]
-        bits = np.packbits(m)
-        self._packed.put(id(m), (weakref.ref(m), bits), bits.nbytes + 120)
-        return bits
+        if np.count_nonzero(m) > _FEW_TOKENS:
+            parts = (np.packbits(m), None, False)
+        else:
+            w = self._blank_mask
+            blank = w is not None and bool(m[self._blank_ids].all())
+            parts = (None, np.flatnonzero(m & ~w if blank else m), blank)
+        self._packed.put(
+            id(m), (weakref.ref(m), parts), _nbytes(parts[0]) + _nbytes(parts[1]) + 150
+        )
+        return parts
 
     def _elem_mask(self, elem) -> tuple:
-        """``(base, extra)``: the tokens one element allows, those of the bool array
-        ``base`` (the tokens its terminal state reads whole, shared by every element of
-        that state) and the token ids ``extra`` (None when none). Computed first on the
-        element's stack cut under its top frames (see Automaton.split), which
-        settles most tokens for every nesting depth below; only the rests of the tokens
+        """``(base, extra, more)``: the tokens one element allows, those of the bool
+        array ``base`` (the tokens its terminal state reads whole, shared by every element
+        of that state) and the token ids ``extra`` and ``more`` (None when none).
+        Computed first on the element's stack cut under its top frames (see
+        Automaton.split), which settles most tokens for every nesting depth below
+        (``extra``, shared by every stack with that top); only the rests of the tokens
         that reached the cut-off part are then checked against that part
-        (:meth:`_readable`)."""
+        (:meth:`_readable`), which allows ``more``."""
         t, q, ret = elem
         A = self.automaton
         # the mask depends on q only through lex_info, hence through the lexkey
@@ -1673,17 +1727,18 @@ class TokenIndex:
             return em
         short, below = A.split(ret)
         if below is None:
-            em, _, _ = self._compute_elem_mask(t, q, ret)
-            self._elem_masks.put(full, em, em[0].nbytes + _nbytes(em[1]))
+            (base, extra), _, _ = self._compute_elem_mask(t, q, ret)
+            em = (base, extra, None)
+            self._elem_masks.put(full, em, base.nbytes + _nbytes(extra))
             return em
-        em, hp, hr = self._cut_elem_mask(t, q, short, ck)
+        (base, extra), hp, hr = self._cut_elem_mask(t, q, short, ck)
+        more = None
         if hp is not None:
             ok = self._readable(below, hr)
             if ok.any():
-                base, extra = em
                 more = self.va.ids[hp[ok]]
-                em = (base, more if extra is None else np.concatenate((extra, more)))
-        self._elem_masks.put(full, em, 64 + _nbytes(em[1]))
+        em = (base, extra, more)
+        self._elem_masks.put(full, em, 64 + _nbytes(more))
         return em
 
     def _cut_elem_mask(self, t: int, q: int, top, ck=None) -> tuple:

@@ -588,28 +588,83 @@ def test_guard_restricts_what_the_cut_off_part_reads(tokenizers, kept, monkeypat
     assert not compiled.automaton.matches(b"self") and compiled.automaton.matches(b"sellf")
 
 
-def test_packed_bits_are_never_those_of_another_mask(tokenizers):
-    """Packed element masks are memoised by the mask's id and hold it weakly: an entry
-    whose mask is gone (its id may now be another mask's) is not reused, and a state
-    of many elements gets the exact union."""
+def _from_parts(ix, parts):
+    packed, ids, blank = parts
+    if ids is None:
+        return np.unpackbits(packed, count=ix.size).view(bool)
+    m = ix._blank_mask.copy() if blank else np.zeros(ix.size, dtype=bool)
+    m[ids] = True
+    return m
+
+
+def _python_expr_index(tokenizers):
     import structgen.index as index
 
     base = structgen.compile(
-        structgen.Grammar.builtin("json"),
+        structgen.Grammar.builtin("python_expr"),
         tokenizers["smollm2"],
         vocab_size=assets.MODEL_VOCAB_SIZE["smollm2"],
     )
-    ix = index.TokenIndex(base.automaton, base.vocabulary)
+    return index.TokenIndex(base.automaton, base.vocabulary)
+
+
+def test_mask_parts_are_never_those_of_another_mask(tokenizers):
+    """The parts of element masks (packed bits, or token ids) are memoised by the mask's
+    id and hold it weakly: an entry whose mask is gone (its id may now be another mask's)
+    is not reused."""
+    ix = _python_expr_index(tokenizers)
     a = np.zeros(ix.size, dtype=bool)
     a[:5] = True
-    ix._packed_of(a)
+    ix._parts_of(a)
     b = np.zeros(ix.size, dtype=bool)
     b[7] = True
     # b under a's id, holding a's entry: as when a dies and b is given its address
     ix._packed.put(id(b), ix._packed.get(id(a)))
-    got = np.unpackbits(ix._packed_of(b), count=ix.size).view(bool)
-    assert np.array_equal(got, b)
-    assert np.array_equal(np.unpackbits(ix._packed_of(a), count=ix.size).view(bool), a)
+    assert np.array_equal(_from_parts(ix, ix._parts_of(b)), b)
+    assert np.array_equal(_from_parts(ix, ix._parts_of(a)), a)
+
+
+def test_masks_are_combined_exactly(tokenizers):
+    """A state's mask is the exact union of its element masks, whichever way each is
+    set: ORed (as packed bits past three), by its token ids, or by its ids but the blank
+    tokens' (spaces and tabs in python_expr), which it holds all of."""
+    import structgen.index as index
+
+    ix = _python_expr_index(tokenizers)
+    w = ix._blank_mask
+    assert w is not None and 10 < w.sum() < index._FEW_TOKENS
+    rng = np.random.default_rng(7)
+
+    def mask(n, blank=False):
+        m = np.zeros(ix.size, dtype=bool)
+        m[rng.choice(ix.size, n, replace=False)] = True
+        return m | w if blank else m
+
+    many = [mask(index._FEW_TOKENS + 1 + 100 * i) for i in range(5)]
+    few = [mask(30, blank=True) for _ in range(4)] + [mask(20) for _ in range(3)]
+    some_blank = mask(20)
+    some_blank[np.flatnonzero(w)[:3]] = True  # a few blank tokens only: set by ids
+    few.append(some_blank)
+    assert [ix._parts_of(m)[2] for m in few] == [True] * 4 + [False] * 4
+    assert all(ix._parts_of(m)[1] is None for m in many)
+    extras = [rng.choice(ix.size, 50), rng.choice(ix.size, 3)]
+    for n_many in range(len(many) + 1):
+        for chosen in (few, few[4:], few[:1], []):
+            bases = many[:n_many] + chosen
+            for xs in ([], extras):
+                for eos in (False, True):
+                    if not bases:
+                        continue
+                    want = np.zeros(ix.size, dtype=bool)
+                    for m in bases:
+                        want |= m
+                    for x in xs:
+                        want[x] = True
+                    if eos:
+                        want[ix.va.eos] = True
+                    got = ix._union(bases, xs, eos)
+                    assert np.array_equal(got, want), (n_many, len(chosen), len(xs), eos)
+                    assert all(got is not m for m in bases)
 
 
 @pytest.mark.parametrize("name", ["smollm2", "llama3"])
