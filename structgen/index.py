@@ -1514,7 +1514,9 @@ class TokenIndex:
         self._groups: dict = {}  # configuration -> its elements by (terminal, state)
         self._groups_bytes = 0  # (their first-byte matrices)
         self._mask_bytes = 0
-        self._first_bytes: dict[frozenset, np.ndarray] = {}
+        self._first_bits: dict[frozenset, int] = {}  # see _first_bits_of
+        # (id(walk), first bytes) -> (walk, positions, suffix numbers): see _exits_into
+        self._exits_memo = BoundedCache(limits.max_cache_bytes // 16)
         self._hole_bits: dict[frozenset, int] = {}  # see _holes_of
         self._stack_fb: dict[int, tuple] = {}  # id(stack) -> (stack, first bytes)
         self._byte_masks: dict[int, np.ndarray] = {}
@@ -1610,6 +1612,7 @@ class TokenIndex:
             + self._rem_memo.nbytes
             + self._suffix_lex.nbytes
             + self._below_memo.nbytes
+            + self._exits_memo.nbytes
             + self._packed.nbytes
             + self._groups_bytes
         )
@@ -1619,7 +1622,7 @@ class TokenIndex:
         if st is None:
             if len(self._states) >= self._max_states:
                 self._states.clear()
-                self._first_bytes.clear()
+                self._first_bits.clear()
             st = State(config)
             self._states[config] = st
         return st
@@ -1771,24 +1774,13 @@ class TokenIndex:
             return alone, None, None
         cont = self._cont(ret)
         # the bytes the configuration, or the cut-off part through it, may read first
-        need = self._first_bytes_of(cont)
-        bits = self._holes_of(cont)
-        if bits:
-            need = need | self._hole_bytes(bits)
-        if not need.any():
+        need = self._first_bits_of(cont) | self._holes_of(cont)
+        if not need:
+            return alone, None, None
+        p, s = self._exits_into(info, need)
+        if p is None:
             return alone, None, None
         sx = suffix_table(va)
-        ps, ss = [], []
-        for pos, off, first in info.exits:
-            sel = need[first]
-            if sel.any():
-                p = pos[sel]
-                ps.append(p)
-                ss.append(sx.sid[sx.start[p] + off[sel]])
-        if not ps:
-            return alone, None, None
-        p = np.concatenate(ps) if len(ps) > 1 else ps[0]
-        s = np.concatenate(ss) if len(ss) > 1 else ss[0]
         res, holes = self._answers_on(cont, s, sx)
         ok = res == _YES
         em = (info.inside, va.ids[p[ok]]) if ok.any() else alone
@@ -1796,6 +1788,33 @@ class TokenIndex:
             return em, None, None
         at, rests = _spread(res, s, holes)
         return em, p[at], rests
+
+    def _exits_into(self, info: LexInfo, need: int) -> tuple:
+        """``(positions, suffix numbers)`` of the exits of the walk ``info`` whose rest
+        begins with a byte of ``need`` (a 256-bit mask), or ``(None, None)``. Memoised:
+        the continuations of many stacks begin with the same bytes (those of the
+        operators after an operand), and an identifier's walk has tens of thousands of
+        exits."""
+        key = (id(info), need)
+        e = self._exits_memo.get(key)
+        if e is not None and e[0] is info:
+            return e[1], e[2]
+        sel_of = self._hole_bytes(need)
+        sx = suffix_table(self.va)
+        ps, ss = [], []
+        for pos, off, first in info.exits:
+            sel = sel_of[first]
+            if sel.any():
+                p = pos[sel]
+                ps.append(p)
+                ss.append(sx.sid[sx.start[p] + off[sel]])
+        if not ps:
+            p = s = None
+        else:
+            p = np.concatenate(ps) if len(ps) > 1 else ps[0]
+            s = np.concatenate(ss) if len(ss) > 1 else ss[0]
+        self._exits_memo.put(key, (info, p, s), 100 + _nbytes(p) + _nbytes(s))
+        return p, s
 
     def _readable(self, st, s: np.ndarray) -> np.ndarray:
         """bool per suffix number of ``s``: whether the continuation of the stack ``st``
@@ -2183,9 +2202,14 @@ class TokenIndex:
 
     def _first_bytes_of(self, config: frozenset) -> np.ndarray:
         """bool[256]: the bytes some element of ``config`` may read first (shared: not to
-        be written to). The OR of each terminal state's bits, memoised per state."""
-        fb = self._first_bytes.get(config)
-        if fb is None:
+        be written to)."""
+        return self._hole_bytes(self._first_bits_of(config))
+
+    def _first_bits_of(self, config: frozenset) -> int:
+        """The bytes some element of ``config`` may read first, a 256-bit mask: the OR of
+        each terminal state's, memoised per state and per configuration."""
+        bits = self._first_bits.get(config)
+        if bits is None:
             bits = 0
             sb = self._state_bits
             for t, q, _ in config:
@@ -2194,8 +2218,8 @@ class TokenIndex:
                     if b is None:
                         b = self._bits_of(t, q)
                     bits |= b
-            fb = self._first_bytes[config] = self._hole_bytes(bits)
-        return fb
+            self._first_bits[config] = bits
+        return bits
 
     def _bits_of(self, t: int, q: int) -> int:
         """The first bytes of terminal ``t`` at state ``q``, a 256-bit mask, memoised."""
