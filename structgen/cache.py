@@ -8,13 +8,20 @@ from typing import Any
 
 
 class BoundedCache:
-    def __init__(self, max_bytes: int, max_items: int | None = None):
+    """``max_bytes`` bounds the entries' bytes plus ``extra``: bytes their owner counts
+    for them together (arrays several entries share). ``on_evict(key, value)`` is called
+    for every entry let go (evicted, replaced or cleared)."""
+
+    def __init__(self, max_bytes: int, max_items: int | None = None, on_evict=None):
         self.max_bytes = max_bytes
         self.max_items = max_items
+        self.on_evict = on_evict
         self._d: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
         self.nbytes = 0
+        self.extra = 0
         self.hits = 0
         self.misses = 0
+        self.evictions = 0  # entries let go so far
 
     def get(self, key: Hashable, default=None):
         item = self._d.get(key)
@@ -28,20 +35,26 @@ class BoundedCache:
     def put(self, key: Hashable, value: Any, nbytes: int = 64) -> Any:
         old = self._d.pop(key, None)
         if old is not None:
-            self.nbytes -= old[1]
+            self._dropped(key, old)
         self._d[key] = (value, nbytes)
         self.nbytes += nbytes
         while self._d and (
-            self.nbytes > self.max_bytes
+            self.nbytes + self.extra > self.max_bytes
             or (self.max_items is not None and len(self._d) > self.max_items)
         ):
-            _, (_, n) = self._d.popitem(last=False)
-            self.nbytes -= n
+            self._dropped(*self._d.popitem(last=False))
         return value
 
+    def _dropped(self, key: Hashable, item: tuple) -> None:
+        self.nbytes -= item[1]
+        self.evictions += 1
+        if self.on_evict is not None:
+            self.on_evict(key, item[0])
+
     def clear(self) -> None:
-        self._d.clear()
-        self.nbytes = 0
+        items, self._d = self._d, OrderedDict()
+        for key, item in items.items():
+            self._dropped(key, item)
 
     def __len__(self) -> int:
         return len(self._d)

@@ -1501,7 +1501,16 @@ class TokenIndex:
         self.maximal = bool(getattr(automaton, "longest_match", False))
         self._states: dict[frozenset, State] = {}
         self._max_states = 200_000
-        self._elem_masks = BoundedCache(limits.max_cache_bytes // 4)
+        # (t, lexkey, stack) -> an element's mask (see _elem_mask). Its base, the tokens
+        # the terminal state reads whole, is the walk's own array, shared by every
+        # element in that state (tens of them): each distinct base is counted once, as
+        # long as an entry holds it (see _put_elem)
+        self._elem_masks = BoundedCache(
+            limits.max_cache_bytes // 4, max_items=200_000, on_evict=self._elem_dropped
+        )
+        self._elem_bases: dict[int, list] = {}  # id(base) -> [entries holding it, base]
+        self._elem_by_id: dict[int, tuple] = {}  # id(element) -> (element, its mask)
+        self._elem_by_id_ev = 0  # (_elem_masks.evictions when it was last cleared)
         # id(element mask) -> (weak reference to the mask, its parts: see _parts_of)
         self._packed = BoundedCache(limits.max_cache_bytes // 8)
         # continuation configuration -> (sorted suffix numbers, their answers, rests)
@@ -1609,6 +1618,7 @@ class TokenIndex:
         return (
             self._mask_bytes
             + self._elem_masks.nbytes
+            + self._elem_masks.extra
             + self._rem_memo.nbytes
             + self._suffix_lex.nbytes
             + self._below_memo.nbytes
@@ -1720,6 +1730,11 @@ class TokenIndex:
         (``extra``, shared by every stack with that top); only the rests of the tokens
         that reached the cut-off part are then checked against that part
         (:meth:`_readable`), which allows ``more``."""
+        # the same element (a tuple) is in many configurations: those that an expansion,
+        # memoised, brings in
+        e = self._elems_by_id().get(id(elem))
+        if e is not None and e[0] is elem:
+            return e[1]
         t, q, ret = elem
         A = self.automaton
         # the mask depends on q only through lex_info, hence through the lexkey
@@ -1727,12 +1742,14 @@ class TokenIndex:
         full = (t, ck, ret)
         em = self._elem_masks.get(full)
         if em is not None:
+            self._remember_elem(elem, em)
             return em
         short, below = A.split(ret)
         if below is None:
             (base, extra), _, _ = self._compute_elem_mask(t, q, ret)
             em = (base, extra, None)
-            self._elem_masks.put(full, em, base.nbytes + _nbytes(extra))
+            self._put_elem(full, em, base, 64 + _nbytes(extra))
+            self._remember_elem(elem, em)
             return em
         (base, extra), hp, hr = self._cut_elem_mask(t, q, short, ck)
         more = None
@@ -1741,8 +1758,50 @@ class TokenIndex:
             if ok.any():
                 more = self.va.ids[hp[ok]]
         em = (base, extra, more)
-        self._elem_masks.put(full, em, 64 + _nbytes(more))
+        self._put_elem(full, em, base, 64 + _nbytes(more))
+        self._remember_elem(elem, em)
         return em
+
+    def _put_elem(self, key, value, base: np.ndarray, nbytes: int) -> None:
+        """Keep an element's mask (or its top part's) in ``_elem_masks``: ``nbytes`` for
+        its own arrays, and its ``base`` counted once among all entries (the cache's
+        ``extra`` bytes) while some entry holds it."""
+        r = self._elem_bases.get(id(base))
+        if r is None:
+            self._elem_bases[id(base)] = [1, base]
+            self._elem_masks.extra += base.nbytes
+        else:
+            r[0] += 1
+        self._elem_masks.put(key, value, nbytes)
+
+    def _elem_dropped(self, key, value) -> None:
+        """``_elem_masks`` let an entry go: one entry fewer holds its base."""
+        base = value[0]
+        if isinstance(base, tuple):  # (a top part's: ((base, extra), positions, rests))
+            base = base[0]
+        r = self._elem_bases[id(base)]
+        r[0] -= 1
+        if not r[0]:
+            del self._elem_bases[id(base)]
+            self._elem_masks.extra -= base.nbytes
+
+    def _elems_by_id(self) -> dict:
+        """id(element) -> (element, its mask): :meth:`_elem_mask`'s answers by the
+        element's identity (an entry holds the element, so its id is not reused while
+        the entry lives), found without hashing its stack, which reads all of it. Every
+        answer kept here is one that ``_elem_masks`` holds (which bounds their bytes):
+        all are forgotten once it has dropped one."""
+        ev = self._elem_masks.evictions
+        if ev != self._elem_by_id_ev:
+            self._elem_by_id.clear()
+            self._elem_by_id_ev = ev
+        return self._elem_by_id
+
+    def _remember_elem(self, elem: tuple, em: tuple) -> None:
+        by_id = self._elems_by_id()
+        if len(by_id) >= 50_000:
+            by_id.clear()
+        by_id[id(elem)] = (elem, em)
 
     def _cut_elem_mask(self, t: int, q: int, top, ck=None) -> tuple:
         """:meth:`_compute_elem_mask` on ``top``, a stack cut under its top frames
@@ -1755,8 +1814,8 @@ class TokenIndex:
         if part is None:
             part = self._compute_elem_mask(t, q, top)
             em, hp, hr = part
-            nb = em[0].nbytes + _nbytes(em[1]) + _nbytes(hp) + _nbytes(hr)
-            self._elem_masks.put(key, part, nb)
+            nb = 64 + _nbytes(em[1]) + _nbytes(hp) + _nbytes(hr)
+            self._put_elem(key, part, em[0], nb)
         return part
 
     def _compute_elem_mask(self, t: int, q: int, ret) -> tuple:

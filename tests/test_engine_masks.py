@@ -946,6 +946,51 @@ def test_continuation_groups_are_bounded_in_bytes(tokenizers, monkeypatch):
     assert peak > limits.max_cache_bytes // 32  # the bound was approached
 
 
+def test_element_masks_found_by_identity_are_those_the_mask_cache_holds(tokenizers):
+    """An element's mask is also memoised by the element's identity (no hashing of its
+    stack): an entry whose element is gone (its id may now be another's) is not used,
+    and every mask held so is one the bounded mask cache holds (all are forgotten when
+    it drops one), while masks stay exact as the cache lets them go. The cache counts
+    each base (a walk's array, shared by the elements in that state) once."""
+    import structgen.index as index_mod
+    from structgen.limits import Limits
+
+    tok = tokenizers["smollm2"]
+    base = structgen.compile(
+        structgen.Grammar.builtin("python_expr"), tok, vocab_size=assets.MODEL_VOCAB_SIZE["smollm2"]
+    )
+    limits = Limits(max_cache_bytes=8 << 20)
+    ix = index_mod.TokenIndex(base.automaton, base.vocabulary, limits)
+    compiled = Compiled(base.spec, ix)
+    m = compiled.matcher()
+    found = 0
+    for i, t in enumerate(_sample_ids(tok, "python_expr")):
+        if i % 8 == 0:
+            _assert_exact(compiled, m.mask(), m.state.config, i)
+        m.mask()
+        held = {id(v) for v, _ in ix._elem_masks._d.values()}
+        by_id = ix._elems_by_id()
+        assert all(id(em) in held for _, em in by_id.values())
+        found += len(by_id)
+        # each base (a walk's array) counted once while an entry holds it
+        bases = {}
+        for v, _ in ix._elem_masks._d.values():
+            b = v[0][0] if isinstance(v[0], tuple) else v[0]
+            bases[id(b)] = b
+        assert ix._elem_masks.extra == sum(b.nbytes for b in bases.values())
+        assert ix._elem_masks.nbytes + ix._elem_masks.extra <= ix._elem_masks.max_bytes
+        assert m.advance(t)
+    assert ix._elem_masks.evictions > 0 and found > 0  # both ways were met
+    # an entry left under another element's id: as when an element dies and another is
+    # given its address
+    elems = [e for e in m.state.config if e[0] >= 0]
+    a, b = elems[0], (elems[0][0], elems[0][1], elems[0][2])  # equal, not the same
+    assert b is not a
+    want = ix._elem_mask(a)
+    ix._elem_by_id[id(b)] = (a, (np.zeros(ix.size, dtype=bool), None, None))
+    assert ix._elem_mask(b) is want
+
+
 @pytest.mark.parametrize("gname", ["arithmetic", "minic", "sql", "python_expr"])
 def test_element_masks_on_a_frame_not_nullable_are_made_when_compiling(
     tokenizers, gname, monkeypatch
