@@ -173,3 +173,33 @@ def test_counted_repetition_in_rules_is_not_unrolled():
     assert a.matches(b"<" + b"a" * 5000 + b">")
     assert not a.matches(b"<" + b"a" * 5001 + b">")
     assert a.matches(b"<(a)a((a))>")
+
+
+def test_emptiness_is_decided_by_parts_and_shared_by_every_dfa():
+    """Whether a term's language is empty: a concatenation is empty when one part is, an
+    alternation when all are, a repeat of at least one when its body is; intersections
+    and complements are searched. The answer is kept on the (interned) term, and agrees
+    with the DFA built from the term."""
+    from structgen.automata import terms as T
+    from structgen.automata.dfa import DFA, is_productive
+
+    digits = T.rep(T.byte_range(0x30, 0x39), 1, None)
+    word = T.rep(T.byte_range(0x61, 0x7A), 1, None)
+    nothing = T.conj(digits, word)  # no text is both
+    kw = T.alt_of([T.literal(b"if"), T.literal(b"in")])
+    name = T.conj(word, T.neg(kw))  # an identifier that is not a keyword
+    cases = {
+        T.cat(T.literal(b"/*"), T.cat(word, nothing)): False,
+        T.cat(T.literal(b"/*"), T.cat(word, name)): True,
+        T.alt_of([T.cat(word, nothing), T.cat(digits, name)]): True,
+        T.alt_of([T.cat(word, nothing), T.cat(nothing, digits)]): False,
+        T.rep(nothing, 2, 5): False,
+        T.rep(name, 2, 5): True,
+        T.conj(name, T.literal(b"if")): False,
+        T.conj(name, T.literal(b"iff")): True,
+    }
+    for term, want in cases.items():
+        assert term.boolean
+        assert is_productive(term) is want, T.to_text(term)
+        assert term._prod is want
+        assert DFA(term).empty is not want

@@ -20,6 +20,83 @@ def bitmask(member: np.ndarray) -> int:
     return int.from_bytes(np.packbits(member, bitorder="little").tobytes(), "little")
 
 
+def is_productive(
+    term: T.Term, limits: Limits = DEFAULT_LIMITS, name: str = "", root: T.Term | None = None
+) -> bool:
+    """Whether the term's language is non-empty (only in doubt with & and ~), memoised on
+    the term (interned: every DFA and grammar shares the answer).
+
+    A concatenation is non-empty when all its parts are, an alternation when one is, a
+    repeat when it may be empty or its body is not: so a terminal with a boolean part
+    (an identifier that excludes keywords, an ignored comment folded in front) asks about
+    that part once, not about every state of every terminal it is in. An intersection or
+    complement is searched breadth-first for a nullable derivative: the shortest witness
+    is found first, every term on its path is recorded as productive, and after an
+    exhaustive search every term seen is recorded as unproductive, so later checks of
+    nearby terms stop at once. ``name`` or ``root`` (its text) names the terminal in a
+    LimitError."""
+    if term is T.EMPTY:
+        return False
+    if not term.boolean or term.nullable:
+        return True
+    known = term._prod
+    if known is not None:
+        return known
+    k = term.kind
+    if k == T.K_CAT:
+        out = True
+        t = term
+        while t.kind == T.K_CAT:  # (right-nested: a loop, not one call per part)
+            if not is_productive(t.a, limits, name, root):
+                out = False
+                break
+            t = t.b
+        else:
+            out = is_productive(t, limits, name, root)
+        term._prod = out
+        return out
+    if k == T.K_ALT:
+        out = any(is_productive(x, limits, name, root) for x in term.a)
+        term._prod = out
+        return out
+    if k == T.K_REP:  # (lo >= 1: a nullable repeat was answered above)
+        out = is_productive(term.a, limits, name, root)
+        term._prod = out
+        return out
+    parent: dict[T.Term, T.Term | None] = {term: None}
+    queue = [term]
+    hit = None
+    i = 0
+    while i < len(queue) and hit is None:
+        t = queue[i]
+        i += 1
+        for c in T.partition(t).reps:
+            d = T.deriv(t, c)
+            if d is T.EMPTY or d in parent:
+                continue
+            p = d._prod
+            if p is False:
+                continue
+            if p or d.nullable or not d.boolean:
+                hit = t
+                break
+            parent[d] = t
+            if len(parent) > limits.max_states:
+                raise LimitError(
+                    f"emptiness check of terminal {name or T.to_text(root or term)[:60]!r} "
+                    f"exceeds Limits.max_states={limits.max_states}"
+                )
+            queue.append(d)
+    if hit is not None:
+        while hit is not None:
+            hit._prod = True
+            hit = parent[hit]
+        return True
+    for t in parent:
+        t._prod = False
+    return False
+
+
 class DFA:
     """Lazy DFA for one terminal. ``table[s, b]`` is valid once ``built[s]``.
 
@@ -42,7 +119,6 @@ class DFA:
         self.built[0] = True
         self.rows: list[list[int] | None] = [[0] * 256]
         self.acc: list[bool] = [False]  # accepting, as a Python list for scalar stepping
-        self._productive: dict[T.Term, bool] = {}
         self.complete: list[bool] = [True]  # rows[s] holds no -1
         self._classes: dict[int, list[int]] = {}  # per-class targets of incomplete rows
         self._reads_chars: dict[int, bool] = {}  # see reads_characters
@@ -95,52 +171,7 @@ class DFA:
         return sid
 
     def _is_productive(self, term: T.Term) -> bool:
-        """Whether the term's language is non-empty (only in doubt with & and ~).
-
-        A breadth-first search for a nullable derivative: the shortest witness is found
-        first, every term on its path is recorded as productive, and after an exhaustive
-        search every term seen is recorded as unproductive, so later checks of nearby
-        terms stop at once."""
-        if term is T.EMPTY:
-            return False
-        if not term.boolean or term.nullable:
-            return True
-        known = self._productive.get(term)
-        if known is not None:
-            return known
-        productive = self._productive
-        parent: dict[T.Term, T.Term | None] = {term: None}
-        queue = [term]
-        hit = None
-        i = 0
-        while i < len(queue) and hit is None:
-            t = queue[i]
-            i += 1
-            for c in T.partition(t).reps:
-                d = T.deriv(t, c)
-                if d is T.EMPTY or d in parent:
-                    continue
-                p = productive.get(d)
-                if p is False:
-                    continue
-                if p or d.nullable or not d.boolean:
-                    hit = t
-                    break
-                parent[d] = t
-                if len(parent) > self.limits.max_states:
-                    raise LimitError(
-                        f"emptiness check of terminal {self.name or T.to_text(self.root)[:60]!r} "
-                        f"exceeds Limits.max_states={self.limits.max_states}"
-                    )
-                queue.append(d)
-        if hit is not None:
-            while hit is not None:
-                productive[hit] = True
-                hit = parent[hit]
-            return True
-        for t in parent:
-            productive[t] = False
-        return False
+        return is_productive(term, self.limits, self.name, self.root)
 
     def _target(self, term: T.Term, rep: int) -> int:
         d = T.deriv(term, rep)
@@ -282,7 +313,6 @@ class DFA:
             r if c or r is None else list(r) for r, c in zip(self.rows, self.complete, strict=True)
         ]
         d.acc = list(self.acc)
-        d._productive = self._productive  # (per term: the same answers)
         d.complete = list(self.complete)
         d._classes = {k: list(v) for k, v in self._classes.items()}
         d._reads_chars = dict(self._reads_chars)

@@ -42,6 +42,7 @@ class Term:
         "_classes",
         "_first",
         "_alpha",
+        "_prod",
         "__weakref__",
     )
 
@@ -62,6 +63,7 @@ def _mk(kind: int, a=None, b=None, lo: int = 0, hi: int = 0) -> Term:
     t._classes = None
     t._first = None
     t._alpha = None
+    t._prod = None  # whether the language is non-empty, once known (see dfa.is_productive)
     t.maxcnt = 0
     if kind == K_EMPTY or kind == K_BYTES:
         t.nullable = False
