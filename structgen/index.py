@@ -1647,9 +1647,11 @@ class TokenIndex:
         # every element of that state) and a few more, some of them shared by every stack
         # with the same top frames: OR the distinct arrays, then set the few
         bases, extras = {}, {}
+        by_id = self._elems_by_id()
         for e in st.config:
             if e[0] >= 0:
-                base, extra, more = self._elem_mask(e)
+                x = by_id.get(id(e))  # (_elem_mask's first look, inlined)
+                base, extra, more = x[1] if x is not None and x[0] is e else self._elem_mask(e)
                 bases[id(base)] = base
                 if extra is not None:
                     extras[id(extra)] = extra
@@ -1713,9 +1715,10 @@ class TokenIndex:
         if np.count_nonzero(m) > _FEW_TOKENS:
             parts = (np.packbits(m), None, False)
         else:
+            ids = np.flatnonzero(m)
             w = self._blank_mask
             blank = w is not None and bool(m[self._blank_ids].all())
-            parts = (None, np.flatnonzero(m & ~w if blank else m), blank)
+            parts = (None, ids[~w[ids]] if blank else ids, blank)
         self._packed.put(
             id(m), (weakref.ref(m), parts), _nbytes(parts[0]) + _nbytes(parts[1]) + 150
         )
