@@ -480,7 +480,7 @@ class LexInfo:
     terminal never begins with a byte that would continue it), the exits before a byte
     that continues the terminal are left out."""
 
-    __slots__ = ("inside", "exits", "nbytes")
+    __slots__ = ("inside", "exits", "nbytes", "__weakref__")
 
 
 def lex_info(
@@ -1524,7 +1524,7 @@ class TokenIndex:
         self._groups_bytes = 0  # (their first-byte matrices)
         self._mask_bytes = 0
         self._first_bits: dict[frozenset, int] = {}  # see _first_bits_of
-        # (id(walk), first bytes) -> (walk, positions, suffix numbers): see _exits_into
+        # (id(walk), first bytes) -> (the walk, weakly; positions, suffix numbers)
         self._exits_memo = BoundedCache(limits.max_cache_bytes // 16)
         self._hole_bits: dict[frozenset, int] = {}  # see _holes_of
         self._stack_fb: dict[int, tuple] = {}  # id(stack) -> (stack, first bytes)
@@ -1859,7 +1859,7 @@ class TokenIndex:
         exits."""
         key = (id(info), need)
         e = self._exits_memo.get(key)
-        if e is not None and e[0] is info:
+        if e is not None and e[0]() is info:
             return e[1], e[2]
         sel_of = self._hole_bytes(need)
         sx = suffix_table(self.va)
@@ -1875,7 +1875,8 @@ class TokenIndex:
         else:
             p = np.concatenate(ps) if len(ps) > 1 else ps[0]
             s = np.concatenate(ss) if len(ss) > 1 else ss[0]
-        self._exits_memo.put(key, (info, p, s), 100 + _nbytes(p) + _nbytes(s))
+        # (the walk held weakly: one the cache of walks lets go does not stay alive here)
+        self._exits_memo.put(key, (weakref.ref(info), p, s), 100 + _nbytes(p) + _nbytes(s))
         return p, s
 
     def _readable(self, st, s: np.ndarray) -> np.ndarray:
