@@ -597,7 +597,8 @@ def _from_parts(ix, parts):
     return m
 
 
-def _python_expr_index(tokenizers):
+def _python_expr_compiled(tokenizers, limits=None) -> Compiled:
+    """python_expr on SmolLM2 with a token index of its own (fresh caches, ``limits``)."""
     import structgen.index as index
 
     base = structgen.compile(
@@ -605,14 +606,15 @@ def _python_expr_index(tokenizers):
         tokenizers["smollm2"],
         vocab_size=assets.MODEL_VOCAB_SIZE["smollm2"],
     )
-    return index.TokenIndex(base.automaton, base.vocabulary)
+    ix = index.TokenIndex(base.automaton, base.vocabulary, *([limits] if limits else []))
+    return Compiled(base.spec, ix)
 
 
 def test_mask_parts_are_never_those_of_another_mask(tokenizers):
     """The parts of element masks (packed bits, or token ids) are memoised by the mask's
     id and hold it weakly: an entry whose mask is gone (its id may now be another mask's)
     is not reused."""
-    ix = _python_expr_index(tokenizers)
+    ix = _python_expr_compiled(tokenizers).index
     a = np.zeros(ix.size, dtype=bool)
     a[:5] = True
     ix._parts_of(a)
@@ -630,7 +632,7 @@ def test_masks_are_combined_exactly(tokenizers):
     tokens' (spaces and tabs in python_expr), which it holds all of."""
     import structgen.index as index
 
-    ix = _python_expr_index(tokenizers)
+    ix = _python_expr_compiled(tokenizers).index
     w = ix._blank_mask
     assert w is not None and 10 < w.sum() < index._FEW_TOKENS
     rng = np.random.default_rng(7)
@@ -923,16 +925,12 @@ def test_continuation_groups_are_bounded_in_bytes(tokenizers, monkeypatch):
     """The elements of a continuation are kept grouped by terminal state with a matrix of
     their first bytes (256 bytes a group): those matrices are bounded in bytes together
     (a sixteenth of ``Limits.max_cache_bytes``), and masks stay exact as they are let go."""
-    import structgen.index as index_mod
     from structgen.limits import Limits
 
     tok = tokenizers["smollm2"]
-    base = structgen.compile(
-        structgen.Grammar.builtin("python_expr"), tok, vocab_size=assets.MODEL_VOCAB_SIZE["smollm2"]
-    )
     limits = Limits(max_cache_bytes=1 << 20)
-    ix = index_mod.TokenIndex(base.automaton, base.vocabulary, limits)
-    compiled = Compiled(base.spec, ix)
+    compiled = _python_expr_compiled(tokenizers, limits)
+    ix = compiled.index
     m = compiled.matcher()
     peak = 0
     for i, t in enumerate(_sample_ids(tok, "python_expr")):
@@ -952,16 +950,12 @@ def test_element_masks_found_by_identity_are_those_the_mask_cache_holds(tokenize
     and every mask held so is one the bounded mask cache holds (all are forgotten when
     it drops one), while masks stay exact as the cache lets them go. The cache counts
     each base (a walk's array, shared by the elements in that state) once."""
-    import structgen.index as index_mod
     from structgen.limits import Limits
 
     tok = tokenizers["smollm2"]
-    base = structgen.compile(
-        structgen.Grammar.builtin("python_expr"), tok, vocab_size=assets.MODEL_VOCAB_SIZE["smollm2"]
-    )
     limits = Limits(max_cache_bytes=8 << 20)
-    ix = index_mod.TokenIndex(base.automaton, base.vocabulary, limits)
-    compiled = Compiled(base.spec, ix)
+    compiled = _python_expr_compiled(tokenizers, limits)
+    ix = compiled.index
     m = compiled.matcher()
     found = 0
     for i, t in enumerate(_sample_ids(tok, "python_expr")):
