@@ -570,19 +570,14 @@ def _lex_info(dfa: DFA, q: int, va: VocabArrays, exits, maximal, key, ck, exc) -
 
 
 def _source_of(dfa: DFA, q: int) -> tuple | None:
-    """``(DFA, state)`` whose walk gives ``dfa``'s from ``q`` but for the first byte and
-    the accepting states (see :func:`_derived`), or None. ``dfa.derived`` (set by the
-    automaton) is ``(source, True)`` for a view of ``source`` (the same transitions and
-    state numbers, fewer accepting states: at every state), or ``(source, False)`` for
-    ``source``'s terminal restricted to texts not beginning with some bytes: the same
-    language after an allowed first byte, so at the start state only."""
-    d = getattr(dfa, "derived", None)
-    if d is None:
+    """``(DFA, state)`` whose walk gives ``dfa``'s from ``q`` but for the first byte (see
+    :func:`_derived`), or None. ``dfa.derived`` (set by the automaton) is the source DFA
+    when ``dfa`` is its terminal restricted to texts not beginning with some bytes: the
+    same language after an allowed first byte, so at the start state only."""
+    src = getattr(dfa, "derived", None)
+    if src is None or q != dfa.start:
         return None
-    src, same = d
-    if same:
-        return src, q
-    return (src, src.start) if q == dfa.start else None
+    return src, src.start
 
 
 def _split_of(dfa: DFA, q: int) -> tuple | None:
@@ -593,8 +588,6 @@ def _split_of(dfa: DFA, q: int) -> tuple | None:
     follow ``X`` alone, whose walk all the copies share, until it ends; only the few
     tokens that go past its end are walked on through ``R`` (see :func:`_split_walk`).
     None otherwise. Memoised per state."""
-    if not dfa.by_term:  # (a view accepts apart from its terms)
-        return None
     memo = dfa.__dict__.setdefault("_splits", {})
     if q in memo:
         return memo[q]
@@ -699,38 +692,20 @@ def _split_walk(dfa: DFA, va: VocabArrays, split: tuple, exits: bool, maximal: b
 
 
 def _derived(dfa: DFA, q: int, va: VocabArrays, base: LexInfo) -> LexInfo:
-    """``dfa``'s walk from ``q`` out of ``base``, the walk of its source (see
-    :func:`_source_of`): the same but for tokens whose first byte ``q`` cannot read, and
-    for exits where ``dfa`` does not accept (its state there found by reading the
-    exit's token up to it)."""
+    """``dfa``'s walk from its start ``q`` out of ``base``, the walk of its source (see
+    :func:`_source_of`): the same but for the tokens whose first byte ``q`` cannot
+    read."""
     dfa.build(q)
-    inside = base.inside
-    if not dfa.derived[1]:
-        # a restricted terminal: drop the tokens whose first byte it cannot read (a view
-        # reads the same tokens as its source from the same state)
-        allowed = dfa.table[q] != 0
-        drop = va.first_in(~allowed) & inside
-        if drop.any():
-            inside = inside & ~drop
-        if base.exits is None:
-            return _lex_result(inside, None)
-        # after an allowed first byte it is its source's language: the same exits (all
-        # after the first byte), but for the tokens it cannot begin
-        exits = []
-        for pos, off, first in base.exits:
-            keep = allowed[va.col0[pos]]
-            if keep.all():
-                exits.append((pos, off, first))
-            elif keep.any():
-                exits.append((pos[keep], off[keep], first[keep]))
-        return _lex_result(inside, tuple(exits))
+    allowed = dfa.table[q] != 0
+    drop = va.first_in(~allowed) & base.inside
+    inside = base.inside & ~drop if drop.any() else base.inside
     if base.exits is None:
         return _lex_result(inside, None)
+    # after an allowed first byte it is its source's language: the same exits (all after
+    # the first byte), but for the tokens it cannot begin
     exits = []
     for pos, off, first in base.exits:
-        if not pos.size:
-            continue
-        keep = dfa.accepting[_states_after(dfa, q, va, pos, off)]
+        keep = allowed[va.col0[pos]]
         if keep.all():
             exits.append((pos, off, first))
         elif keep.any():
@@ -1599,7 +1574,7 @@ class TokenIndex:
         for t in begun:
             dfa = A.dfas[t]
             if getattr(dfa, "derived", None) is not None:
-                continue  # (a view's walks are its terminal's, filtered)
+                continue  # (a restricted terminal's walks are its terminal's, filtered)
             for q in range(1, len(dfa)):
                 if not dfa.complete[q] or np.count_nonzero(dfa.table[q] == q) < _BODY_BYTES:
                     continue

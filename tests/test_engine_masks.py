@@ -297,11 +297,10 @@ def test_masks_equal_brute_force_with_each_suffix_check(
 
 @pytest.mark.parametrize("name", ["smollm2", "llama3"])
 def test_derived_walks_equal_their_own(tokenizers, name, monkeypatch):
-    """Longest-match views of a terminal (the same DFA, fewer accepting states) and
-    terminals restricted to texts not beginning with some bytes take their token walks
-    from the walk of the terminal they come from (``structgen.index._derived``); each
-    such walk equals the DFA's own walk, every token, with exits before a byte that
-    continues the terminal left out or not."""
+    """Terminals restricted to texts not beginning with some bytes (longest match's
+    guards) take their token walks from the walk of the terminal they come from
+    (``structgen.index._derived``); each such walk equals the DFA's own walk, every
+    token, with exits before a byte that continues the terminal left out or not."""
     from structgen import index as index_mod
     from structgen.cache import BoundedCache
 
@@ -311,26 +310,21 @@ def test_derived_walks_equal_their_own(tokenizers, name, monkeypatch):
     )
     m = compiled.matcher()
     for t in _sample_ids(tok, "sql"):
-        m.mask()  # meets the views and restricted terminals the sample needs
+        m.mask()  # meets the restricted terminals the sample needs
         assert m.advance(t)
     va = index_mod.vocab_arrays(compiled.vocabulary)
-    kinds = {True: 0, False: 0}
+    derived = 0
     for dfa in compiled.index.automaton.dfas:
-        d = getattr(dfa, "derived", None)
-        if d is None:
+        if getattr(dfa, "derived", None) is None:
             continue
-        states = [dfa.start]
-        if d[1]:  # a view: every state
-            states += [int(q) for q in np.unique(dfa.table[dfa.start]) if q][:2]
-        for q in states:
-            for maximal in (False, True):
-                monkeypatch.setattr(va, "lexcache", BoundedCache(1 << 30))
-                got = index_mod.lex_info(dfa, q, va, True, maximal)
-                want = index_mod._lex_walk(dfa, q, va, None, True, False, maximal=maximal)
-                assert (got.inside == want.inside).all(), (q, maximal)
-                assert exit_set(got) == exit_set(want), (q, maximal)
-        kinds[d[1]] += 1
-    assert kinds[True] and kinds[False], kinds  # both kinds were met
+        for maximal in (False, True):
+            monkeypatch.setattr(va, "lexcache", BoundedCache(1 << 30))
+            got = index_mod.lex_info(dfa, dfa.start, va, True, maximal)
+            want = index_mod._lex_walk(dfa, dfa.start, va, None, True, False, maximal=maximal)
+            assert (got.inside == want.inside).all(), maximal
+            assert exit_set(got) == exit_set(want), maximal
+        derived += 1
+    assert derived
 
 
 @pytest.mark.parametrize("name", ["smollm2", "llama3"])
@@ -402,19 +396,13 @@ def test_same_behaviour_pairs_states_that_read_alike():
     twin = _regex_dfa("a{40}")
     assert same_behaviour(long1, long1.start, twin, twin.start, limit=1)
     # ...but not where a DFA accepts apart from its terms: a nullable start copied so as
-    # not to accept the empty text, or a view accepting in fewer states
+    # not to accept the empty text
     from structgen.automata.dfa import DFA
 
     plain = _regex_dfa("(ab)*")
     nonempty = DFA(plain.root, nonempty=True)
     assert nonempty.terms[nonempty.start] is plain.terms[plain.start]
     assert not same_behaviour(nonempty, nonempty.start, plain, plain.start)
-    a = Automaton(structgen.Grammar('start: "x"').to_grammar())
-    for s in range(1, 3):
-        plain.build(s)
-    view = a.dfas[a._add_view(plain, [], "AB")]  # (accepts nowhere)
-    assert view.terms[plain.start] is plain.terms[plain.start]
-    assert not same_behaviour(view, plain.start, plain, plain.start)
 
 
 @settings(max_examples=80, deadline=None)
@@ -460,24 +448,43 @@ def test_restricted_dfa_reads_as_the_one_built_from_its_term(pattern, allowed, b
 
 
 @pytest.mark.parametrize("gname", ["minic", "sql"])
-def test_terminal_variants_are_built_at_compile(gname, monkeypatch):
-    """Under longest match every terminal the rules begin has its variants (grouping its
-    accepting states by the bytes that continue them, which builds its whole DFA) from
-    compile on: reading a text builds them only for terminals restricted on the way."""
+def test_terminal_guards_are_built_at_compile(gname, monkeypatch):
+    """Under longest match every terminal the rules begin has the guard of each of its
+    accepting states (the bytes that would continue it there, which builds its whole
+    DFA) from compile on: reading a text builds guards only for terminals restricted on
+    the way. The guard is that of the state the terminal ends in."""
     from structgen.automata import grammar as grammar_mod
+    from structgen.automata.dfa import bitmask
 
     a = Automaton(structgen.Grammar.builtin(gname).to_grammar())
     terminals = a._rule_terminals()
     assert set(a.ignore_ids) <= set(terminals) and len(terminals) > 20
-    assert all(t in a._variant_cache for t in terminals)
+    before = dict(a._guards)
+    for t in terminals:
+        dfa = a.dfas[t]
+        reach, todo = {dfa.start}, [dfa.start]
+        while todo:
+            q = todo.pop()
+            assert dfa.complete[q]
+            for q2 in set(dfa.rows[q]) - reach - {0}:
+                reach.add(q2)
+                todo.append(q2)
+        accepting = [q for q in reach if dfa.acc[q]]
+        assert accepting
+        for q in accepting:
+            g = before[(t, q)]
+            want = bitmask(dfa.table[q] != 0)
+            assert (g is None) == (not want) and (g is None or g.a == want)
     calls = []
     real = grammar_mod._extension_classes
     monkeypatch.setattr(grammar_mod, "_extension_classes", lambda d: calls.append(d) or real(d))
     samples = Path(__file__).resolve().parent.parent / "grammars" / "samples"
     for path in sorted(samples.glob(f"{gname}_*.txt")):
         assert a.matches(path.read_bytes())
+    assert not calls
     rule_dfas = {id(a.dfas[t]) for t in terminals}
-    assert not [d for d in calls if id(d) in rule_dfas]
+    new = [k for k in a._guards if k not in before]
+    assert not [k for k in new if id(a.dfas[k[0]]) in rule_dfas]
 
 
 @pytest.mark.parametrize("gname", ["minic", "sql"])

@@ -122,9 +122,6 @@ class DFA:
         self.complete: list[bool] = [True]  # rows[s] holds no -1
         self._classes: dict[int, list[int]] = {}  # per-class targets of incomplete rows
         self._reads_chars: dict[int, bool] = {}  # see reads_characters
-        # every state registered under its term accepts exactly where the term is
-        # nullable, so it behaves as the term's language (views change accepting)
-        self.by_term = True
         if not self._is_productive(root) or (nonempty and root is T.EPS):
             # keep the numbering convention (start = 1) even for an empty language
             self.start = self._add(T.EMPTY, force=True)
@@ -316,7 +313,6 @@ class DFA:
         d.complete = list(self.complete)
         d._classes = {k: list(v) for k, v in self._classes.items()}
         d._reads_chars = dict(self._reads_chars)
-        d.by_term = self.by_term
         row = self.build(self.start)
         mine = [t if allowed >> b & 1 else 0 for b, t in enumerate(row)]
         d.start = d._add(term)
@@ -351,9 +347,9 @@ _UTF8_LEADS = _utf8_leads()
 
 def _language_of(d: DFA, s: int) -> T.Term | None:
     """The term whose language state ``s`` of ``d`` reads exactly, or None where ``d``
-    changed the state's accepting (a view, or a non-accepting copy of a nullable start)."""
+    changed the state's accepting (a non-accepting copy of a nullable start)."""
     t = d.terms[s]
-    return t if d.by_term and d.ids.get(t) == s else None
+    return t if d.ids.get(t) == s else None
 
 
 def _next_pairs(a: DFA, x: int, b: DFA, y: int) -> list | None:

@@ -41,7 +41,6 @@ behind a nullable prefix, is refused with a :class:`GrammarError`.
 
 from __future__ import annotations
 
-import copy
 import time
 from collections import OrderedDict
 
@@ -256,8 +255,8 @@ class Automaton:
                 self.ignore_ids.append(x.a)
         self._stacks: dict = {}
         self.starts = [d.start for d in self.dfas]
-        self._variant_cache: dict[int, list] = {}  # terminal id -> [(view id, guard frame)]
-        self._view_info: dict[int, tuple] = {}  # view id -> (base terminal id, extension mask)
+        # (terminal id, accepting state) -> the guard frame after it, or None
+        self._guards: dict[tuple, RExpr | None] = {}
         self._guard_frames: dict[int, RExpr] = {}  # forbidden-byte mask -> guard frame
         self._restricted: dict = {}  # (terminal id, mask) -> restricted terminal id or None
         self._restrict_memo: dict = {}
@@ -269,11 +268,11 @@ class Automaton:
         self.final = self.stack(self.alg.eps, None)
         self.root = self.stack(self.alg.sym(-1), None)
         if self.longest_match:
-            # every terminal's variants now: each builds the terminal's whole DFA (with a
+            # every terminal's guards now: each builds the terminal's whole DFA (with a
             # folded %ignore prefix, tens of states), grammar work that the first text to
-            # begin the terminal would otherwise pay inside one step
+            # end the terminal would otherwise pay inside one step
             for t in self._rule_terminals():
-                self._variants(t)
+                self._build_guards(t)
                 if time.perf_counter() - t0 > limits.max_compile_seconds:
                     raise LimitError("grammar compile exceeded Limits.max_compile_seconds")
         self._initial = self.close(self.expand(self.root))
@@ -588,11 +587,8 @@ class Automaton:
 
     def begun_terminals(self) -> list[int]:
         """The terminal ids elements begin with: those the rules, the ignored terminals
-        and the trail begin, or under longest match their variants."""
-        ts = self._rule_terminals()
-        if not self.longest_match:
-            return ts
-        return [tid for t in ts for tid, _ in self._variants(t)]
+        and the trail begin."""
+        return self._rule_terminals()
 
     def _rule_terminals(self) -> list[int]:
         """The terminal ids the rules, the ignored terminals and the trail begin."""
@@ -614,46 +610,25 @@ class Automaton:
             self._guard_frames[mask] = self.alg.number(g)
         return g
 
-    def _variants(self, t: int) -> list:
-        """``[(terminal id, guard frame or None)]`` standing for terminal ``t`` under
-        longest match. The terminal's accepting states are grouped by the bytes that could
-        extend the match there; each group becomes a view of the same DFA that accepts
-        only in that group, followed by the guard that forbids exactly those bytes."""
-        v = self._variant_cache.get(t)
-        if v is not None:
-            return v
-        base, keep = self._view_info.get(t, (t, None))
-        dfa = self.dfas[t]
-        classes = _extension_classes(dfa)
-        if keep is not None:
-            classes = {m: qs for m, qs in classes.items() if m == keep}
-        if len(classes) <= 1:
-            v = [(t, self._guard_frame(next(iter(classes), 0)))]
-        else:
-            v = []
-            for mask, states in classes.items():
-                tid = self._add_view(dfa, states, self.terminal_names[t])
-                self._view_info[tid] = (base, mask)
-                self._variant_cache[tid] = [(tid, self._guard_frame(mask))]
-                v.append((tid, self._guard_frame(mask)))
-        self._variant_cache[t] = v
-        return v
+    def _guard_of(self, t: int, q: int) -> RExpr | None:
+        """The guard frame after terminal ``t`` ends at its accepting state ``q``: it
+        forbids the bytes that would continue the terminal from ``q`` (None when none
+        would). Memoised per terminal state; built once per DFA state's full row."""
+        key = (t, q)
+        g = self._guards.get(key, False)
+        if g is False:
+            dfa = self.dfas[t]
+            dfa.build(q)
+            g = self._guards[key] = self._guard_frame(bitmask(dfa.table[q] != 0))
+        return g
 
-    def _add_view(self, dfa: DFA, states, name: str) -> int:
-        """A new terminal id for a view of ``dfa`` (fully built) that accepts only in
-        ``states``: the same transitions, shared, with its own accepting set."""
-        view = copy.copy(dfa)
-        view.accepting = np.zeros_like(dfa.accepting)
-        view.accepting[states] = True
-        view.acc = view.accepting.tolist()
-        view._reads_chars = {}  # (it depends on the accepting states)
-        view.by_term = False  # (its states accept apart from their terms)
-        view.derived = (dfa, True)  # its token walks are dfa's, filtered (see index.lex_info)
-        tid = len(self.dfas)
-        self.dfas.append(view)
-        self.terminal_names.append(name)
-        self.starts.append(view.start)
-        return tid
+    def _build_guards(self, t: int) -> None:
+        """Build terminal ``t``'s whole DFA and the guard of each of its accepting
+        states (see :meth:`_guard_of`)."""
+        for mask, states in _extension_classes(self.dfas[t]).items():
+            g = self._guard_frame(mask)
+            for q in states:
+                self._guards[(t, q)] = g
 
     def _restrict(self, elems: frozenset, forbid: int) -> frozenset:
         """``elems`` with every terminal restricted to texts not starting with a byte of
@@ -688,31 +663,22 @@ class Automaton:
             # for them, are those where no guard stands
             self._restricted[key] = t
             return t
-        base, keep = self._view_info.get(t, (t, None))
         allowed = T.ALL_BYTES & ~forbid
-        term = T.conj(self.dfas[base].root, T.cat(T.byteset(allowed), T.TOP))
+        term = T.conj(self.dfas[t].root, T.cat(T.byteset(allowed), T.TOP))
         tid = self._term_ids.get(term)
         if tid is None:
-            dfa = self.dfas[base].restricted(allowed, term)
+            dfa = self.dfas[t].restricted(allowed, term)
             if dfa.empty:
                 tid = None
             else:
                 tid = len(self.dfas)
                 self._term_ids[term] = tid
-                # after an allowed first byte, the base terminal's language: its token
-                # walks from the start are the base's, filtered (see index.lex_info)
-                dfa.derived = (self.dfas[base], False)
+                # after an allowed first byte, the terminal's language: its token walks
+                # from the start are the terminal's, filtered (see index.lex_info)
+                dfa.derived = self.dfas[t]
                 self.dfas.append(dfa)
-                self.terminal_names.append(self.terminal_names[base])
+                self.terminal_names.append(self.terminal_names[t])
                 self.starts.append(dfa.start)
-        if tid is not None and keep is not None:
-            # a view: the restricted DFA accepting only where the extension bytes are `keep`
-            dfa = self.dfas[tid]
-            states = _extension_classes(dfa).get(keep)
-            if not states:
-                tid = None
-            else:
-                tid = self._add_view(dfa, states, self.terminal_names[base])
         self._restricted[key] = tid
         return tid
 
@@ -791,12 +757,8 @@ class Automaton:
         return self.stack(rest, parent)
 
     def _begin(self, t: int, ret: Stack, out: set) -> None:
-        """Add the elements that begin terminal ``t`` with continuation ``ret``."""
-        if not self.longest_match:
-            out.add((t, self.starts[t], ret))
-            return
-        for tid, g in self._variants(t):
-            out.add((tid, self.starts[tid], ret if g is None else self.stack(g, ret)))
+        """Add the element that begins terminal ``t`` with continuation ``ret``."""
+        out.add((t, self.starts[t], ret))
 
     def expand(self, st: Stack) -> frozenset:
         """Elements that begin what ``st`` expects next (terminals at their start states)."""
@@ -853,11 +815,19 @@ class Automaton:
         return res
 
     def close(self, elems) -> frozenset:
+        """``elems`` with, for every element whose terminal may end here, the elements
+        that begin its continuation: under longest match, under the guard that forbids
+        the bytes that would continue the terminal (see :meth:`_guard_of`)."""
         out = set(elems)
         dfas = self.dfas
+        guarded = self.longest_match
         for e in elems:
             t, q, s = e
             if t >= 0 and dfas[t].acc[q]:
+                if guarded:
+                    g = self._guard_of(t, q)
+                    if g is not None:
+                        s = self._stack(g.idx, s)
                 out |= self.expand(s)
         if len(out) > self.limits.max_stacks:
             raise LimitError(f"more than Limits.max_stacks={self.limits.max_stacks} live parses")
