@@ -1447,6 +1447,9 @@ class State:
 _MAX_NEXT = 4096
 # an element mask of at most this many tokens is set by its ids when masks are combined
 _FEW_TOKENS = 2048
+# id arrays of at least this many tokens are ORed with the bases of many tokens, their
+# union memoised (see TokenIndex._union)
+_GROUP_IDS = 512
 # at most this many new suffixes are checked against a configuration by running the
 # automaton over each (see TokenIndex._suffixes_valid); more are lexed per terminal state
 _RUN_SMALL = 32
@@ -1488,6 +1491,12 @@ class TokenIndex:
         self._elem_by_id_ev = 0  # (_elem_masks.evictions when it was last cleared)
         # id(element mask) -> (weak reference to the mask, its parts: see _parts_of)
         self._packed = BoundedCache(limits.max_cache_bytes // 8)
+        # its entries by the same key, found without the cache's bookkeeping; all are
+        # forgotten once it has let one go (see _parts_of)
+        self._parts_fast: dict[int, tuple] = {}
+        self._parts_ev = 0
+        # the unions of the larger parts of masks (see _union)
+        self._groups_memo = BoundedCache(limits.max_cache_bytes // 16)
         # continuation configuration -> (sorted suffix numbers, their answers, rests)
         self._rem_memo = BoundedCache(limits.max_cache_bytes // 8)
         # id(stack) -> (stack, sorted suffix numbers, whether its continuation reads each)
@@ -1599,6 +1608,7 @@ class TokenIndex:
             + self._below_memo.nbytes
             + self._exits_memo.nbytes
             + self._packed.nbytes
+            + self._groups_memo.nbytes
             + self._groups_bytes
         )
 
@@ -1648,16 +1658,52 @@ class TokenIndex:
     def _union(self, bases: list, extras: list, eos: bool) -> np.ndarray:
         """A new bool[size]: the union of the element masks ``bases`` (distinct), the
         token ids ``extras`` and, if ``eos``, the EOS ids. A base of few tokens is set by
-        its ids (and the blank tokens once for all, see :meth:`_parts_of`); only the
-        larger ones are ORed, as packed bits when there are more than three."""
-        dense, ids, blank = [], list(extras), False
+        its ids (and the blank tokens once for all, see :meth:`_parts_of`). The larger
+        parts (bases of many tokens, and id arrays of at least :data:`_GROUP_IDS`) recur
+        together in state after state (those of the elements that begin an operand, with
+        the same top frames): their union is memoised per set of parts (see
+        :meth:`_group_union`) and copied; only the few ids left are set one by one."""
+        group, ids, blank = [], [], False
         for base in bases:
             packed, few, b = self._parts_of(base)
             if few is None:
-                dense.append((base, packed))
+                group.append((base, packed))
+            elif few.size >= _GROUP_IDS:
+                group.append((None, few))
+                blank = blank or b
             else:
                 ids.append(few)
                 blank = blank or b
+        for x in extras:
+            if x.size >= _GROUP_IDS:
+                group.append((None, x))
+            else:
+                ids.append(x)
+        if len(group) > 1 or (group and group[0][0] is None):
+            m = self._group_union(group, blank).copy()
+        elif group:
+            m = group[0][0].copy()
+            if blank:
+                m |= self._blank_mask
+        else:
+            m = self._blank_mask.copy() if blank else np.zeros(self.size, dtype=bool)
+        if ids:
+            m[np.concatenate(ids) if len(ids) > 1 else ids[0]] = True
+        if eos:
+            m[self.va.eos] = True
+        return m
+
+    def _group_union(self, group: list, blank: bool) -> np.ndarray:
+        """The union (shared: not to be written to) of the parts ``group``, each
+        ``(bool mask, its packed bits)`` or ``(None, token ids)``, and of the blank tokens
+        if ``blank``; memoised per set of parts (least recently used first out). An entry
+        holds its parts weakly, so parts the other caches let go do not stay alive here;
+        a dead reference (its id may have been reused) is a miss."""
+        key = (frozenset(id(p[1]) for p in group), blank)
+        e = self._groups_memo.get(key)
+        if e is not None and all(r() is not None for r in e[0]):
+            return e[1]
+        dense = [(m, packed) for m, packed in group if m is not None]
         if len(dense) > 3:  # eight times fewer bytes per mask
             acc = dense[0][1].copy()
             for _, packed in dense[1:]:
@@ -1669,23 +1715,33 @@ class TokenIndex:
                 m |= base
         else:
             m = np.zeros(self.size, dtype=bool)
-        if blank:
-            m |= self._blank_mask
+        ids = [x for m0, x in group if m0 is None]
         if ids:
             m[np.concatenate(ids) if len(ids) > 1 else ids[0]] = True
-        if eos:
-            m[self.va.eos] = True
+        if blank:
+            m |= self._blank_mask
+        refs = tuple(weakref.ref(p[1]) for p in group)
+        self._groups_memo.put(key, (refs, m), m.nbytes + 100 * len(refs))
         return m
 
     def _parts_of(self, m: np.ndarray) -> tuple:
-        """``(packed, ids, blank)`` for an element mask, memoised (least recently used
+        """``(packed, ids, blank)`` for an element mask, memoised (bounded, the oldest
         first out): a mask of many tokens as ``np.packbits(m)`` (``ids`` None); one of
         few as its token ids, but for the blank tokens (see ``_blank_mask``) when it holds
         them all (``blank``). The entry holds ``m`` weakly, so an element mask the mask
         cache let go does not stay alive here; a dead reference (its id may have been
-        reused) is a miss."""
+        reused) is a miss. Found first in a plain dict of the same entries (a dozen
+        lookups per new mask), forgotten whenever the cache lets one go."""
+        fast = self._parts_fast
+        if self._packed.evictions != self._parts_ev:
+            fast.clear()
+            self._parts_ev = self._packed.evictions
+        p = fast.get(id(m))
+        if p is not None and p[0]() is m:
+            return p[1]
         p = self._packed.get(id(m))
         if p is not None and p[0]() is m:
+            fast[id(m)] = p
             return p[1]
         if np.count_nonzero(m) > _FEW_TOKENS:
             parts = (np.packbits(m), None, False)
@@ -1694,9 +1750,10 @@ class TokenIndex:
             w = self._blank_mask
             blank = w is not None and bool(m[self._blank_ids].all())
             parts = (None, ids[~w[ids]] if blank else ids, blank)
-        self._packed.put(
-            id(m), (weakref.ref(m), parts), _nbytes(parts[0]) + _nbytes(parts[1]) + 150
-        )
+        p = (weakref.ref(m), parts)
+        self._packed.put(id(m), p, _nbytes(parts[0]) + _nbytes(parts[1]) + 150)
+        if self._packed.evictions == self._parts_ev:
+            fast[id(m)] = p
         return parts
 
     def _elem_mask(self, elem) -> tuple:

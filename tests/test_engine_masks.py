@@ -636,7 +636,9 @@ def test_mask_parts_are_never_those_of_another_mask(tokenizers):
 def test_masks_are_combined_exactly(tokenizers):
     """A state's mask is the exact union of its element masks, whichever way each is
     set: ORed (as packed bits past three), by its token ids, or by its ids but the blank
-    tokens' (spaces and tabs in python_expr), which it holds all of."""
+    tokens' (spaces and tabs in python_expr), which it holds all of; the larger parts
+    (many tokens, or many ids) through the memoised union of them, which no mask given
+    out shares."""
     import structgen.index as index
 
     ix = _python_expr_compiled(tokenizers).index
@@ -654,13 +656,17 @@ def test_masks_are_combined_exactly(tokenizers):
     some_blank = mask(20)
     some_blank[np.flatnonzero(w)[:3]] = True  # a few blank tokens only: set by ids
     few.append(some_blank)
+    # few, but enough ids to be ORed with the larger parts (their union memoised)
+    grouped = [mask(index._GROUP_IDS + 40, blank=True), mask(index._GROUP_IDS + 10)]
     assert [ix._parts_of(m)[2] for m in few] == [True] * 4 + [False] * 4
     assert all(ix._parts_of(m)[1] is None for m in many)
+    assert all(ix._parts_of(m)[1].size >= index._GROUP_IDS for m in grouped)
     extras = [rng.choice(ix.size, 50), rng.choice(ix.size, 3)]
+    big_extra = [rng.choice(ix.size, index._GROUP_IDS)]
     for n_many in range(len(many) + 1):
-        for chosen in (few, few[4:], few[:1], []):
+        for chosen in (few, few[4:], few[:1], [], grouped, grouped[1:] + few[5:]):
             bases = many[:n_many] + chosen
-            for xs in ([], extras):
+            for xs in ([], extras, big_extra + extras, big_extra):
                 for eos in (False, True):
                     if not bases:
                         continue
@@ -671,9 +677,12 @@ def test_masks_are_combined_exactly(tokenizers):
                         want[x] = True
                     if eos:
                         want[ix.va.eos] = True
-                    got = ix._union(bases, xs, eos)
-                    assert np.array_equal(got, want), (n_many, len(chosen), len(xs), eos)
-                    assert all(got is not m for m in bases)
+                    for _ in range(2):  # (the second time, the larger parts' union is known)
+                        got = ix._union(bases, xs, eos)
+                        assert np.array_equal(got, want), (n_many, len(chosen), len(xs), eos)
+                        assert all(got is not m for m in bases)
+                        got[:] = False  # (a mask given out is its own: the memo is unchanged)
+    assert len(ix._groups_memo) > 10
 
 
 @pytest.mark.parametrize("name", ["smollm2", "llama3"])
