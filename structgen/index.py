@@ -1636,7 +1636,7 @@ class TokenIndex:
         for e in st.config:
             if e[0] >= 0:
                 x = by_id.get(id(e))  # (_elem_mask's first look, inlined)
-                base, extra, more = x[1] if x is not None and x[0] is e else self._elem_mask(e)
+                base, extra, more = x[1] if x is not None and x[0] is e else self._elem_miss(e)
                 bases[id(base)] = base
                 if extra is not None:
                     extras[id(extra)] = extra
@@ -1770,6 +1770,10 @@ class TokenIndex:
         e = self._elems_by_id().get(id(elem))
         if e is not None and e[0] is elem:
             return e[1]
+        return self._elem_miss(elem)
+
+    def _elem_miss(self, elem) -> tuple:
+        """:meth:`_elem_mask` for an element not found by its identity."""
         t, q, ret = elem
         A = self.automaton
         # the mask depends on q only through lex_info, hence through the lexkey

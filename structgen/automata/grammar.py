@@ -881,7 +881,11 @@ class Automaton:
         for t, q, s in config:
             if t < 0:
                 continue
-            q2 = dfas[t].step(q, byte)
+            d = dfas[t]
+            row = d.rows[q]  # (DFA.step's first look, inlined)
+            q2 = row[byte] if row is not None else -1
+            if q2 < 0:
+                q2 = d.step(q, byte)
             if q2:
                 nxt.append((t, q2, s))
         res = self.close(nxt) if nxt else _EMPTY_CONFIG
