@@ -175,6 +175,49 @@ def test_counted_repetition_in_rules_is_not_unrolled():
     assert a.matches(b"<(a)a((a))>")
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(["a", "ab", "[ab]", "a|bc", "(ab)?", "a*b"]),
+    st.sampled_from(["{0,}", "{1,}", "{2,}", "{1,3}", "?", "+)+", "+)?"]),
+    st.sampled_from(["", "|c", "|c+", "|(cd)*"]),
+    st.lists(st.text(alphabet="abcd", max_size=7), max_size=30),
+)
+def test_stars_of_stars_are_one_term_reading_the_same(inner, count, other, texts):
+    """``(y+)*``, ``(y*)*``, ``(y?)*`` are built as ``y*``, ``(y+|z)*`` as ``(y|z)*``: the same
+    language, and after a first ``y`` the same term again, as a folded blank prefix
+    ``([ \\t]+)*`` is in front of every terminal after a space. Other repeats keep
+    their count."""
+    import structgen
+    from structgen.automata import terms as T
+    from structgen.automata.lower import lower_regex
+
+    nested = count.endswith(")+") or count.endswith(")?")
+    pattern = f"(({inner}){count}{other}" if nested else f"({inner}){count}{other}"
+    x = lower_regex(structgen.Regex(pattern).to_ir())
+    star = T.star(x)
+    for text in texts + ["", inner[0] * 3]:
+        data = text.encode()
+        assert T.matches(star, data) == _matches_star(x, data), (inner, count, other, text)
+    starred = count in ("{0,}", "{1,}", "{1,3}", "?")
+    if not other and inner != "(ab)?" and not nested:  # (((ab)?){2,} is ((ab)?)* already)
+        assert (star is T.star(x.a)) == starred
+    if nested and not other:  # ((y+)+)* and ((y+)?)* are y* too
+        assert star is T.star(x.a.a)
+    if starred and not other and inner in ("a", "[ab]"):
+        term = T.cat(star, T.literal(b"!"))
+        assert T.deriv(term, ord("a")) is term
+
+
+def _matches_star(x, data: bytes) -> bool:
+    """Whether ``data`` splits into pieces that ``x`` matches (a reference for x*)."""
+    from structgen.automata import terms as T
+
+    ok = [True] + [False] * len(data)
+    for j in range(1, len(data) + 1):
+        ok[j] = any(ok[i] and T.matches(x, data[i:j]) for i in range(j))
+    return ok[-1]
+
+
 def test_emptiness_is_decided_by_parts_and_shared_by_every_dfa():
     """Whether a term's language is empty: a concatenation is empty when one part is, an
     alternation when all are, a repeat of at least one when its body is; intersections

@@ -214,7 +214,24 @@ def rep(x: Term, lo: int, hi: int | None) -> Term:
         return x
     if x.nullable:
         lo = 0
+    while lo == 0 and h == -1:
+        # (y*)*, (y+)* and (y?)* are y*, and (y+|z)* is (y|z)*: an ignored blank folded
+        # in front of a terminal, ([ \t]+)*, would otherwise after its first byte be a
+        # term of its own, [ \t]*([ \t]+)*, and every terminal a state of its own
+        # reading the same
+        if _starred(x):
+            x = x.a
+        elif x.kind == K_ALT and any(_starred(m) for m in x.a):
+            x = alt_of([m.a if _starred(m) else m for m in x.a])
+        else:
+            break
     return _mk(K_REP, x, None, lo, h)
+
+
+def _starred(x: Term) -> bool:
+    """Whether ``x`` is ``y{0,n}`` or ``y{1,n}`` (``y*``, ``y+``, ``y?``...): inside a
+    star, the same as ``y``."""
+    return x.kind == K_REP and x.lo <= 1
 
 
 def star(x: Term) -> Term:
