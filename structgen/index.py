@@ -571,13 +571,12 @@ def _lex_info(dfa: DFA, q: int, va: VocabArrays, exits, maximal, key, ck, exc) -
 
 def _source_of(dfa: DFA, q: int) -> tuple | None:
     """``(DFA, state)`` whose walk gives ``dfa``'s from ``q`` but for the first byte (see
-    :func:`_derived`), or None. ``dfa.derived`` (set by the automaton) is the source DFA
-    when ``dfa`` is its terminal restricted to texts not beginning with some bytes: the
-    same language after an allowed first byte, so at the start state only."""
-    src = getattr(dfa, "derived", None)
-    if src is None or q != dfa.start:
-        return None
-    return src, src.start
+    :func:`_derived`), or None: the DFA's start, when ``q`` is the start restricted to
+    texts not beginning with some bytes (:meth:`DFA.restricted_start`), the same language
+    after an allowed first byte."""
+    if q in dfa.restricted_starts:
+        return dfa, dfa.start
+    return None
 
 
 def _split_of(dfa: DFA, q: int) -> tuple | None:
@@ -692,9 +691,9 @@ def _split_walk(dfa: DFA, va: VocabArrays, split: tuple, exits: bool, maximal: b
 
 
 def _derived(dfa: DFA, q: int, va: VocabArrays, base: LexInfo) -> LexInfo:
-    """``dfa``'s walk from its start ``q`` out of ``base``, the walk of its source (see
-    :func:`_source_of`): the same but for the tokens whose first byte ``q`` cannot
-    read."""
+    """``dfa``'s walk from its restricted start ``q`` out of ``base``, the walk from its
+    start (see :func:`_source_of`): the same but for the tokens whose first byte ``q``
+    cannot read."""
     dfa.build(q)
     allowed = dfa.table[q] != 0
     drop = va.first_in(~allowed) & base.inside
@@ -1582,8 +1581,6 @@ class TokenIndex:
         out, blocks = [], set()
         for t in begun:
             dfa = A.dfas[t]
-            if getattr(dfa, "derived", None) is not None:
-                continue  # (a restricted terminal's walks are its terminal's, filtered)
             for q in range(1, len(dfa)):
                 if not dfa.complete[q] or np.count_nonzero(dfa.table[q] == q) < _BODY_BYTES:
                     continue

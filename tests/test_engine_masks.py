@@ -142,6 +142,7 @@ def test_a_guard_that_no_first_byte_meets_leaves_the_terminal_itself(gname):
     (`+` after a number), the terminal itself follows, not a copy, so what is worked out
     for its elements is shared with where no guard stands; where some does, a copy
     whose first bytes are the terminal's but the forbidden ones (or none at all)."""
+    from structgen.automata import terms as T
     from structgen.automata.dfa import bitmask
 
     a = Automaton(structgen.Grammar.builtin(gname).to_grammar())
@@ -149,16 +150,20 @@ def test_a_guard_that_no_first_byte_meets_leaves_the_terminal_itself(gname):
     for forbid in list(a._guard_frames):
         banned = np.array([forbid >> b & 1 for b in range(256)], dtype=bool)
         for t in a.begun_terminals():
-            fb = a.dfas[t].first_bytes(a.starts[t])
-            got = a._restricted_terminal(t, forbid)
+            dfa, start = a.dfas[t], a.starts[t]
+            fb = dfa.first_bytes(start)
+            got = a._restricted_start(t, forbid)
             if not bitmask(fb) & forbid:
-                assert got == t
+                assert got == start
                 kept += 1
-            elif got is None:
+            elif not got:
                 assert not (fb & ~banned).any()
             else:
-                assert got != t
-                assert (a.dfas[got].first_bytes(a.starts[got]) == (fb & ~banned)).all()
+                assert got != start and dfa.restricted_starts[got] == T.ALL_BYTES & ~forbid
+                assert (dfa.first_bytes(got) == (fb & ~banned)).all()
+                # after an allowed first byte, the terminal's own states
+                for b in np.flatnonzero(fb & ~banned).tolist():
+                    assert dfa.step(got, b) == dfa.step(start, b)
                 copies += 1
     assert kept and copies
     if gname == "arithmetic":
@@ -298,9 +303,10 @@ def test_masks_equal_brute_force_with_each_suffix_check(
 @pytest.mark.parametrize("name", ["smollm2", "llama3"])
 def test_derived_walks_equal_their_own(tokenizers, name, monkeypatch):
     """Terminals restricted to texts not beginning with some bytes (longest match's
-    guards) take their token walks from the walk of the terminal they come from
-    (``structgen.index._derived``); each such walk equals the DFA's own walk, every
-    token, with exits before a byte that continues the terminal left out or not."""
+    guards) begin in a start of their own, whose token walk is taken from the walk from
+    the terminal's start (``structgen.index._derived``); each such walk equals the DFA's
+    own walk from that state, every token, with exits before a byte that continues the
+    terminal left out or not."""
     from structgen import index as index_mod
     from structgen.cache import BoundedCache
 
@@ -315,15 +321,14 @@ def test_derived_walks_equal_their_own(tokenizers, name, monkeypatch):
     va = index_mod.vocab_arrays(compiled.vocabulary)
     derived = 0
     for dfa in compiled.index.automaton.dfas:
-        if getattr(dfa, "derived", None) is None:
-            continue
-        for maximal in (False, True):
-            monkeypatch.setattr(va, "lexcache", BoundedCache(1 << 30))
-            got = index_mod.lex_info(dfa, dfa.start, va, True, maximal)
-            want = index_mod._lex_walk(dfa, dfa.start, va, None, True, False, maximal=maximal)
-            assert (got.inside == want.inside).all(), maximal
-            assert exit_set(got) == exit_set(want), maximal
-        derived += 1
+        for q in dfa.restricted_starts:
+            for maximal in (False, True):
+                monkeypatch.setattr(va, "lexcache", BoundedCache(1 << 30))
+                got = index_mod.lex_info(dfa, q, va, True, maximal)
+                want = index_mod._lex_walk(dfa, q, va, None, True, False, maximal=maximal)
+                assert (got.inside == want.inside).all(), maximal
+                assert exit_set(got) == exit_set(want), maximal
+            derived += 1
     assert derived
 
 
@@ -422,9 +427,10 @@ def test_same_behaviour_pairs_states_that_read_alike():
 )
 def test_restricted_dfa_reads_as_the_one_built_from_its_term(pattern, allowed, built, junk):
     """A terminal restricted to texts whose first byte is allowed (longest match's guard)
-    copies its base DFA, states and rows, with a start of its own (``DFA.restricted``):
-    it behaves as the DFA built from the restricted term, whether the base was fully
-    built or not, and matches exactly the base's texts that begin with an allowed byte."""
+    begins in a state of its own added to its DFA, the start's row without the other
+    bytes (``DFA.restricted_start``): from there it behaves as the DFA built from the
+    restricted term, whether the DFA was fully built or not, and matches exactly its
+    texts that begin with an allowed byte."""
     from structgen.automata import terms as T
     from structgen.automata.dfa import DFA, same_behaviour
 
@@ -437,14 +443,19 @@ def test_restricted_dfa_reads_as_the_one_built_from_its_term(pattern, allowed, b
                 todo.append(q)
     mask = sum(1 << b for b in allowed)
     term = T.conj(base.root, T.cat(T.byteset(mask), T.TOP))
-    got = base.restricted(mask, term)
+    got = base.restricted_start(mask, term)
     want = DFA(term, nonempty=True)
-    assert got.empty == want.empty
-    assert same_behaviour(got, got.start, want, want.start, limit=10**4)
+    assert (not got) == want.empty
+    assert base.restricted_start(mask, term) == got  # (one state per restriction)
+    if got:
+        assert base.restricted_starts[got] == mask and got != base.start
+        assert same_behaviour(base, got, want, want.start, limit=10**4)
     alphabet = b"ab0-_ /\nc."
     for text in [bytes(alphabet[x] for x in j) for j in junk] + [b"ab", b"-1.5", b"// x\nab"]:
         expect = base.matches(text) and bool(text) and text[0] in allowed
-        assert got.matches(text) == want.matches(text) == expect, text
+        assert want.matches(text) == expect, text
+        if got:
+            assert base.acc[base.run(text, got)] == expect, text
 
 
 @pytest.mark.parametrize("gname", ["minic", "sql"])
@@ -1034,10 +1045,10 @@ def test_element_masks_on_a_frame_not_nullable_are_made_when_compiling(
                     tails.add(id(s))
                     s = s[1]
                 begun = A.expand(stack)
-                # (terminals restricted by the guard of the one before: copies)
-                copies = {r for (t0, _f), r in A._restricted.items() if r not in (None, t0)}
                 for t, q, ret in begun:
-                    if t < 0 or t in copies:
+                    # (terminals restricted by the guard of the one before: starts of
+                    # their own)
+                    if t < 0 or q in A.dfas[t].restricted_starts:
                         continue
                     pushed, s = 0, ret
                     while s is not None and id(s) not in tails:  # the frames it pushed

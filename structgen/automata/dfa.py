@@ -112,6 +112,8 @@ class DFA:
         self.limits = limits
         self.terms: list[T.Term] = [T.EMPTY]
         self.ids: dict[T.Term, int] = {T.EMPTY: 0}
+        # states added by restricted_start -> the first bytes they allow
+        self.restricted_starts: dict[int, int] = {}
         cap = 64
         self.table = np.zeros((cap, 256), dtype=np.int32)
         self.accepting = np.zeros(cap, dtype=bool)
@@ -285,45 +287,26 @@ class DFA:
                     todo.append((t, 0x80, 0xBF, left - 1))
         return True
 
-    def restricted(self, allowed: int, term: T.Term) -> DFA:
-        """A DFA of ``term``, this DFA's language restricted to texts whose first byte is
-        in ``allowed`` (a 256-bit mask), built by copying this one: after an allowed first
-        byte the restricted language is this one's, so every state and row here is one
-        of it, and only its start is new (this start's row without the other bytes).
-        Building it from ``term`` would derive every state again, and first search the
-        intersection for a text."""
-        d = DFA.__new__(DFA)
-        n = len(self.terms)
-        d.root = term
-        d.name = self.name
-        d.limits = self.limits
-        d.terms = list(self.terms)
-        d.ids = dict(self.ids)
-        d.table = np.zeros((n + 1, 256), dtype=np.int32)
-        d.table[:n] = self.table[:n]
-        d.accepting = np.zeros(n + 1, dtype=bool)
-        d.accepting[:n] = self.accepting[:n]
-        d.built = np.zeros(n + 1, dtype=bool)
-        d.built[:n] = self.built[:n]
-        # (a complete row is never written again; an incomplete one fills in per DFA)
-        d.rows = [
-            r if c or r is None else list(r) for r, c in zip(self.rows, self.complete, strict=True)
-        ]
-        d.acc = list(self.acc)
-        d.complete = list(self.complete)
-        d._classes = {k: list(v) for k, v in self._classes.items()}
-        d._reads_chars = dict(self._reads_chars)
+    def restricted_start(self, allowed: int, term: T.Term) -> int:
+        """The state of ``term``, this DFA's language restricted to texts whose first
+        byte is in ``allowed`` (a 256-bit mask), added to this DFA, or 0 when no text is
+        left: after an allowed first byte the restricted language is this one's, so its
+        row is the start's row without the other bytes, and every state after it is one
+        of this DFA's. Recorded in ``restricted_starts`` (state -> ``allowed``)."""
+        sid = self.ids.get(term)
+        if sid is not None:
+            return sid
         row = self.build(self.start)
         mine = [t if allowed >> b & 1 else 0 for b, t in enumerate(row)]
-        d.start = d._add(term)
-        d.rows[d.start] = mine
-        d.table[d.start] = mine
-        d.built[d.start] = True
-        d.complete[d.start] = True
-        d.accepting[d.start] = False
-        d.acc[d.start] = False
-        d.empty = not any(mine)
-        return d
+        if not any(mine):
+            return 0
+        sid = self._add(term)
+        self.rows[sid] = mine
+        self.table[sid] = mine
+        self.built[sid] = True
+        self.complete[sid] = True
+        self.restricted_starts[sid] = allowed
+        return sid
 
     def __len__(self) -> int:
         return len(self.terms)

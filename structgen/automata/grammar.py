@@ -258,7 +258,7 @@ class Automaton:
         # (terminal id, accepting state) -> the guard frame after it, or None
         self._guards: dict[tuple, RExpr | None] = {}
         self._guard_frames: dict[int, RExpr] = {}  # forbidden-byte mask -> guard frame
-        self._restricted: dict = {}  # (terminal id, mask) -> restricted terminal id or None
+        self._restricted: dict = {}  # (terminal id, mask) -> its restricted start, or 0
         self._restrict_memo: dict = {}
         self._step_memo: dict = {}  # (configuration, byte) -> configuration
         self._expansions: dict[int, tuple] = {}  # id(stack) -> (stack, its expansion)
@@ -645,42 +645,33 @@ class Automaton:
                 # carries the bytes its rest may not begin with (see split)
                 out.add((t, q | forbid, s) if t == UNKNOWN[0] else e)
                 continue
-            t2 = self._restricted_terminal(t, forbid)
-            if t2 is not None:
-                out.add((t2, self.starts[t2], s))
+            q2 = self._restricted_start(t, forbid)
+            if q2:
+                out.add((t, q2, s))
         res = frozenset(out)
         self._restrict_memo[key] = res
         return res
 
-    def _restricted_terminal(self, t: int, forbid: int) -> int | None:
-        """Terminal ``t`` limited to texts whose first byte is not in ``forbid``."""
+    def _restricted_start(self, t: int, forbid: int) -> int:
+        """The state of terminal ``t``'s DFA where it begins limited to texts whose
+        first byte is not in ``forbid`` (0 when no text is left): its start itself when
+        no text of it begins with such a byte, so the elements after the guard, and what
+        is worked out for them, are those where no guard stands; else a state of its own
+        (:meth:`DFA.restricted_start`), after whose first byte the terminal reads on
+        from its usual states."""
         key = (t, forbid)
-        if key in self._restricted:
-            return self._restricted[key]
-        if not bitmask(self.dfas[t].first_bytes(self.starts[t])) & forbid:
-            # no text of t begins with a forbidden byte (nor is empty: terminals never
-            # are): t itself, so the elements after the guard, and what is worked out
-            # for them, are those where no guard stands
-            self._restricted[key] = t
-            return t
-        allowed = T.ALL_BYTES & ~forbid
-        term = T.conj(self.dfas[t].root, T.cat(T.byteset(allowed), T.TOP))
-        tid = self._term_ids.get(term)
-        if tid is None:
-            dfa = self.dfas[t].restricted(allowed, term)
-            if dfa.empty:
-                tid = None
-            else:
-                tid = len(self.dfas)
-                self._term_ids[term] = tid
-                # after an allowed first byte, the terminal's language: its token walks
-                # from the start are the terminal's, filtered (see index.lex_info)
-                dfa.derived = self.dfas[t]
-                self.dfas.append(dfa)
-                self.terminal_names.append(self.terminal_names[t])
-                self.starts.append(dfa.start)
-        self._restricted[key] = tid
-        return tid
+        q = self._restricted.get(key)
+        if q is not None:
+            return q
+        dfa = self.dfas[t]
+        start = self.starts[t]
+        if not bitmask(dfa.first_bytes(start)) & forbid:
+            q = start  # (nor is any text empty: terminals never are)
+        else:
+            allowed = T.ALL_BYTES & ~forbid
+            q = dfa.restricted_start(allowed, T.conj(dfa.root, T.cat(T.byteset(allowed), T.TOP)))
+        self._restricted[key] = q
+        return q
 
     # ---- stacks and configurations -------------------------------------------------------------
     def stack(self, frame: RExpr, parent: Stack | None) -> Stack:
