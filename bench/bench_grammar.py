@@ -6,13 +6,18 @@ llguidance and XGrammar when they are installed.
     python -m bench.bench_grammar --tokenizers llama3   # one tokenizer
     python -m bench.bench_grammar --grammars sql json
     python -m bench.bench_grammar --no-peers            # structgen only
+    python -m bench.bench_grammar --repeat 5            # structgen's figures: medians of 5
 
-structgen columns:
+structgen columns (each the median over ``--repeat`` runs, 3 by default, every run from
+cleared caches: a single run's first-visit p50 moved by up to a fifth with what the process
+had done before, such as page faults on memory the allocator had given back; the peers
+run once):
 
 * compile ms: ``Grammar.builtin(name)`` (Lark loading, lowering, the automaton) plus
   ``structgen.compile(grammar, vocabulary=...)`` (the token index and its initial state),
-  with every cache cleared first. The vocabulary itself is mapped once per tokenizer
-  (its byte arrays and the table of token suffixes).
+  with every cache cleared first, the vocabulary's walks of earlier grammars included
+  (``VocabArrays.forget_grammars``). The vocabulary itself is mapped once per tokenizer
+  (its byte arrays, the table of token suffixes, its tokens grouped by first bytes).
 * first visit: each text is fed token by token through fresh states (``mask()`` then
   ``advance(token)``), the cost a new text pays; texts of one grammar share the caches, as
   generations of one compiled grammar do.
@@ -82,9 +87,12 @@ def pct(xs, p) -> float:
     return float(np.percentile(np.asarray(xs), p)) if xs else float("nan")
 
 
-def clear_caches() -> None:
-    """Forget every compiled grammar, lowered regex and terminal DFA (a fresh process,
-    apart from the imports and the per-tokenizer vocabulary)."""
+def clear_caches(vocab=None) -> None:
+    """Forget every compiled grammar, lowered regex and terminal DFA, and what the
+    vocabulary ``vocab`` learned from walking them (a fresh process, apart from the imports
+    and the per-tokenizer mapping of the vocabulary)."""
+    if vocab is not None:
+        vocab_arrays(vocab).forget_grammars()
     compile_mod._AUTOMATA.clear()
     compile_mod._INDEXES.clear()
     lark_grammar._terminal_ir.cache_clear()
@@ -95,7 +103,7 @@ def clear_caches() -> None:
 
 
 def bench_structgen(name: str, tok, vocab) -> dict:
-    clear_caches()
+    clear_caches(vocab)
     t0 = time.perf_counter()
     grammar = structgen.Grammar.builtin(name)
     compiled = structgen.compile(grammar, vocabulary=vocab)
@@ -154,6 +162,9 @@ def main() -> None:
     ap.add_argument("--tokenizers", nargs="+", default=["smollm2", "llama3"])
     ap.add_argument("--grammars", nargs="+", default=structgen.Grammar.builtin_names())
     ap.add_argument("--no-peers", action="store_true", help="structgen columns only")
+    ap.add_argument(
+        "--repeat", type=int, default=3, help="runs of structgen per cell (medians; default 3)"
+    )
     args = ap.parse_args()
     structgen.Grammar('start: "a"')  # import Lark and build its grammar parser once
     others = [] if args.no_peers else installed_peers()
@@ -176,6 +187,7 @@ def main() -> None:
         vocab = structgen.Vocabulary.from_tokenizer(tok, vocab_size=vocab_size)
         # per tokenizer, not part of any grammar's compile time
         suffix_table(vocab_arrays(vocab))
+        vocab_arrays(vocab).pairs()
         engines = []
         for _, cls in others:
             try:
@@ -183,7 +195,8 @@ def main() -> None:
             except Exception as e:  # a peer that cannot read this tokenizer says so
                 engines.append(f"tokenizer: {' '.join(str(e).split())}")
         for gname in args.grammars:
-            r = bench_structgen(gname, tok, vocab)
+            runs = [bench_structgen(gname, tok, vocab) for _ in range(max(1, args.repeat))]
+            r = {k: float(np.median([x[k] for x in runs])) for k in runs[0]}
             ir_grammar = structgen.Grammar.builtin(gname).to_grammar()
             seqs = [token_ids_for_text(tok, text) for text in texts_for(gname)]
             cells = "".join(
@@ -193,7 +206,7 @@ def main() -> None:
             print(
                 f"{tname:<9} {gname:<12} {r['compile_ms']:>10.1f} {r['first_mask_ms']:>11.1f} "
                 f"{r['first_p50_us']:>12.1f} {r['first_p99_us']:>12.1f} {r['steady_p50_us']:>13.2f} "
-                f"{r['steady_p99_us']:>13.2f} {r['tokens']:>6}{cells}",
+                f"{r['steady_p99_us']:>13.2f} {r['tokens']:>6.0f}{cells}",
                 flush=True,
             )
 

@@ -159,6 +159,19 @@ class VocabArrays:
         self._twins: dict[tuple, list] = {}
         self._made_of: dict[frozenset, np.ndarray] = {}
 
+    def forget_grammars(self) -> None:
+        """Drop everything learned from the grammars walked so far (the walks, the
+        states that share them, per-state keys, the per-byte-set memos they filled),
+        keeping the vocabulary's own layout, as a process that maps it and has walked
+        nothing yet (the benchmarks time each grammar so)."""
+        self.lexcache.clear()
+        for memo in (self._reduced, self._exc, self._lexkeys, self._first_in, self._runs):
+            memo.clear()
+        for memo in (self._starting, self._twins, self._made_of, self._caps):
+            memo.clear()
+        for memo in self._capmemo:
+            memo.clear()
+
     def twins_of(self, signature: tuple) -> list:
         """The walked ``(DFA, state, lexcache key)`` with this signature (whether a walk
         is of a maximal match, whether the state accepts, its live bytes): the candidates
@@ -1241,7 +1254,12 @@ def _unique(s: np.ndarray, n: int) -> np.ndarray:
     if s.size <= 64:
         return np.asarray(sorted(set(s.tolist())), dtype=np.int32)
     if s.size <= 4096:
-        return np.unique(s)
+        # (np.unique, checking its arguments in Python, costs twice as much)
+        a = np.sort(s)
+        keep = np.empty(a.size, dtype=bool)
+        keep[0] = True
+        np.not_equal(a[1:], a[:-1], out=keep[1:])
+        return a[keep]
     # many: mark them over all suffix numbers rather than sort
     seen = np.zeros(n, dtype=bool)
     seen[s] = True
