@@ -1063,3 +1063,32 @@ def test_element_masks_on_a_frame_not_nullable_are_made_when_compiling(
                         assert (t, q, top) in listed, (path.name, A.terminal_names[t])
                         met += 1
     assert met
+
+
+def test_a_vocabulary_that_forgets_its_grammars_walks_them_again_alike(tokenizers):
+    """``VocabArrays.forget_grammars`` (the grammar bench's fresh-process timing) drops the
+    walks and what was learned with them, not the vocabulary's layout: a grammar compiled
+    again walks anew and gets the same masks along its sample."""
+    import structgen.index as index
+
+    tok = tokenizers["smollm2"]
+    gram = structgen.Grammar.builtin("sql")
+    ids = _sample_ids(tok, "sql")
+    first = structgen.compile(gram, tok, vocab_size=assets.MODEL_VOCAB_SIZE["smollm2"])
+    va = index.vocab_arrays(first.vocabulary)
+    m = first.matcher()
+    want = []
+    for t in ids:
+        want.append(np.flatnonzero(m.mask()))
+        assert m.advance(t)
+    assert len(va.lexcache) and va._twins and va._lexkeys
+    layout = (va.flat, va.ids, va.pairs())
+    va.forget_grammars()
+    assert not len(va.lexcache) and not va._twins and not va._lexkeys
+    assert all(a is b for a, b in zip((va.flat, va.ids, va.pairs()), layout, strict=True))
+    again = Compiled(first.spec, index.TokenIndex(first.automaton, first.vocabulary))
+    assert len(va.lexcache)  # (walked anew)
+    m = again.matcher()
+    for i, t in enumerate(ids):
+        assert np.array_equal(np.flatnonzero(m.mask()), want[i]), i
+        assert m.advance(t)
