@@ -1650,8 +1650,10 @@ class TokenIndex:
         by_id = self._elems_by_id()
         for e in st.config:
             if e[0] >= 0:
-                x = by_id.get(id(e))  # (_elem_mask's first look, inlined)
-                base, extra, more = x[1] if x is not None and x[0] is e else self._elem_miss(e)
+                # the same element (a tuple) is in many configurations: those that an
+                # expansion, memoised, brings in; found by its identity, without a call
+                x = by_id.get(id(e))
+                base, extra, more = x[1] if x is not None and x[0] is e else self._elem_mask(e)
                 bases[id(base)] = base
                 if extra is not None:
                     extras[id(extra)] = extra
@@ -1779,16 +1781,8 @@ class TokenIndex:
         Automaton.split), which settles most tokens for every nesting depth below
         (``extra``, shared by every stack with that top); only the rests of the tokens
         that reached the cut-off part are then checked against that part
-        (:meth:`_readable`), which allows ``more``."""
-        # the same element (a tuple) is in many configurations: those that an expansion,
-        # memoised, brings in
-        e = self._elems_by_id().get(id(elem))
-        if e is not None and e[0] is elem:
-            return e[1]
-        return self._elem_miss(elem)
-
-    def _elem_miss(self, elem) -> tuple:
-        """:meth:`_elem_mask` for an element not found by its identity."""
+        (:meth:`_readable`), which allows ``more``. (:meth:`mask` first looks the element
+        up by its identity, see :meth:`_elems_by_id`.)"""
         t, q, ret = elem
         A = self.automaton
         # the mask depends on q only through lex_info, hence through the lexkey
