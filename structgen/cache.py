@@ -32,6 +32,13 @@ class BoundedCache:
         self.hits += 1
         return item[0]
 
+    def peek(self, key: Hashable, default=None):
+        """:meth:`get` without refreshing the entry's place or counting a hit: for a
+        lookup made many times per operation (a plain dict lookup), where the order of
+        insertion is order enough."""
+        item = self._d.get(key)
+        return default if item is None else item[0]
+
     def put(self, key: Hashable, value: Any, nbytes: int = 64) -> Any:
         old = self._d.pop(key, None)
         if old is not None:

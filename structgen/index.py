@@ -1508,10 +1508,6 @@ class TokenIndex:
         self._elem_by_id_ev = 0  # (_elem_masks.evictions when it was last cleared)
         # id(element mask) -> (weak reference to the mask, its parts: see _parts_of)
         self._packed = BoundedCache(limits.max_cache_bytes // 8)
-        # its entries by the same key, found without the cache's bookkeeping; all are
-        # forgotten once it has let one go (see _parts_of)
-        self._parts_fast: dict[int, tuple] = {}
-        self._parts_ev = 0
         # the unions of the larger parts of masks (see _union)
         self._groups_memo = BoundedCache(limits.max_cache_bytes // 16)
         # continuation configuration -> (sorted suffix numbers, their answers, rests)
@@ -1743,22 +1739,14 @@ class TokenIndex:
 
     def _parts_of(self, m: np.ndarray) -> tuple:
         """``(packed, ids, blank)`` for an element mask, memoised (bounded, the oldest
-        first out): a mask of many tokens as ``np.packbits(m)`` (``ids`` None); one of
-        few as its token ids, but for the blank tokens (see ``_blank_mask``) when it holds
-        them all (``blank``). The entry holds ``m`` weakly, so an element mask the mask
-        cache let go does not stay alive here; a dead reference (its id may have been
-        reused) is a miss. Found first in a plain dict of the same entries (a dozen
-        lookups per new mask), forgotten whenever the cache lets one go."""
-        fast = self._parts_fast
-        if self._packed.evictions != self._parts_ev:
-            fast.clear()
-            self._parts_ev = self._packed.evictions
-        p = fast.get(id(m))
+        first out: a dozen lookups per new mask, each a plain dict lookup, see
+        :meth:`BoundedCache.peek`): a mask of many tokens as ``np.packbits(m)`` (``ids``
+        None); one of few as its token ids, but for the blank tokens (see
+        ``_blank_mask``) when it holds them all (``blank``). The entry holds ``m`` weakly,
+        so an element mask the mask cache let go does not stay alive here; a dead
+        reference (its id may have been reused) is a miss."""
+        p = self._packed.peek(id(m))
         if p is not None and p[0]() is m:
-            return p[1]
-        p = self._packed.get(id(m))
-        if p is not None and p[0]() is m:
-            fast[id(m)] = p
             return p[1]
         if np.count_nonzero(m) > _FEW_TOKENS:
             parts = (np.packbits(m), None, False)
@@ -1767,10 +1755,9 @@ class TokenIndex:
             w = self._blank_mask
             blank = w is not None and bool(m[self._blank_ids].all())
             parts = (None, ids[~w[ids]] if blank else ids, blank)
-        p = (weakref.ref(m), parts)
-        self._packed.put(id(m), p, _nbytes(parts[0]) + _nbytes(parts[1]) + 150)
-        if self._packed.evictions == self._parts_ev:
-            fast[id(m)] = p
+        self._packed.put(
+            id(m), (weakref.ref(m), parts), _nbytes(parts[0]) + _nbytes(parts[1]) + 150
+        )
         return parts
 
     def _elem_mask(self, elem) -> tuple:

@@ -37,3 +37,12 @@ def test_items_are_bounded_too():
     for k in range(3):
         c.put(k, k)
     assert len(c) == 2 and 0 not in c
+
+
+def test_peek_finds_an_entry_without_refreshing_it():
+    c = BoundedCache(200)
+    c.put("a", 1, 100)
+    c.put("b", 2, 100)
+    assert c.peek("a") == 1 and c.peek("z", 0) == 0 and c.hits == 0
+    c.put("c", 3, 100)  # a, peeked but not refreshed, is still the oldest
+    assert "a" not in c and c.peek("b") == 2 and c.get("c") == 3 and c.hits == 1
