@@ -165,11 +165,9 @@ class VocabArrays:
         keeping the vocabulary's own layout, as a process that maps it and has walked
         nothing yet (the benchmarks time each grammar so)."""
         self.lexcache.clear()
-        for memo in (self._reduced, self._exc, self._lexkeys, self._first_in, self._runs):
-            memo.clear()
-        for memo in (self._starting, self._twins, self._made_of, self._caps):
-            memo.clear()
-        for memo in self._capmemo:
+        memos = [self._reduced, self._exc, self._lexkeys, self._first_in, self._runs]
+        memos += [self._starting, self._twins, self._made_of, self._caps, *self._capmemo]
+        for memo in memos:
             memo.clear()
 
     def twins_of(self, signature: tuple) -> list:
