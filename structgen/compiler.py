@@ -35,16 +35,38 @@ def _lru_put(d: OrderedDict, key, value, cap: int):
     return value
 
 
+def _is_spec(spec: Any) -> bool:
+    return isinstance(spec, Grammar) or (
+        hasattr(spec, "to_grammar") and not isinstance(spec, type)
+    )
+
+
+def as_spec(spec: Any) -> Any:
+    """``spec`` itself when it lowers to the IR (``ir.Grammar``, ``to_grammar()``), else
+    the spec of the output type ``generate()`` takes (a pydantic model, a Python type such
+    as ``list[int]`` or ``Literal[...]``, a JSON Schema dict; see
+    :func:`structgen.types.output_spec`)."""
+    if _is_spec(spec):
+        return spec
+    from .types import Output, output_spec
+
+    if isinstance(spec, Output):
+        return spec.spec
+    try:
+        return output_spec(spec).spec
+    except SpecError as e:
+        raise SpecError(
+            f"cannot compile {spec!r}: pass structgen.Regex(...), structgen.JsonSchema(...), "
+            f"structgen.Grammar(...), an ir.Grammar, or an output type ({e})"
+        ) from None
+
+
 def to_grammar(spec: Any) -> Grammar:
-    """Lower any supported spec to the Grammar IR."""
+    """Lower any supported spec (or output type, see :func:`as_spec`) to the Grammar IR."""
+    spec = as_spec(spec)
     if isinstance(spec, Grammar):
         return spec
-    if hasattr(spec, "to_grammar"):
-        return spec.to_grammar()
-    raise SpecError(
-        f"cannot compile {type(spec).__name__}: pass structgen.Regex(...), a structgen "
-        "JSON Schema / Grammar spec, or an ir.Grammar"
-    )
+    return spec.to_grammar()
 
 
 def _spec_key(spec: Any):
@@ -60,6 +82,7 @@ def _spec_key(spec: Any):
 
 
 def compile_automaton(spec: Any, limits: Limits = DEFAULT_LIMITS) -> Automaton:
+    spec = as_spec(spec)
     key = (_spec_key(spec), limits)
     a = _lru_get(_AUTOMATA, key)
     if a is None:
@@ -116,6 +139,12 @@ def compile(  # noqa: A001 - the public name mirrors re.compile
 ) -> Compiled:
     """Compile ``spec`` for ``tokenizer`` (or an explicit ``vocabulary``).
 
+    ``spec`` is a :class:`~structgen.Regex`, :class:`~structgen.JsonSchema`,
+    :class:`~structgen.Grammar` or ``ir.Grammar``, or anything :func:`structgen.generate`
+    takes as an output type: a pydantic model, a dataclass, a Python type (``list[int]``,
+    ``Literal["yes", "no"]``), a JSON Schema ``dict`` (compiled with ``JsonSchema``'s
+    defaults).
+
     ``vocab_size`` is the model's logits width (``model.config.vocab_size``); it defaults
     to the tokenizer's size. Results are cached per (spec, vocabulary, limits) in memory,
     and on disk (the vocabulary and the masks computed so far, see
@@ -123,6 +152,7 @@ def compile(  # noqa: A001 - the public name mirrors re.compile
     :meth:`Compiled.save` stores the masks a generation has computed.
     """
     limits = limits or DEFAULT_LIMITS
+    spec = as_spec(spec)
     if vocabulary is None:
         if tokenizer is None:
             raise TypeError("compile() needs a tokenizer or a vocabulary")

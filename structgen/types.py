@@ -43,6 +43,7 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
+from .choices import choice_output
 from .errors import SpecError, UnsupportedSchemaError
 from .ir import Grammar
 from .regex import Regex
@@ -77,12 +78,26 @@ def _text(text: str) -> str:
     return text
 
 
-def output_spec(output_type: Any, *, whitespace: str = "bounded", strict: bool = True) -> Output:
+def output_spec(
+    output_type: Any,
+    *,
+    whitespace: str | None = None,
+    spelling: str | None = None,
+    strict: bool = True,
+) -> Output:
     """The :class:`Output` for ``output_type`` (see the module docstring for the types).
 
-    ``whitespace`` and ``strict`` are passed to :class:`~structgen.jsonschema.JsonSchema`.
+    ``whitespace``, ``spelling`` and ``strict`` are passed to
+    :class:`~structgen.jsonschema.JsonSchema`; ``whitespace`` and ``spelling`` only when
+    given (``None`` keeps :class:`~structgen.jsonschema.JsonSchema`'s defaults).
     """
     from .jsonschema import JsonSchema
+
+    options: dict[str, Any] = {"strict": strict}
+    if whitespace is not None:
+        options["whitespace"] = whitespace
+    if spelling is not None:
+        options["spelling"] = spelling
 
     if isinstance(output_type, Output):
         return output_type
@@ -95,7 +110,7 @@ def output_spec(output_type: Any, *, whitespace: str = "bounded", strict: bool =
     if _is_grammar(output_type):
         return Output(output_type, _text, output_type)
     if isinstance(output_type, (dict, bool)):
-        spec = JsonSchema(output_type, whitespace=whitespace, strict=strict)
+        spec = JsonSchema(output_type, **options)
         return Output(spec, _schema_parser(spec.schema), output_type, spec.schema)
     if isinstance(output_type, (str, bytes)):
         raise SpecError(
@@ -105,7 +120,10 @@ def output_spec(output_type: Any, *, whitespace: str = "bounded", strict: bool =
     annotated = _annotated_text_spec(output_type)
     if annotated is not None:
         return Output(annotated, _text, output_type)
-    return _python_type(output_type, whitespace, strict)
+    choice = choice_output(output_type)
+    if choice is not None:
+        return choice
+    return _python_type(output_type, options)
 
 
 def _annotated_text_spec(tp: Any) -> Any:
@@ -125,7 +143,7 @@ def _annotated_text_spec(tp: Any) -> Any:
     return specs[0]
 
 
-def _python_type(tp: Any, whitespace: str, strict: bool) -> Output:
+def _python_type(tp: Any, options: dict[str, Any]) -> Output:
     import pydantic
 
     from .jsonschema import JsonSchema
@@ -143,7 +161,7 @@ def _python_type(tp: Any, whitespace: str, strict: bool) -> Output:
             f"Literal, Enum, Union, list/tuple/dict, scalar or Annotated type): {e}"
         ) from None
     schema = _narrow(schema, "")
-    spec = JsonSchema(schema, whitespace=whitespace, strict=strict)
+    spec = JsonSchema(schema, **options)
     spec.to_grammar()  # refusals surface here, naming the keyword and its place
     if isinstance(tp, type) and issubclass(tp, pydantic.BaseModel):
         parse = tp.model_validate_json
