@@ -1,8 +1,11 @@
 """Typed functions: ``@structgen.function(model=..., tokenizer=...)``.
 
-The decorated function's docstring (or the string it returns) is the prompt template,
-formatted with the call's arguments (``str.format`` syntax, ``{name}``); its return
-annotation is the output type. Calling it generates under the output type's grammar and
+The decorated function's docstring (or the string it returns) is the prompt template:
+each ``{name}`` of a parameter is replaced by the call's argument (with ``str.format``'s
+rules for that placeholder, so ``{name!r}``, ``{name:>8}``, ``{name.attr}`` work); every
+other brace is left as it is, so a JSON example such as ``{"name": "Ann"}`` needs no
+escaping (and ``{{`` stays ``{{``). A ``{word}`` that names no parameter is an error naming
+it. The return annotation is the output type. Calling it generates under the output type's grammar and
 returns the validated value::
 
     @structgen.function(model=model, tokenizer=tok)
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-import string
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, get_type_hints
 
@@ -140,17 +143,32 @@ class TypedFunction:
         return f"<structgen.function {self.__qualname__} -> {self.output_type!r}>"
 
 
+# a placeholder: {name}, {name.attr}, {name[0]}, {name!r}, {name:>10} (no spaces, no nested
+# braces); any other brace (a JSON example such as {"name": "Ann"}, "{{") is plain text
+_PLACEHOLDER = re.compile(
+    r"\{([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z_][A-Za-z0-9_]*|\[[A-Za-z0-9_]+\])*)"
+    r"(![rsa])?(:[^{}\s]*)?\}"
+)
+
+
 def _format(template: str, arguments: dict[str, Any], where: str) -> str:
-    names = {f for _, f, _, _ in string.Formatter().parse(template) if f}
-    if not names:
-        return template
-    try:
-        return template.format(**arguments)
-    except (KeyError, IndexError) as e:
-        raise SpecError(
-            f"{where}: the prompt template refers to {e} which is not a parameter "
-            f"(parameters: {', '.join(arguments) or 'none'})"
-        ) from None
+    """``template`` with each ``{parameter}`` placeholder replaced (``str.format`` rules for
+    that placeholder); every other character, braces included, is kept as it is."""
+
+    def replace(m: re.Match) -> str:
+        name = m.group(1)
+        if name not in arguments:
+            raise SpecError(
+                f"{where}: the prompt template refers to {name!r} (in {m.group(0)!r}) which is "
+                f"not a parameter (parameters: {', '.join(arguments) or 'none'}); write it "
+                "differently if it is not meant as a placeholder"
+            )
+        try:
+            return ("{" + m.group(0)[1:-1] + "}").format(**{name: arguments[name]})
+        except (AttributeError, LookupError, ValueError, TypeError) as e:
+            raise SpecError(f"{where}: cannot fill {m.group(0)!r} in the prompt: {e}") from None
+
+    return _PLACEHOLDER.sub(replace, template)
 
 
 def function(

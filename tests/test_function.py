@@ -78,6 +78,27 @@ def test_unknown_template_field_is_an_error():
         _typed(f).prompt("a")
 
 
+def test_braces_that_are_not_parameters_are_kept():
+    def extract(text: str, n: int = 2) -> Point:
+        """Reply with JSON like {"name": "Ann", "address": {"city": "Oslo"}} or {}.
+        Text: {text} ({n:>3} words, {text!r}). Sets look like {{1, 2}}; {0} is positional."""
+
+    assert _typed(extract).prompt("Bo is here") == (
+        'Reply with JSON like {"name": "Ann", "address": {"city": "Oslo"}} or {}.\n'
+        "Text: Bo is here (  2 words, 'Bo is here'). Sets look like {{1, 2}}; {0} is positional."
+    )
+
+
+def test_unknown_placeholder_names_it_even_beside_json():
+    def f(text: str) -> Point:
+        """Example: {"text": "hi"}. Now do {txt}."""
+
+    with pytest.raises(
+        SpecError, match=r"f: the prompt template refers to 'txt' .*parameters: text"
+    ):
+        _typed(f).prompt("a")
+
+
 def test_no_prompt_at_all_is_an_error():
     def f(x: str) -> Point:
         pass
