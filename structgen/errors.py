@@ -55,3 +55,17 @@ class IncompleteOutputError(StructgenError, RuntimeError):
         super().__init__(msg)
         self.text = text
         self.index = index
+
+
+class OutputValidationError(StructgenError, ValueError):
+    """A generated text the grammar admits was rejected by the output type's own validation
+    (a pydantic ``field_validator`` / ``model_validator``, a JSON Schema checker).
+
+    ``text`` is the raw generated text; ``index`` the prompt it belongs to in a batch; the
+    validator's exception is the ``__cause__``.
+    """
+
+    def __init__(self, msg: str, text: str = "", index: int | None = None):
+        super().__init__(msg)
+        self.text = text
+        self.index = index

@@ -32,11 +32,16 @@ checked or steered, and an output cut off by the budget raises
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from typing import Any
 
 from .compiler import Compiled, compile
-from .errors import IncompleteOutputError
+from .errors import IncompleteOutputError, OutputValidationError
 from .types import Output, output_spec
+
+log = logging.getLogger(__name__)
 
 __all__ = ["generate"]
 
@@ -112,21 +117,31 @@ def generate(
     output_type: Any,
     *,
     steer: bool = True,
-    whitespace: str = "bounded",
+    whitespace: str | None = None,
+    spelling: str | None = None,
     strict: bool = True,
+    retries: int = 0,
+    seed: int = 0,
     **generate_kwargs: Any,
 ) -> Any:
     """Generate a value of ``output_type`` for ``prompt`` (see the module docstring).
 
     ``generate_kwargs`` go to ``model.generate()`` (``max_new_tokens``, ``do_sample``,
     ``temperature``, ``num_beams``, ``num_return_sequences``, ``logits_processor``,
-    ``streamer``, ...). ``whitespace`` and ``strict`` apply to JSON Schemas.
+    ``streamer``, ``generation_config``, ...). ``whitespace``, ``spelling`` and ``strict``
+    apply to JSON Schemas (``whitespace`` and ``spelling`` are passed on only when given).
+
+    An output that the grammar admits but the output type's own validation rejects (a
+    pydantic ``field_validator`` / ``model_validator``, a JSON Schema check) raises
+    :class:`~structgen.errors.OutputValidationError` carrying the generated ``text``. With
+    ``retries=N`` such rows are first sampled again, up to ``N`` times (``do_sample=True``,
+    torch seeded with ``seed``, ``seed + 1``, ... without disturbing the caller's random
+    state).
     """
-    import torch
-    from transformers import LogitsProcessorList
+    from .hf.batch import pad_token_id, run_rows
 
-    from .hf.processor import LogitsProcessor
-
+    if not isinstance(retries, int) or retries < 0:
+        raise ValueError(f"retries must be a non-negative int, not {retries!r}")
     batch = isinstance(prompt, (list, tuple)) and not _is_messages(prompt)
     prompts = list(prompt) if batch else [prompt]
     if not prompts:
@@ -140,12 +155,17 @@ def generate(
         types = list(output_type)
     else:
         types = [output_type] * len(prompts)
+    options: dict[str, Any] = {"strict": strict}
+    if whitespace is not None:
+        options["whitespace"] = whitespace
+    if spelling is not None:
+        options["spelling"] = spelling
     outputs: list[Output] = []
     by_id: dict[int, Output] = {}
     for t in types:  # compile each distinct output type once
         o = by_id.get(id(t))
         if o is None:
-            o = by_id[id(t)] = output_spec(t, whitespace=whitespace, strict=strict)
+            o = by_id[id(t)] = output_spec(t, **options)
         outputs.append(o)
     width = _logits_width(model)
     compiled_by_id: dict[int, Compiled] = {}
@@ -179,48 +199,33 @@ def generate(
     templated = {flag for _, flag in rendered}
     if len(templated) > 1:
         raise ValueError("mix of chat and plain prompts in one batch")
-    old_side = getattr(tokenizer, "padding_side", None)
-    tokenizer.padding_side = "left"
-    try:
-        enc = tokenizer(
-            [text for text, _ in rendered],
-            return_tensors="pt",
-            padding=True,
-            add_special_tokens=not templated.pop(),
-        )
-    finally:
-        if old_side is not None:
-            tokenizer.padding_side = old_side
-    device = getattr(model, "device", None)
-    if device is not None:
-        enc = {k: v.to(device) for k, v in enc.items()}
+    add_special = not templated.pop()
+    from .hf.processor import LogitsProcessor
 
-    processor = LogitsProcessor(compiled, max_new_tokens=budget if steer else None)
-    procs = LogitsProcessorList(generate_kwargs.pop("logits_processor", None) or [])
-    procs.append(processor)
+    user_procs = list(generate_kwargs.pop("logits_processor", None) or [])
     pad = generate_kwargs.pop("pad_token_id", None)
     if pad is None:
         pad = getattr(gen_cfg, "pad_token_id", None)
     if pad is None:
-        pad = (
-            tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        )
-    with torch.no_grad():
-        out = model.generate(
-            **enc,
-            logits_processor=procs,
-            max_new_tokens=budget,
+        pad = pad_token_id(tokenizer)
+
+    def rows_of(which: list[int], **kwargs: Any) -> list[list[int]]:
+        """Generate for the prompts ``which``: the new tokens of every returned row."""
+        rows_compiled = [compiled[p] for p in which]
+        processor = LogitsProcessor(rows_compiled, max_new_tokens=budget if steer else None)
+        return run_rows(
+            model,
+            tokenizer,
+            [rendered[p][0] for p in which],
+            add_special_tokens=add_special,
             pad_token_id=pad,
-            **generate_kwargs,
+            logits_processor=[*user_procs, processor],
+            max_new_tokens=budget,
+            **kwargs,
         )
-    if not torch.is_tensor(out):
-        out = out.sequences
-    n_prompt = enc["input_ids"].shape[1]
-    rows = out[:, n_prompt:].tolist()
-    per = len(rows) // len(prompts)
-    results: list[Any] = []
-    for i, row in enumerate(rows):
-        p = i // per
+
+    def value_of(p: int, row: list[int]) -> Any:
+        """The parsed value of one generated row of prompt ``p``; raises on failure."""
         text, complete = _decode(compiled[p], row)
         if not complete:
             where = f" for prompt {p}" if batch else ""
@@ -230,7 +235,64 @@ def generate(
                 text,
                 p if batch else None,
             )
-        results.append(outputs[p].parse(text))
+        try:
+            return outputs[p].parse(text)
+        except Exception as e:  # the output type's own validation (pydantic, jsonschema)
+            raise _rejected(e, text, p if batch else None, outputs[p]) from e
+
+    rows = rows_of(list(range(len(prompts))), **generate_kwargs)
+    per = len(rows) // len(prompts)
+    results: list[Any] = [None] * len(rows)
+    failed: dict[int, OutputValidationError] = {}
+    for i, row in enumerate(rows):
+        try:
+            results[i] = value_of(i // per, row)
+        except OutputValidationError as e:
+            failed[i] = e
+    retry_kwargs = {**generate_kwargs, "do_sample": True, "num_return_sequences": 1}
+    for attempt in range(retries):
+        if not failed:
+            break
+        which = sorted(failed)
+        log.info("retry %d of %d for %d rejected output(s)", attempt + 1, retries, len(which))
+        with _seeded(seed + attempt, getattr(model, "device", None)):
+            again = rows_of([i // per for i in which], **retry_kwargs)
+        for i, row in zip(which, again, strict=True):
+            try:
+                results[i] = value_of(i // per, row)
+                del failed[i]
+            except OutputValidationError as e:
+                failed[i] = e
+    if failed:
+        err = failed[min(failed)]
+        if retries:
+            err.args = (f"{err.args[0]} (after {retries} retries)",)
+        raise err
     if per > 1:
         results = [results[k * per : (k + 1) * per] for k in range(len(prompts))]
     return results if batch else results[0]
+
+
+def _rejected(e: Exception, text: str, index: int | None, output: Output) -> OutputValidationError:
+    """The :class:`OutputValidationError` for a parse of ``text`` that raised ``e``."""
+    what = getattr(output.output_type, "__name__", None) or repr(output.output_type)
+    where = f" for prompt {index}" if index is not None else ""
+    return OutputValidationError(
+        f"the output{where} matches the grammar but {what}'s validation rejects it: "
+        f"{type(e).__name__}: {str(e).strip()[:500]}\n  text: {text[:300]!r}",
+        text,
+        index,
+    )
+
+
+@contextlib.contextmanager
+def _seeded(seed: int, device: Any) -> Iterator[None]:
+    """torch seeded with ``seed`` inside, the caller's random state restored after."""
+    import torch
+
+    devices = []
+    if device is not None and getattr(device, "type", None) == "cuda":
+        devices = [device.index if device.index is not None else torch.cuda.current_device()]
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
