@@ -23,15 +23,20 @@ steered to complete within ``max_new_tokens`` and always parses.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
+import logging
 import re
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, get_type_hints
 
 from .errors import SpecError
 
 __all__ = ["TypedFunction", "function", "messages"]
+
+log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- typed functions
@@ -83,7 +88,12 @@ class TypedFunction:
         """The :class:`structgen.types.Output` of the return annotation (spec + parser)."""
         from .types import output_spec
 
-        return output_spec(self.output_type)
+        options = {
+            k: self.generate_kwargs[k]
+            for k in ("whitespace", "spelling", "strict")
+            if k in self.generate_kwargs
+        }
+        return output_spec(self.output_type, **options)
 
     def prompt(self, *args: Any, **kwargs: Any) -> str:
         """The prompt a call with these arguments sends to the model."""
@@ -119,24 +129,40 @@ class TypedFunction:
             **self.generate_kwargs,
         )
 
-    def map(self, calls: Sequence[dict[str, Any]], *, batch_size: int = 16) -> list[Any]:
+    def map(
+        self,
+        calls: Sequence[dict[str, Any]],
+        *,
+        batch_size: int = 16,
+        progress: bool | None = None,
+    ) -> list[Any]:
         """Call the function once per dict of keyword arguments. The prompts run as batched
-        ``model.generate()`` calls of up to ``batch_size`` rows (one call when they fit)."""
+        ``model.generate()`` calls of up to ``batch_size`` rows (one call when they fit).
+
+        ``progress`` shows a progress bar on stderr (``tqdm``, counting calls); by default
+        only when stderr is a terminal."""
         from .generate import generate
 
         prompts = [messages(self.prompt(**kw), self.system) for kw in calls]
+        step = max(1, batch_size)
         out: list[Any] = []
-        for start in range(0, len(prompts), max(1, batch_size)):
-            out.extend(
-                generate(
-                    self.model,
-                    self.tokenizer,
-                    prompts[start : start + batch_size],
-                    self.output_type,
-                    max_new_tokens=self.max_new_tokens,
-                    **self.generate_kwargs,
+        with _progress(len(prompts), self.__qualname__, progress) as bar:
+            for start in range(0, len(prompts), step):
+                chunk = prompts[start : start + step]
+                out.extend(
+                    generate(
+                        self.model,
+                        self.tokenizer,
+                        chunk,
+                        self.output_type,
+                        max_new_tokens=self.max_new_tokens,
+                        **self.generate_kwargs,
+                    )
                 )
-            )
+                bar.update(len(chunk))
+        log.info(
+            "%s: %d calls in %d batches", self.__qualname__, len(prompts), -(-len(prompts) // step)
+        )
         return out
 
     def __repr__(self) -> str:
@@ -149,6 +175,26 @@ _PLACEHOLDER = re.compile(
     r"\{([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z_][A-Za-z0-9_]*|\[[A-Za-z0-9_]+\])*)"
     r"(![rsa])?(:[^{}\s]*)?\}"
 )
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _progress(total: int, what: str, show: bool | None) -> Iterator[Any]:
+    """A tqdm bar on stderr when ``show`` (default: stderr is a terminal), else a no-op."""
+    if show is None:
+        isatty = getattr(sys.stderr, "isatty", None)
+        show = bool(isatty and isatty())
+    if not show or total == 0:
+        yield _NoBar()
+        return
+    from tqdm.auto import tqdm
+
+    with tqdm(total=total, desc=what, unit="call", file=sys.stderr) as bar:
+        yield bar
 
 
 def _format(template: str, arguments: dict[str, Any], where: str) -> str:
@@ -183,8 +229,10 @@ def function(
     """Decorator: the docstring (a ``str.format`` template over the parameters) or the
     returned string is the prompt, the return annotation the output type.
     ``model``/``tokenizer`` default to the built-in SmolLM2 model; ``system`` adds a system
-    message. Extra keyword arguments go to ``model.generate()`` (``temperature``,
-    ``do_sample``, ``num_beams``, ``logits_processor``, ...)."""
+    message. Extra keyword arguments go to :func:`structgen.generate` (``spelling``,
+    ``whitespace``, ``retries``, ``steer``) and from there to ``model.generate()``
+    (``temperature``, ``do_sample``, ``num_beams``, ``logits_processor``,
+    ``generation_config``, ...)."""
 
     def wrap(f: Callable[..., Any]) -> TypedFunction:
         m, t = model, tokenizer
