@@ -9,17 +9,25 @@
 
 Accepted output types:
 
-* pydantic models, dataclasses, ``TypedDict``, ``NamedTuple``, ``Literal``, ``Enum``,
-  ``Union`` / ``Optional``, ``list`` / ``tuple`` / ``dict[str, T]``, ``int`` / ``float`` /
-  ``str`` / ``bool`` / ``None``, ``datetime`` / ``date`` / ``time`` / ``UUID``, and
-  ``Annotated`` constraints (``pydantic.Field``, annotated-types): the JSON Schema comes
-  from ``pydantic.TypeAdapter(T).json_schema()``, and ``parse`` is
-  ``T.model_validate_json`` for a model, ``TypeAdapter(T).validate_json`` otherwise, so the
-  result is an instance of ``T``. A ``str`` output is a JSON string (``"..."``).
+* pydantic models, dataclasses, ``TypedDict``, ``NamedTuple``, ``Union`` / ``Optional``,
+  ``list`` / ``tuple`` / ``dict[str, T]``, ``int`` / ``float`` / ``str`` / ``bool`` /
+  ``None``, ``datetime`` / ``date`` / ``time`` / ``UUID``, pydantic's ``EmailStr``, URL
+  and IP address types, and ``Annotated`` constraints (``pydantic.Field``,
+  annotated-types): the JSON Schema comes from ``pydantic.TypeAdapter(T).json_schema()``,
+  and ``parse`` is ``T.model_validate_json`` for a model, ``TypeAdapter(T).validate_json``
+  otherwise, so the result is an instance of ``T``. A ``str`` output is a JSON string
+  (``"..."``).
+* a bare ``Literal`` / ``Enum`` (not inside another type): the chosen value's text,
+  unquoted (``yes``, not ``"yes"``), parsed to the ``Literal`` value / ``Enum`` member
+  (see :mod:`structgen.choices`).
 * ``Annotated[str, structgen.Regex(...)]`` or a ``Regex``: the text itself, a ``str``.
 * ``Annotated[str, grammar]`` or a grammar (``to_grammar()`` / ``ir.Grammar``): a ``str``.
 * a JSON Schema as a ``dict`` (or ``bool``), or a ``JsonSchema``: ``parse`` is
   ``json.loads`` checked by ``jsonschema`` (with its format checker).
+
+A text that the grammar admits but the type's own validation rejects (a pydantic
+``field_validator`` / ``model_validator``) raises
+:class:`~structgen.errors.OutputValidationError` in :func:`structgen.generate`.
 
 Schemas derived from Python types are narrowed where pydantic accepts less than the JSON
 Schema says, so every text the grammar admits parses: objects without
@@ -28,9 +36,13 @@ by default, so they would only waste tokens; ``extra="allow"`` models keep their
 ``date-time`` / ``date`` / ``time`` strings exclude the trailing newline ``jsonschema``
 tolerates; ``uuid`` strings are the canonical ``8-4-4-4-12`` hex form; ``dict`` keys that
 pydantic parses from strings get ``propertyNames`` (``dict[int, T]``: canonical integers).
-Formats pydantic checks more strictly than the grammar can (``EmailStr``'s ``email``,
-``ipvanyaddress``, ``uuid4``, ...) raise :class:`~structgen.errors.UnsupportedSchemaError`,
-as do keywords the JSON Schema front end refuses (``set[T]``'s ``uniqueItems``, ...).
+``email`` is a practical address (see :mod:`structgen.jsonschema.formats`); URL types,
+``IPvAny*`` / interface / network types and versioned UUIDs (``UUID4``) get the patterns of
+:mod:`structgen.pydantic_formats`. Formats that pydantic parses in its own way with no
+grammar here (``timedelta``'s ``duration``, ...) raise
+:class:`~structgen.errors.UnsupportedSchemaError` naming the format, its place and that
+reason, as do keywords the JSON Schema front end refuses (``set[T]``'s ``uniqueItems``,
+...).
 """
 
 from __future__ import annotations
@@ -189,8 +201,11 @@ _SCHEMA_LISTS = ("prefixItems", "anyOf", "oneOf", "allOf", "items")
 
 def _schema_generator():
     """pydantic's JSON Schema generator, plus ``propertyNames`` for ``dict`` keys that
-    pydantic parses from strings (``dict[int, T]``: canonical integers)."""
+    pydantic parses from strings (``dict[int, T]``: canonical integers), and URL types as
+    the practical URLs of :mod:`structgen.pydantic_formats` (their schemes kept)."""
     from pydantic.json_schema import GenerateJsonSchema
+
+    from .pydantic_formats import url_schema
 
     class Generator(GenerateJsonSchema):
         def dict_schema(self, schema):
@@ -205,6 +220,13 @@ def _schema_generator():
                 return out
             raise SpecError(f"dict keys of pydantic type {kind!r} are not supported (use str keys)")
 
+        def url_schema(self, schema):
+            return url_schema(super().url_schema(schema), schema.get("allowed_schemes"))
+
+        def multi_host_url_schema(self, schema):
+            out = super().multi_host_url_schema(schema)
+            return url_schema(out, schema.get("allowed_schemes"))
+
     return Generator
 
 
@@ -214,14 +236,17 @@ _KEY_NAMES = {
     "bool": {"enum": ["true", "false"]},
 }
 # formats that pydantic validates exactly as the grammar enforces them (after the
-# narrowing below), or not at all; any other format from a Python type is refused
+# narrowing below), or not at all; the formats of pydantic's other types get patterns from
+# structgen.pydantic_formats; any other format from a Python type is refused
 _SAFE_FORMATS = frozenset(
-    {"date-time", "date", "time", "uuid", "ipv4", "ipv6", "binary", "path", "password"}
+    {"date-time", "date", "time", "uuid", "ipv4", "ipv6", "email", "binary", "path", "password"}
 )
 
 
 def _narrow(node: Any, ptr: str) -> Any:
     """The narrowing of schemas from Python types described in the module docstring."""
+    from .pydantic_formats import FORMAT_PATTERNS, refusal
+
     if not isinstance(node, dict):
         return node
     out = dict(node)
@@ -235,11 +260,13 @@ def _narrow(node: Any, ptr: str) -> Any:
         if isinstance(out.get(k), list):
             out[k] = [_narrow(sub, f"{ptr}/{k}/{i}") for i, sub in enumerate(out[k])]
     fmt = out.get("format")
-    if fmt is not None and fmt not in _SAFE_FORMATS:
-        raise UnsupportedSchemaError(
-            f"format {fmt!r} at {ptr or '/'} is not supported for Python types: pydantic "
-            "validates it more strictly than the grammar can enforce"
-        )
+    if fmt == "name-email":  # NameEmail takes a bare address too
+        out["format"] = fmt = "email"
+    if fmt in FORMAT_PATTERNS:
+        del out["format"]
+        out = _with_pattern(out, FORMAT_PATTERNS[fmt])
+    elif fmt is not None and fmt not in _SAFE_FORMATS:
+        raise UnsupportedSchemaError(refusal(fmt, ptr or "/"))
     if fmt == "uuid":
         del out["format"]
         out = _with_pattern(out, _UUID_PATTERN)

@@ -162,7 +162,9 @@ SCHEMAS = {
         "type": "object",
         "properties": {
             f: {"type": "string", "format": f}
-            for f in ("date", "date-time", "time", "email", "ipv4", "ipv6")
+            # "email" is generated as a practical address, a subset of what the checker
+            # accepts: tests/test_pydantic_formats.py
+            for f in ("date", "date-time", "time", "ipv4", "ipv6")
         },
     },
     "type_list": {"type": ["string", "null", "integer"], "minimum": 5, "maxLength": 1},

@@ -7,7 +7,8 @@ regexes reproduce: ``date-time`` and ``time`` are checked after ``str.upper()`` 
 ``z`` are accepted) with a regex ending in ``$`` (so one trailing ``\\n`` is accepted);
 ``date`` needs a real calendar date (leap years included, year 0000 excluded); ``ipv4``
 refuses leading zeros; ``ipv6`` follows :mod:`ipaddress` (embedded IPv4, ``::``, no scope
-id); ``email`` only needs an ``@``.
+id); ``email`` only needs an ``@`` (the language of ``not: {format: email}``; a string that
+must be an e-mail address is a practical one, :data:`EMAIL`).
 
 :data:`RFC` holds the formats enforced by the grammar of the RFC they name: ``uri``,
 ``uri-reference`` (RFC 3986), ``iri``, ``iri-reference`` (RFC 3987), ``hostname`` (RFC 1123:
@@ -164,6 +165,59 @@ RFC: dict[str, tuple[str, ...]] = {
     "uuid": (UUID,),
 }
 
+# --------------------------------------------------------------------------- e-mail addresses
+# jsonschema's "email" check only asks for an "@", so "@", "x@" and "a b@c" are e-mail
+# addresses to it: a poor grammar to generate with. A generated e-mail address is a practical
+# one, a subset of what both jsonschema and email-validator (pydantic's EmailStr, with
+# check_deliverability=False) accept: a dot-atom local part of RFC 5322 atext, an "@", and
+# a domain of host-name labels (letters, digits, inner hyphens, at most 63 characters, no
+# "--") with at least one dot and a top-level label of letters that is not a special-use
+# name email-validator refuses (arpa, invalid, local, localhost, onion, test); at most 254
+# characters in all. Quoted local parts, IP literals and non-ASCII addresses are left out.
+# The complement (``not: {format: email}``) is that of the checker's language (EXACT).
+
+_ATEXT = "A-Za-z0-9!#$%&'*+/=?^_`{|}~-"
+_EMAIL_SPECIAL_USE = ("arpa", "invalid", "local", "localhost", "onion", "test")
+
+
+def _letters_except(words: tuple[str, ...], lo: int, hi: int) -> str:
+    """A regex of the ASCII words of ``lo`` to ``hi`` letters that are none of ``words``
+    (compared case-insensitively)."""
+    trie: dict = {}
+    for w in words:
+        node = trie
+        for c in w.lower():
+            node = node.setdefault(c, {})
+        node[""] = {}
+
+    def any_letters(depth: int) -> str:  # the rest of a word already distinct from all
+        a, b = max(lo - depth, 0), hi - depth
+        return "" if b <= 0 else f"[A-Za-z]{{{a},{b}}}"
+
+    def walk(node: dict, depth: int) -> str:
+        alts = []
+        kids = sorted(k for k in node if k)
+        others = "".join(c + c.upper() for c in "abcdefghijklmnopqrstuvwxyz" if c not in kids)
+        if depth < hi:
+            alts.append(f"[{others}]{any_letters(depth + 1)}")
+            for c in kids:
+                alts.append(f"[{c}{c.upper()}]{walk(node[c], depth + 1)}")
+        if "" not in node and depth >= lo:
+            alts.append("")  # a proper prefix of a word is not the word
+        return "(?:" + "|".join(alts) + ")"
+
+    return walk(trie, 0)
+
+
+EMAIL_LOCAL = rf"[{_ATEXT}]+(?:\.[{_ATEXT}]+)*"
+EMAIL_DOMAIN = rf"(?:{_LABEL}\.)+{_letters_except(_EMAIL_SPECIAL_USE, 1, 63)}"
+#: format "email" when generating: regexes the address must fully match (all of them)
+EMAIL = (
+    rf"{EMAIL_LOCAL}@{EMAIL_DOMAIN}",
+    r"[^@]*@(?:-?[^-])*",  # no "--" in the domain (email-validator's IDNA label checks)
+    r"(?s:.{1,254})",
+)
+
 APPROXIMATE: dict[str, str] = {
     "idn-hostname": rf"{_LABEL}(?:\.{_LABEL})*",
     "uri-template": r"[^\s]*",
@@ -174,7 +228,16 @@ APPROXIMATE: dict[str, str] = {
 
 
 def regexes(name: str) -> tuple[str, ...]:
-    """The regexes (all must match) that ``format: name`` is enforced with."""
+    """The regexes (all must match) that ``format: name`` is enforced with where a string
+    must be of the format: for ``email`` a practical address (:data:`EMAIL`)."""
+    if name == "email":
+        return EMAIL
+    return checked_regexes(name)
+
+
+def checked_regexes(name: str) -> tuple[str, ...]:
+    """The regexes of the format as checked (``jsonschema``'s checker or the RFC): what the
+    complement (``not: {format: name}``) is taken of."""
     if name in EXACT:
         return (EXACT[name],)
     if name in RFC:

@@ -1601,7 +1601,7 @@ class Lowerer:
             except (RegexError, ValueError) as e:
                 raise _err("not", pptr, f"the complement of pattern {pattern!r}: {e}") from None
         for fmt, _ in node.not_formats:
-            negs.append(self.format_body(fmt))
+            negs.append(self.format_body(fmt, checked=True))
         negs += [S.spell_text(v) for v in node.not_values if isinstance(v, str)]
         if negs:
             parts.append(ir.Not(alt(*negs)))
@@ -1614,10 +1614,12 @@ class Lowerer:
             return None
         return e
 
-    def format_body(self, fmt: str) -> ir.Expr:
-        key = ("format", fmt)
+    def format_body(self, fmt: str, checked: bool = False) -> ir.Expr:
+        """A string of the format (``checked``: as checked, for complements)."""
+        key = ("format", fmt, checked)
         if key not in self._memo_terms:
-            bodies = [S.spell(Regex(rx).to_ir()) for rx in F.regexes(fmt)]
+            rxs = F.checked_regexes(fmt) if checked else F.regexes(fmt)
+            bodies = [S.spell(Regex(rx).to_ir()) for rx in rxs]
             self._memo_terms[key] = bodies[0] if len(bodies) == 1 else ir.And(tuple(bodies))
         return self._memo_terms[key]
 
