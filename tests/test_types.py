@@ -115,7 +115,7 @@ CASES = [
     (Union[int, str], [("3", 3), ('"3"', "3")], ["null"]),
     (list[int], [("[]", []), ("[1, 2]", [1, 2])], ["[1.5]", "{}"]),
     # inside JSON, Literal and Enum values are JSON values (bare ones: tests/test_choices.py)
-    (list[Literal["a", "b"]], [('["a"]', ["a"])], ['[a]', '["c"]']),
+    (list[Literal["a", "b"]], [('["a"]', ["a"])], ["[a]", '["c"]']),
     (list[Literal[1, "x", None]], [('[1, "x", null]', [1, "x", None])], ["[2]", "[x]"]),
     (list[Color], [('["green"]', [Color.GREEN])], ['["blue"]', "[green]"]),
     (list[Size], [("[2]", [Size.M])], ["[3]", '["M"]']),
