@@ -17,7 +17,15 @@ Prompts:
   is a list, one value per prompt. ``output_type`` may then be a list too, one per
   prompt, so one batch mixes schemas.
 
-With ``num_return_sequences=k > 1`` each prompt gives a list of ``k`` values.
+Prompts are tokenized one by one and left-padded by hand (:mod:`structgen.hf.batch`), so
+tokenizers without a pad token (Llama 2 and 3, GPT-2) work and the tokenizer is never
+modified. With ``num_return_sequences=k > 1`` each prompt gives a list of ``k`` values.
+A ``generation_config`` receives structgen's options (``max_new_tokens``,
+``pad_token_id``) in a copy, as transformers wants them.
+
+An output the type's own validation rejects raises
+:class:`~structgen.errors.OutputValidationError` with its ``text``; ``retries=N`` samples
+such rows again first (see :func:`generate`).
 
 The token budget: ``max_new_tokens`` (default: that of the ``generation_config`` passed
 or the model's, else 256).
