@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 from types import SimpleNamespace
-from typing import Literal
+from typing import Annotated, Literal
 
 import pytest
 from pydantic import BaseModel, Field
@@ -50,6 +50,7 @@ class Recorder:
         return ids
 
 
+WORD = structgen.Regex(r"[a-z]{2,12}")
 PROMPTS = ["Two fields, please.", "A much longer prompt than the first one, with more words in it."]
 
 
@@ -98,16 +99,15 @@ def test_smollm2_without_a_pad_token_batches_like_single_prompts(smollm2):
         "What is the capital of France? Answer in lower case.",
         "Name an animal that lives in the sea, in lower case, and say why you like it.",
     ]
-    word = structgen.Regex(r"[a-z]{2,12}")
-    single = [structgen.generate(model, bare, p, word, max_new_tokens=6) for p in prompts]
-    batched = structgen.generate(model, bare, prompts, word, max_new_tokens=6)
+    single = [structgen.generate(model, bare, p, WORD, max_new_tokens=6) for p in prompts]
+    batched = structgen.generate(model, bare, prompts, WORD, max_new_tokens=6)
     assert batched == single  # greedy: padding on the left changes nothing
 
-    @structgen.function(model=model, tokenizer=bare, max_new_tokens=24)
-    def pair(text: str) -> Pair:
-        """Pick a digit a and a letter b (x or y) for: {text}"""
+    @structgen.function(model=model, tokenizer=bare, max_new_tokens=6)
+    def answer(question: str) -> Annotated[str, WORD]:
+        """{question}"""
 
-    assert all(isinstance(p, Pair) for p in pair.map([{"text": "sea"}, {"text": "a long fire"}]))
+    assert answer.map([{"question": p} for p in prompts]) == single
     assert bare.pad_token is None
 
 
