@@ -61,6 +61,7 @@ class TypedFunction:
         *,
         max_new_tokens: int = 256,
         system: str | None = None,
+        annotation_locals: dict[str, Any] | None = None,
         **generate_kwargs: Any,
     ):
         functools.update_wrapper(self, fn)
@@ -72,7 +73,10 @@ class TypedFunction:
         self.generate_kwargs = generate_kwargs
         self.signature = inspect.signature(fn)
         try:
-            hints = get_type_hints(fn, include_extras=True)
+            # with `from __future__ import annotations` the return annotation is a string;
+            # the names of the scope that defined the function resolve it (a Regex held in
+            # a local variable, a model class defined in a test function)
+            hints = get_type_hints(fn, localns=annotation_locals, include_extras=True)
         except Exception as e:  # a forward reference that does not resolve
             raise SpecError(f"{fn.__qualname__}: cannot resolve the annotations: {e}") from None
         if "return" not in hints:
@@ -233,6 +237,10 @@ def function(
     ``whitespace``, ``retries``, ``steer``) and from there to ``model.generate()``
     (``temperature``, ``do_sample``, ``num_beams``, ``logits_processor``,
     ``generation_config``, ...)."""
+    # the scope of the decorated function, to resolve string annotations with
+    caller = sys._getframe(1)
+    scope = dict(caller.f_locals) if caller.f_code.co_name != "<module>" else None
+    del caller
 
     def wrap(f: Callable[..., Any]) -> TypedFunction:
         m, t = model, tokenizer
@@ -243,7 +251,13 @@ def function(
             m = dm if m is None else m
             t = dt if t is None else t
         return TypedFunction(
-            f, m, t, max_new_tokens=max_new_tokens, system=system, **generate_kwargs
+            f,
+            m,
+            t,
+            max_new_tokens=max_new_tokens,
+            system=system,
+            annotation_locals=scope,
+            **generate_kwargs,
         )
 
     return wrap(fn) if fn is not None else wrap

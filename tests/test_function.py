@@ -99,6 +99,25 @@ def test_unknown_placeholder_names_it_even_beside_json():
         _typed(f).prompt("a")
 
 
+def test_annotations_from_the_enclosing_scope_resolve():
+    # this module has `from __future__ import annotations`: the return annotation is the
+    # string "Annotated[str, code]", and `code` is a local variable of this test
+    code = structgen.Regex(r"[A-Z]{3}")
+
+    class Local(BaseModel):
+        n: int
+
+    @structgen.function(model=object(), tokenizer=object())
+    def airport(city: str) -> Annotated[str, code]:
+        """The IATA code of {city}."""
+
+    @structgen.function(model=object(), tokenizer=object())
+    def local(x: str) -> Local:
+        """{x}"""
+
+    assert airport.output.spec is code and local.output_type is Local
+
+
 def test_no_prompt_at_all_is_an_error():
     def f(x: str) -> Point:
         pass
