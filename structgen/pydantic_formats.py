@@ -18,7 +18,9 @@ language where it is simple (IP addresses and interfaces, versioned UUIDs).
   whose prefix falls on an octet (``10.1.0.0/16``) or a hextet (``2001:db8::/32``), with the
   host bits zero as :mod:`ipaddress` requires;
 * ``uuid1`` ... ``uuid8``: the RFC 4122 form with that version digit and the RFC variant
-  (what pydantic checks, through :attr:`uuid.UUID.version`).
+  (what pydantic checks, through :attr:`uuid.UUID.version`);
+* ``duration`` (``timedelta``): ISO 8601 ``P1DT2H30M``, ``PT0.5S``, ``-P3D`` with days, hours,
+  minutes and seconds of at most six digits (pydantic also takes weeks, months, years).
 
 Other formats from Python types are refused with :func:`refusal`'s reason.
 """
@@ -94,8 +96,16 @@ def _uuid(version: int) -> str:
     return _anchored(rf"{x}{{8}}-{x}{{4}}-{version}{x}{{3}}-[89abAB]{x}{{3}}-{x}{{12}}")
 
 
+def _duration() -> str:
+    n = "[0-9]{1,6}"
+    seconds = rf"{n}(?:\.[0-9]{{1,6}})?S"
+    time = rf"T(?:{n}H(?:{n}M)?(?:{seconds})?|{n}M(?:{seconds})?|{seconds})"
+    return _anchored(rf"-?P(?:{n}D(?:{time})?|{time})")
+
+
 #: format (as pydantic writes it) -> the pattern that replaces it
 FORMAT_PATTERNS: dict[str, str] = {
+    "duration": _duration(),
     "ipvanyaddress": _anchored(f"{IPV4}|{IPV6}"),
     "ipv4interface": _anchored(rf"{IPV4}(?:/{_P4})?"),
     "ipv6interface": _anchored(rf"{IPV6}(?:/{_P6})?"),
@@ -107,11 +117,26 @@ FORMAT_PATTERNS: dict[str, str] = {
 }
 
 
+_REASONS = {
+    "file-path": "pydantic checks that the file exists on this machine, which no grammar knows",
+    "directory-path": "pydantic checks that the directory exists on this machine, which no "
+    "grammar knows",
+    "new-path": "pydantic checks that the path does not exist yet on this machine, which no "
+    "grammar knows",
+    "base64": "pydantic decodes the text and needs the decoded bytes to be UTF-8 text",
+    "base64url": "pydantic decodes the text and needs the decoded bytes to be UTF-8 text",
+}
+
+
 def refusal(fmt: str, ptr: str) -> str:
-    """The message refusing ``format: fmt`` of a Python type at ``ptr``."""
+    """The message refusing ``format: fmt`` of a Python type at ``ptr``, with the reason."""
+    reason = _REASONS.get(
+        fmt,
+        "pydantic validates values of this type with its own parser, and structgen has no "
+        "grammar known to produce only values that parser accepts",
+    )
     return (
-        f"format {fmt!r} at {ptr} is not supported for Python types: pydantic validates "
-        "values of this type with its own parser, and structgen has no grammar known to "
-        "produce only values that parser accepts (use a str field with a pattern, or pass "
-        "the JSON Schema as a dict to have the format checked as jsonschema does)"
+        f"format {fmt!r} at {ptr} is not supported for Python types: {reason} (use a str "
+        "field with a pattern, or pass the JSON Schema as a dict to have the format checked "
+        "as jsonschema does)"
     )

@@ -38,8 +38,9 @@ tolerates; ``uuid`` strings are the canonical ``8-4-4-4-12`` hex form; ``dict`` 
 pydantic parses from strings get ``propertyNames`` (``dict[int, T]``: canonical integers).
 ``email`` is a practical address (see :mod:`structgen.jsonschema.formats`); URL types,
 ``IPvAny*`` / interface / network types and versioned UUIDs (``UUID4``) get the patterns of
-:mod:`structgen.pydantic_formats`. Formats that pydantic parses in its own way with no
-grammar here (``timedelta``'s ``duration``, ...) raise
+:mod:`structgen.pydantic_formats`, as does ``timedelta``'s ``duration``. Formats that
+pydantic checks in its own way with no grammar here (``FilePath``: the file must exist;
+``Base64Str``, ``Color``, ...) raise
 :class:`~structgen.errors.UnsupportedSchemaError` naming the format, its place and that
 reason, as do keywords the JSON Schema front end refuses (``set[T]``'s ``uniqueItems``,
 ...).

@@ -56,6 +56,7 @@ TYPES: dict[str, Any] = {
     "date": datetime.date,
     "datetime": datetime.datetime,
     "time": datetime.time,
+    "timedelta": datetime.timedelta,
 }
 
 # values a user expects to be writable (the grammar is a practical subset, not a toy)
@@ -70,6 +71,7 @@ TYPICAL = {
     "IPvAnyNetwork": ["10.0.0.0/8", "192.168.1.0/24", "2001:db8::/32", "10.1.2.3"],
     "UUID4": ["f47ac10b-58cc-4372-a567-0e02b2c3d479"],
     "datetime": ["2024-02-29T12:30:00Z", "2024-02-29T12:30:00.5+02:00"],
+    "timedelta": ["P1D", "PT1H30M", "P2DT0.25S", "-PT5M"],
 }
 
 BYTES = structgen.Vocabulary([bytes([b]) for b in range(256)], eos_ids=[])
@@ -186,10 +188,13 @@ def test_format_email_in_a_json_schema_is_a_practical_address():
 
 
 def test_refusals_state_the_reason():
+    from pydantic import Base64Str, FilePath
+
     with pytest.raises(structgen.UnsupportedSchemaError) as e:
-        output_spec(datetime.timedelta)
-    msg = str(e.value)
-    assert "format 'duration' at /" in msg and "pydantic validates values of this type" in msg
+        output_spec(FilePath)
+    assert "format 'file-path' at /" in str(e.value) and "the file exists" in str(e.value)
+    with pytest.raises(structgen.UnsupportedSchemaError, match="decoded bytes to be UTF-8"):
+        output_spec(Base64Str)
 
 
 class Contact(BaseModel):

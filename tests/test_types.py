@@ -295,16 +295,27 @@ def test_dict_keys_that_pydantic_parses_from_strings():
 
 
 def test_formats_pydantic_parses_its_own_way_are_refused_with_the_reason():
-    class Wait(BaseModel):
-        delay: datetime.timedelta
+    import warnings
 
-    with pytest.raises(structgen.UnsupportedSchemaError, match="format 'duration' at /"):
-        output_spec(datetime.timedelta)
+    from pydantic import DirectoryPath
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # pydantic.color moved elsewhere
+        from pydantic.color import Color as PydanticColor
+
+    class Job(BaseModel):
+        workdir: DirectoryPath
+
     with pytest.raises(
         structgen.UnsupportedSchemaError,
-        match="at /properties/delay .*pydantic validates values of this type with its own parser",
+        match="format 'color' at / .*pydantic validates values of this type with its own parser",
     ):
-        output_spec(Wait)
+        output_spec(PydanticColor)
+    with pytest.raises(
+        structgen.UnsupportedSchemaError,
+        match="at /properties/workdir .*checks that the directory exists",
+    ):
+        output_spec(Job)
 
 
 def test_refusals_are_clear():
