@@ -60,9 +60,10 @@ class Matcher:
         return Matcher(self.index, self.state, self.ended)
 
     def tokens_to_complete(self) -> float:
-        """A number of tokens that always suffices to complete the text (``math.inf`` when
-        none does). Conservative: one token per byte of the shortest completion, counted
-        over the bytes that are single tokens of the vocabulary; 0 when accepting."""
+        """A number of tokens that suffices to complete the text (``math.inf`` when none
+        does; 0 when accepting): the length of a token sequence this matcher accepts that
+        ends complete, or, when that is longer or none was found, one token per byte of
+        the shortest completion (see :mod:`structgen.budget`)."""
         if self.ended:
             return 0
         from .budget import budget_for

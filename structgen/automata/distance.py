@@ -15,6 +15,10 @@ distance counts only completions spelled with those bytes. With the bytes that a
 tokens of a vocabulary, a distance of ``n`` bytes is a completion in at most ``n`` tokens.
 Everything is memoised; results are exact, or :data:`INF` where no completion over the
 alphabet exists (or the search bound was hit, which only overestimates).
+
+:meth:`Distances.shortest` spells one shortest completion out, byte by byte, by stepping
+the automaton along bytes that bring the distance down by one (the token budget counts
+the tokens of that text, see :mod:`structgen.budget`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,13 @@ from .grammar import END, R_ALT, R_CAT, R_EPS, R_SYM, Automaton, RExpr, Stack
 
 INF = math.inf
 _MAX_MEMO = 200_000
+# Distances.shortest spells no completion longer than this (the caller falls back on the
+# byte count)
+MAX_SPELLED = 4096
+
+
+def _by_terminal(e: tuple) -> tuple:
+    return e[0], e[1]
 
 
 class Distances:
@@ -211,3 +222,45 @@ class Distances:
             self._config.clear()
         self._config[config] = v
         return v
+
+    # ---- one shortest completion, spelled out -------------------------------------------------
+    def shortest(self, config: frozenset) -> bytes | None:
+        """One shortest completion of ``config`` over the alphabet (``len`` is
+        :meth:`config`), or None when there is none, it is longer than
+        :data:`MAX_SPELLED`, or the automaton does not follow the distances (each byte
+        must bring the distance down by one, checked by stepping the automaton)."""
+        d = self.config(config)
+        if d == INF or d > MAX_SPELLED:
+            return None
+        out = bytearray()
+        step = self.automaton.step
+        while d > 0:
+            c = self._next_byte(config, d)
+            if c is None:
+                return None
+            config = step(config, c)
+            out.append(c)
+            d -= 1
+        return bytes(out)
+
+    def _next_byte(self, config: frozenset, d: float) -> int | None:
+        """A byte after which ``config`` is ``d - 1`` bytes from complete: first along the
+        terminal of an element that realises ``d``, else any byte the alphabet has."""
+        step = self.automaton.step
+        cols = self._bytes
+        for t, q, s in sorted((e for e in config if e[0] >= 0), key=_by_terminal):
+            a = self.to_accept(t, q)
+            if a < 1 or a + self.stack(s) != d:
+                continue
+            dfa = self.automaton.dfas[t]
+            if not dfa.complete[q]:
+                dfa.build(q)
+            row = dfa.table[q, cols]
+            for c, q2 in zip(cols.tolist(), row.tolist(), strict=True):
+                if q2 and self.to_accept(t, q2) == a - 1 and self.config(step(config, c)) == d - 1:
+                    return c
+        for c in cols.tolist():
+            nxt = step(config, c)
+            if nxt and self.config(nxt) == d - 1:
+                return c
+        return None
