@@ -70,6 +70,18 @@ class Matcher:
 
         return budget_for(self.index).tokens_to_complete(self.state)
 
+    def completion_tokens(self) -> list[int] | None:
+        """A token sequence that completes the text (each token allowed in turn, ending
+        where the text is complete; EOS not included): ``tokens_to_complete()`` tokens
+        when that is under the byte count. ``[]`` when the text is complete; None when
+        none was found."""
+        if self.ended or self.state.accepting:
+            return []
+        from .budget import budget_for
+
+        plan = budget_for(self.index).plan(self.state)
+        return None if plan is None else list(plan)
+
     def mask_within(self, n: int) -> np.ndarray:
         """Like :meth:`mask`, restricted to the tokens after which the text can still be
         completed within ``n - 1`` more tokens (see :mod:`structgen.budget`)."""
