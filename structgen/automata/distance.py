@@ -53,6 +53,7 @@ class Distances:
         self.alphabet = alphabet
         self._bytes = np.flatnonzero(alphabet)
         self._acc: dict[tuple[int, int], float] = {}
+        self._via: dict[tuple[int, int], int] = {}  # see _bfs
         self._expr: dict[RExpr, float] = {}
         self._stack: dict[int, tuple] = {}  # id(stack) -> (stack, its distance)
         self._config: dict[frozenset, float] = {}
@@ -75,14 +76,17 @@ class Distances:
         elif dfa.acc[q]:
             d = 0
         else:
-            d = self._bfs(dfa, q)
+            d = self._bfs(dfa, q, key)
         if len(self._acc) >= _MAX_MEMO:
             self._acc.clear()
+            self._via.clear()
         self._acc[key] = d
         return d
 
-    def _bfs(self, dfa, q: int) -> float:
-        seen = {q}
+    def _bfs(self, dfa, q: int, key: tuple) -> float:
+        """The depth of the nearest accepting state; records in ``_via[key]`` the state
+        after ``q`` on a shortest path to it (for :meth:`shortest`)."""
+        via = {q: 0}  # state -> the state after q on the path that found it
         frontier = [q]
         depth = 0
         cols = self._bytes
@@ -92,14 +96,16 @@ class Distances:
             for s in frontier:
                 if not dfa.complete[s]:
                     dfa.build(s)
+                first = via[s]
                 for s2 in np.unique(dfa.table[s, cols]).tolist():
-                    if s2 == 0 or s2 in seen:
+                    if s2 == 0 or s2 in via:
                         continue
                     if dfa.acc[s2]:
+                        self._via[key] = first or s2
                         return depth
-                    seen.add(s2)
+                    via[s2] = first or s2
                     nxt.append(s2)
-            if len(seen) > self._search_bound:
+            if len(via) > self._search_bound:
                 return INF  # gave up: INF overestimates, which is the safe side
             frontier = nxt
         return INF
@@ -253,11 +259,15 @@ class Distances:
             if a < 1 or a + self.stack(s) != d:
                 continue
             dfa = self.automaton.dfas[t]
+            q1 = self._via.get((t, q))
+            if q1 is None:  # (its memo was cleared: find it again)
+                self._acc.pop((t, q), None)
+                self.to_accept(t, q)
+                q1 = self._via.get((t, q))
             if not dfa.complete[q]:
                 dfa.build(q)
-            row = dfa.table[q, cols]
-            for c, q2 in zip(cols.tolist(), row.tolist(), strict=True):
-                if q2 and self.to_accept(t, q2) == a - 1 and self.config(step(config, c)) == d - 1:
+            for c in cols[dfa.table[q, cols] == q1].tolist():
+                if self.config(step(config, c)) == d - 1:
                     return c
         for c in cols.tolist():
             nxt = step(config, c)
