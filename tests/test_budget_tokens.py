@@ -163,7 +163,8 @@ def _byte_model_scores(compiled, width: int) -> torch.Tensor:
     return s
 
 
-def test_processor_lets_the_best_token_through_when_it_fits_in_tokens(tok):
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_processor_lets_the_best_token_through_when_it_fits_in_tokens(tok, dtype):
     compiled = structgen.compile(JsonSchema(SENTIMENT), tok)
     need = int(compiled.matcher().tokens_to_complete())
     width = assets.MODEL_VOCAB_SIZE["smollm2"]
@@ -172,7 +173,8 @@ def test_processor_lets_the_best_token_through_when_it_fits_in_tokens(tok):
     proc = structgen.LogitsProcessor(compiled, max_new_tokens=need, margin=0)
     ids = torch.tensor([[1]])
     for _ in range(need):
-        out = proc(ids, scores[None].clone())
+        out = proc(ids, scores[None].to(dtype))
+        assert out.dtype == dtype
         ids = torch.cat([ids, out.argmax(-1)[:, None]], 1)
     row = ids[0, 1:].tolist()
     # the favourite first token, a lone quote, leaves 8 bytes but 2 tokens to write
