@@ -7,9 +7,10 @@
   vocabulary (every byte, for byte-level BPE and for SentencePiece with byte fallback), so
   a completion of ``n`` bytes can always be written in ``n`` tokens. Cheap (memoised
   tables), but one token per byte: ``"neutral"`` counts 9;
-* the token plan: one shortest completion spelled out
-  (:meth:`~structgen.automata.distance.Distances.shortest`) and cut into the fewest tokens
-  of this vocabulary that spell it (a shortest path over its byte positions, the tokens
+* the token plan: a shortest completion spelled out
+  (:meth:`~structgen.automata.distance.Distances.shortest`, twice: preferring low bytes,
+  then letters, where several would do) and cut into the fewest tokens of this
+  vocabulary that spell it (the spelling of fewer tokens kept) (a shortest path over its byte positions, the tokens
   its edges), then replayed through the index: a real token sequence the matcher accepts
   and that ends complete, so its length is an honest bound (``"neutral"``: 3 tokens on
   SmolLM2). A plan is remembered for every state along it, so the rest of a plan is
@@ -43,6 +44,18 @@ __all__ = ["Budget", "INF", "budget_for", "check_budget", "single_token_bytes"]
 log = logging.getLogger(__name__)
 
 _MAX_PLANS = 65_536  # states whose plan is remembered (LRU)
+
+
+def _letters_first() -> np.ndarray:
+    first = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    return np.asarray(list(first) + [c for c in range(256) if c not in first])
+
+
+# where a shortest completion may use several bytes (a string's characters), one is
+# spelled with each of these byte preferences and the one of fewest tokens kept: the
+# lowest bytes (spaces: many vocabularies have tokens of runs of them) and letters
+# (GPT-2 has no runs of spaces, but has runs of letters)
+_ORDERS = (None, _letters_first())
 
 
 def single_token_bytes(vocab) -> np.ndarray:
@@ -135,21 +148,18 @@ class Budget:
         if hit is not False:
             self._plans.move_to_end(key)
             return None if hit is None else hit[0][hit[1] :]
-        toks = None
-        data = self.distances.shortest(key)
-        if data is not None:
-            toks = self._segment(data)
-        if toks is None:
-            self._remember(key, None)
-            return None
-        cur, states = st, [st]
-        for t in toks:
-            cur = self.index.advance(cur, t)
-            if cur is None:
+        spelled = []
+        for order in _ORDERS:
+            data = self.distances.shortest(key, order)
+            toks = None if data is None else self._segment(data)
+            if toks is not None:
+                spelled.append((len(toks), data, toks))
+        for _, data, toks in sorted(spelled, key=lambda x: x[0]):
+            states = self._replay(st, toks)
+            if states is not None:
                 break
-            states.append(cur)
-        if cur is None or not cur.accepting:
-            log.debug("token plan %r is not accepted by the index; using the byte count", data)
+            log.debug("token plan %r is not accepted by the index", data)
+        else:
             self._remember(key, None)
             return None
         for i, s in enumerate(states):
@@ -157,6 +167,17 @@ class Budget:
             if old is None or len(old[0]) - old[1] > len(toks) - i:
                 self._remember(s.config, (toks, i))
         return toks
+
+    def _replay(self, st: State, toks: tuple) -> list | None:
+        """The states ``toks`` lead through from ``st`` (``st`` first), when the index
+        accepts them all and the last is complete; else None."""
+        cur, states = st, [st]
+        for t in toks:
+            cur = self.index.advance(cur, t)
+            if cur is None:
+                return None
+            states.append(cur)
+        return states if cur.accepting else None
 
     def _remember(self, key, value) -> None:
         self._plans[key] = value

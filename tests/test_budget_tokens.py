@@ -47,6 +47,7 @@ SPECS = {
     "ticket": JsonSchema(TICKET),
     "iso_date": Regex(r"(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"),
     "words": Regex(r"(alpha|beta|gamma)( (alpha|beta|gamma)){2,4}"),
+    "long_string": JsonSchema({"type": "string", "minLength": 30}),
     **{name: JsonSchema(s) for name, s in BUDGET_SCHEMAS.items()},
 }
 
@@ -63,7 +64,7 @@ def _shortest_bytes(compiled) -> int:
 # ---- the count is realised ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("tok_name", ["smollm2", "llama3", "llama2"])
+@pytest.mark.parametrize("tok_name", ["smollm2", "llama3", "llama2", "gpt2"])
 @pytest.mark.parametrize("spec_name", sorted(SPECS))
 def test_token_count_is_a_sequence_the_matcher_accepts(tokenizers, tok_name, spec_name):
     """From random states: the counted tokens are accepted one by one, end complete, and

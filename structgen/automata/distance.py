@@ -230,18 +230,24 @@ class Distances:
         return v
 
     # ---- one shortest completion, spelled out -------------------------------------------------
-    def shortest(self, config: frozenset) -> bytes | None:
+    def shortest(self, config: frozenset, order: np.ndarray | None = None) -> bytes | None:
         """One shortest completion of ``config`` over the alphabet (``len`` is
         :meth:`config`), or None when there is none, it is longer than
         :data:`MAX_SPELLED`, or the automaton does not follow the distances (each byte
-        must bring the distance down by one, checked by stepping the automaton)."""
+        must bring the distance down by one, checked by stepping the automaton).
+        ``order``: the bytes in the order they are preferred where several would do (a
+        permutation of 0..255; default: ascending)."""
         d = self.config(config)
         if d == INF or d > MAX_SPELLED:
             return None
+        rank = None
+        if order is not None:
+            rank = np.empty(256, dtype=np.int64)
+            rank[np.asarray(order, dtype=np.int64)] = np.arange(256)
         out = bytearray()
         step = self.automaton.step
         while d > 0:
-            c = self._next_byte(config, d)
+            c = self._next_byte(config, d, rank)
             if c is None:
                 return None
             config = step(config, c)
@@ -249,9 +255,10 @@ class Distances:
             d -= 1
         return bytes(out)
 
-    def _next_byte(self, config: frozenset, d: float) -> int | None:
+    def _next_byte(self, config: frozenset, d: float, rank: np.ndarray | None) -> int | None:
         """A byte after which ``config`` is ``d - 1`` bytes from complete: first along the
-        terminal of an element that realises ``d``, else any byte the alphabet has."""
+        terminal of an element that realises ``d``, else any byte the alphabet has; the
+        lowest ``rank`` first."""
         step = self.automaton.step
         cols = self._bytes
         for t, q, s in sorted((e for e in config if e[0] >= 0), key=_by_terminal):
@@ -266,10 +273,14 @@ class Distances:
                 q1 = self._via.get((t, q))
             if not dfa.complete[q]:
                 dfa.build(q)
-            for c in cols[dfa.table[q, cols] == q1].tolist():
+            cands = cols[dfa.table[q, cols] == q1]
+            if rank is not None:
+                cands = cands[np.argsort(rank[cands], kind="stable")]
+            for c in cands.tolist():
                 if self.config(step(config, c)) == d - 1:
                     return c
-        for c in cols.tolist():
+        cands = cols if rank is None else cols[np.argsort(rank[cols], kind="stable")]
+        for c in cands.tolist():
             nxt = step(config, c)
             if nxt and self.config(nxt) == d - 1:
                 return c
