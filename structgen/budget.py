@@ -8,13 +8,13 @@
   a completion of ``n`` bytes can always be written in ``n`` tokens. Cheap (memoised
   tables), but one token per byte: ``"neutral"`` counts 9;
 * the token plan: a shortest completion spelled out
-  (:meth:`~structgen.automata.distance.Distances.shortest`, twice: preferring low bytes,
-  then letters, where several would do) and cut into the fewest tokens of this
-  vocabulary that spell it (the spelling of fewer tokens kept) (a shortest path over its byte positions, the tokens
-  its edges), then replayed through the index: a real token sequence the matcher accepts
-  and that ends complete, so its length is an honest bound (``"neutral"``: 3 tokens on
-  SmolLM2). A plan is remembered for every state along it, so the rest of a plan is
-  always a plan of the state it leads to.
+  (:meth:`~structgen.automata.distance.Distances.shortest`; twice, preferring low bytes
+  and then letters where several would do, the spelling of fewer tokens kept), cut into
+  the fewest tokens of this vocabulary that spell it (a shortest path over its byte
+  positions, the tokens its edges), then replayed through the index: a real token
+  sequence the matcher accepts and that ends complete, so its length is an honest bound
+  (``"neutral"``: 3 tokens on SmolLM2). A plan is remembered for every state along it,
+  so the rest of a plan is always a plan of the state it leads to.
 
 :meth:`Budget.tokens_to_complete` is the smaller of the two. ``allowed(state, n)`` is the
 mask of tokens after which the text can still be completed within ``n - 1`` further

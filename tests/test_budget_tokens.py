@@ -28,6 +28,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_generate_typed import BUDGET_SCHEMAS, RandomModel
+from transformers import GenerationConfig
 
 import structgen
 from structgen import JsonSchema, Regex, assets
@@ -85,7 +86,7 @@ def test_token_count_is_a_sequence_the_matcher_accepts(tokenizers, tok_name, spe
         assert plan is not None and len(plan) == need
         probe = m.fork()
         for t in plan:
-            assert probe.advance(t), (t, plan)
+            assert probe.mask()[t] and probe.advance(t), (t, plan)
         assert probe.is_accepting()
 
     walk()
@@ -209,8 +210,9 @@ def test_generate_kwargs_give_one_budget_to_processor_and_generate(tok):
         for text in proc.decode(out):
             jsonschema.validate(json.loads(text), TICKET)
     assert mine.calls > 0
-    cfg = SimpleNamespace(max_new_tokens=need)
-    assert structgen.generate_kwargs(compiled, generation_config=cfg)["max_new_tokens"] == need
+    cfg = GenerationConfig(max_new_tokens=need)
+    from_cfg = structgen.generate_kwargs(compiled, generation_config=cfg)
+    assert from_cfg["max_new_tokens"] == from_cfg["logits_processor"][-1].max_new_tokens == need
     with pytest.raises(structgen.IncompleteOutputError, match=f"takes {need} tokens"):
         structgen.generate_kwargs(compiled, max_new_tokens=need - 1)
     with pytest.raises(ValueError, match="needs the token budget"):
