@@ -214,7 +214,14 @@ class Budget:
         more tokens, by the token bound (a plan is computed when the byte count does
         not fit)."""
         nxt = self.index.advance(st, int(token))
-        return nxt is not None and self.tokens_to_complete(nxt) <= n - 1
+        if nxt is None:
+            return False
+        d = self.distances.config(nxt.config)
+        if d <= n - 1:
+            return True
+        if d > (n - 1) * self.va.maxlen:
+            return False  # no spelling of d bytes in n - 1 tokens: no plan to compute
+        return self.tokens_to_complete(nxt) <= n - 1
 
     # ---- one vectorised walk per (terminal, DFA state) ----------------------------------------
     def _walk(self, t: int, q: int):
