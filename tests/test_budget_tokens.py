@@ -231,6 +231,12 @@ def test_decode_refuses_a_row_cut_off_without_a_budget(tok, caplog):
         texts = proc.decode(out, errors="warn")
     assert texts == [e.value.text]
     assert any("row 0 is incomplete" in r.getMessage() for r in caplog.records)
+    # a complete text followed by a token the constraint never allowed is not complete
+    ticket = b'{"priority":"low","status":"open","assignee":""}'
+    row = [1, 2, *tok.encode(ticket.decode(), add_special_tokens=False)]
+    assert proc.decode([row], prompt_length=2)[0].encode() == ticket
+    with pytest.raises(structgen.IncompleteOutputError, match="is not allowed"):
+        proc.decode([row + tok.encode("x", add_special_tokens=False)], prompt_length=2)
 
 
 # ---- end to end on SmolLM2 ----------------------------------------------------------------------

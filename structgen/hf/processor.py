@@ -269,14 +269,21 @@ class LogitsProcessor(_HFLogitsProcessor):
         out = []
         for i, row in enumerate(rows):
             c = cons[min(i // per, len(cons) - 1)]
-            text, complete = _replay(c, row[start:])
-            if not complete:
+            text, complete, bad = _replay(c, row[start:])
+            if bad is not None:
+                msg = (
+                    f"row {i}: token {bad} after {text[-200:]!r} is not allowed by the "
+                    "constraint (another logits processor must have overridden structgen's "
+                    "mask, or prompt_length is wrong)"
+                )
+            elif not complete:
                 msg = (
                     f"row {i} is incomplete: the generation stopped before the constrained "
                     f"text was complete ({text[-200:]!r}); give the budget to "
                     "structgen.generate_kwargs (or max_new_tokens to the processor) so the "
                     "text closes within it"
                 )
+            if bad is not None or not complete:
                 if errors == "raise":
                     raise IncompleteOutputError(msg, text, i)
                 log.warning("%s", msg)
@@ -329,15 +336,20 @@ class LogitsProcessor(_HFLogitsProcessor):
         return out
 
 
-def _replay(compiled: Compiled, row: list[int]) -> tuple[str, bool]:
-    """The text of the generated tokens ``row`` up to EOS, and whether it is complete."""
+def _replay(compiled: Compiled, row: list[int]) -> tuple[str, bool, int | None]:
+    """The text of the generated tokens ``row`` up to EOS, whether it is complete, and the
+    first token the constraint does not allow (None when there is none)."""
     m = compiled.matcher()
     toks = compiled.vocabulary.tokens
     data = []
+    bad = None
     for t in row:
-        if m.ended or not m.advance(t):
-            break  # padding after EOS, or a token the constraint never allowed
+        if m.ended:
+            break  # padding after EOS
+        if not m.advance(t):
+            bad = t
+            break
         if not m.ended:
             data.append(toks[t])
-    raw = b"".join(data)
-    return raw.decode("utf-8", "replace"), m.is_accepting()
+    text = b"".join(data).decode("utf-8", "replace")
+    return text, bad is None and m.is_accepting(), bad
