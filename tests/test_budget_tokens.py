@@ -232,11 +232,12 @@ def test_decode_refuses_a_row_cut_off_without_a_budget(tok, caplog):
     assert texts == [e.value.text]
     assert any("row 0 is incomplete" in r.getMessage() for r in caplog.records)
     # a complete text followed by a token the constraint never allowed is not complete
-    ticket = b'{"priority":"low","status":"open","assignee":""}'
-    row = [1, 2, *tok.encode(ticket.decode(), add_special_tokens=False)]
-    assert proc.decode([row], prompt_length=2)[0].encode() == ticket
-    with pytest.raises(structgen.IncompleteOutputError, match="is not allowed"):
-        proc.decode([row + tok.encode("x", add_special_tokens=False)], prompt_length=2)
+    done = compiled.matcher().completion_tokens()
+    row = [1, 2, *done]
+    assert proc.decode([row], prompt_length=2)[0].encode() == _bytes_of(compiled, done)
+    x = tok.convert_tokens_to_ids("x")
+    with pytest.raises(structgen.IncompleteOutputError, match=f"token {x} after"):
+        proc.decode([[*row, x]], prompt_length=2)
 
 
 # ---- end to end on SmolLM2 ----------------------------------------------------------------------
