@@ -26,9 +26,9 @@ valid output does not fit, :class:`~structgen.errors.IncompleteOutputError` is r
 an empty ``text`` — and every row is steered to close within it, so a result is always
 complete and valid. The count is in tokens of this tokenizer: the shortest valid output
 cut into the fewest tokens that spell it, a token sequence the constraint accepts (see
-:mod:`structgen.budget`). With ``steer=False`` nothing is
-checked or steered, and an output cut off by the budget raises
-:class:`~structgen.errors.IncompleteOutputError` carrying the partial ``text``.
+:mod:`structgen.budget`). With ``steer=False`` nothing is checked or steered, and an
+output cut off by the budget raises :class:`~structgen.errors.IncompleteOutputError`
+carrying the partial ``text``.
 """
 
 from __future__ import annotations

@@ -71,10 +71,10 @@ class Matcher:
         return budget_for(self.index).tokens_to_complete(self.state)
 
     def completion_tokens(self) -> list[int] | None:
-        """A token sequence that completes the text (each token allowed in turn, ending
-        where the text is complete; EOS not included): ``tokens_to_complete()`` tokens
-        when that is under the byte count. ``[]`` when the text is complete; None when
-        none was found."""
+        """A token sequence that completes the text (each token allowed in turn, the last
+        leaving it complete; EOS not included), ``tokens_to_complete()`` tokens long.
+        ``[]`` when the text is complete; None when none was found (then
+        ``tokens_to_complete()`` is the byte count)."""
         if self.ended or self.state.accepting:
             return []
         from .budget import budget_for
