@@ -122,6 +122,7 @@ class Budget:
         self._next: OrderedDict = OrderedDict()
         # config -> (tokens, start): the plan of that state is tokens[start:]; None: no plan
         self._plans: OrderedDict = OrderedDict()
+        self._worst: dict = {}  # config -> worst_next
 
     def bytes_to_complete(self, st: State) -> float:
         """The byte count: tokens that always suffice, one per byte of the shortest
@@ -291,6 +292,33 @@ class Budget:
             best[self.va.eos] = 0
         return best
 
+    def _next_of(self, st: State) -> np.ndarray:
+        """:meth:`next_distances`, memoised for the last few states."""
+        best = self._next.get(st)
+        if best is None:
+            best = self._next[st] = self.next_distances(st)
+            while len(self._next) > 32:
+                self._next.popitem(last=False)
+        else:
+            self._next.move_to_end(st)
+        return best
+
+    def worst_next(self, st: State) -> float:
+        """The largest byte count after any token the constraint allows at ``st`` (INF
+        when one leaves no completion): with more than that many tokens left, every
+        allowed token keeps a completion within the budget, so nothing needs masking.
+        Memoised per configuration (one vectorised walk of the vocabulary per state)."""
+        key = st.config
+        w = self._worst.get(key)
+        if w is None:
+            best = self._next_of(st)
+            allowed = self.index.mask(st)
+            w = float(best[allowed].max()) if allowed.any() else INF
+            if len(self._worst) >= _MAX_PLANS:
+                self._worst.clear()
+            self._worst[key] = w
+        return w
+
     def allowed(self, st: State, n: int) -> np.ndarray:
         """bool[vocab size]: tokens after which a completion within ``n - 1`` further
         tokens remains by the byte count, and the first token of the state's plan when it
@@ -300,13 +328,7 @@ class Budget:
         if m is not None:
             self._masks.move_to_end(key)
             return m
-        best = self._next.get(st)
-        if best is None:
-            best = self._next[st] = self.next_distances(st)
-            while len(self._next) > 32:
-                self._next.popitem(last=False)
-        else:
-            self._next.move_to_end(st)
+        best = self._next_of(st)
         m = best <= n - 1
         if self.distances.config(st.config) > n:
             # the byte count says no: the first token of the plan may still fit (the rest

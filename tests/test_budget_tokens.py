@@ -304,3 +304,24 @@ def test_random_walks_stay_valid_under_tight_token_budgets(tok):
         for pair in res:
             for v in pair:
                 jsonschema.validate(v, BUDGET_SCHEMAS["person"])
+
+
+def test_steering_never_opens_what_cannot_close_in_time(tok):
+    """Far from the end of the budget (more than ``margin`` over the shortest output), a
+    token that opens an item longer than the tokens left must still be masked: every
+    output is complete."""
+    field = "field_number_{}_with_a_long_name"
+    item = {
+        "type": "object",
+        "properties": {field.format(i): {"type": "integer"} for i in range(8)},
+        "required": [field.format(i) for i in range(8)],
+    }
+    schema = {"type": "array", "items": item}
+    compiled = structgen.compile(JsonSchema(schema), tok)
+    probe = compiled.matcher()
+    toks = compiled.vocabulary.tokens
+    assert probe.advance(toks.index(b"[")) and probe.advance(toks.index(b"{"))
+    assert probe.tokens_to_complete() > 60 - 2  # an item opened in 2 tokens cannot close
+    for seed in range(6):
+        value = structgen.generate(_model(seed), tok, "x", schema, max_new_tokens=60)
+        jsonschema.validate(value, schema)

@@ -14,7 +14,9 @@ constraint of the row they extend.
 
 With ``max_new_tokens`` the processor steers every row to finish within the budget: once
 the tokens left come within ``margin`` of the shortest completion (by the byte count, a
-cheap bound), only tokens after which a completion still fits are allowed (see
+cheap bound), or some allowed token would leave a completion longer than the tokens left
+(a token that opens an object of many required properties; checked once per parser
+state), only tokens after which a completion still fits are allowed (see
 :mod:`structgen.budget`): those the byte count lets through, the first token of the
 row's token plan, and, among the best-scored tokens the byte count holds back, those
 after which a completion fits in tokens. :func:`structgen.generate_kwargs` builds the
@@ -63,8 +65,9 @@ class LogitsProcessor(_HFLogitsProcessor):
     list of them, one per prompt of the batch (see the module docstring for how rows map
     to prompts). ``max_new_tokens`` (the same number given to ``generate()``) turns on
     steering: once the tokens left are fewer than ``margin`` more than a row's shortest
-    completion, only tokens that keep a completion within the budget are allowed, so the
-    text is complete when the budget runs out. The mask is built in the dtype and on the
+    completion, or fewer than some allowed token would need, only tokens that keep a
+    completion within the budget are allowed, so the text is complete when the budget
+    runs out (:func:`structgen.generate_kwargs` gives both numbers at once). The mask is built in the dtype and on the
     device of the logits (float32/16, bfloat16; CPU or CUDA). Measurements of the time
     spent inside the processor accumulate in ``self.stats``.
     """
@@ -173,8 +176,11 @@ class LogitsProcessor(_HFLogitsProcessor):
         if self.max_new_tokens is None:
             return None
         left = self.max_new_tokens - generated
-        if left - 1 >= budget_for(m.index).bytes_to_complete(m.state) + self.margin:
-            return None  # a completion fits with room to spare: no need to look closer
+        b = budget_for(m.index)
+        room = left - 1
+        if room >= b.bytes_to_complete(m.state) + self.margin and room >= b.worst_next(m.state):
+            # a completion fits with room to spare after every allowed token: nothing to mask
+            return None
         return left
 
     def _widen(self, m: Matcher, row_scores: torch.Tensor, bias, left: int):
