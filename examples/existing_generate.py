@@ -39,15 +39,17 @@ def main() -> None:
         from structgen.jsonschema import JsonSchema
     compiled = structgen.compile(JsonSchema(SCHEMA), tok, vocab_size=model.config.vocab_size)
 
+    # the processor and max_new_tokens from one number: the output closes within it
+    kwargs = structgen.generate_kwargs(compiled, max_new_tokens=48)
+
     out = model.generate(
         **inputs,
-        max_new_tokens=48,
+        **kwargs,  # <- here
         do_sample=False,
         pad_token_id=tok.eos_token_id,
-        # max_new_tokens= also lets the processor steer the output to close in time
-        logits_processor=[structgen.LogitsProcessor(compiled, max_new_tokens=48)],  # <- here
     )
-    text = tok.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+    # the generated text, replayed through the constraint (a row cut off mid-value raises)
+    (text,) = kwargs["logits_processor"][-1].decode(out)
     print(text)
     value = json.loads(text)  # valid JSON, valid for SCHEMA
     assert value["sentiment"] in ("positive", "neutral", "negative")

@@ -1,7 +1,7 @@
 """structgen: constrained generation for Hugging Face transformers.
 
 ``import structgen`` never imports torch or transformers; the generation layer
-(:class:`LogitsProcessor`) is loaded on first use.
+(:class:`LogitsProcessor`, :func:`generate_kwargs`) is loaded on first use.
 """
 
 from __future__ import annotations
@@ -57,10 +57,14 @@ __all__ = [
     "compile",
     "function",
     "generate",
+    "generate_kwargs",
     "ir",
 ]
 
-_LAZY = {"LogitsProcessor": ("structgen.hf.processor", "LogitsProcessor")}
+_LAZY = {
+    "LogitsProcessor": ("structgen.hf.processor", "LogitsProcessor"),
+    "generate_kwargs": ("structgen.hf.kwargs", "generate_kwargs"),
+}
 
 
 def __getattr__(name: str) -> Any:

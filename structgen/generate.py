@@ -32,10 +32,11 @@ or the model's, else 256).
 When ``steer=True`` (the default) it is checked before generating — if even the shortest
 valid output does not fit, :class:`~structgen.errors.IncompleteOutputError` is raised with
 an empty ``text`` — and every row is steered to close within it, so a result is always
-complete and valid. The count is conservative: one token per byte of the shortest valid
-output, which every byte-level vocabulary can spell. With ``steer=False`` nothing is
-checked or steered, and an output cut off by the budget raises
-:class:`~structgen.errors.IncompleteOutputError` carrying the partial ``text``.
+complete and valid. The count is in tokens of this tokenizer: the shortest valid output
+cut into the fewest tokens that spell it, a token sequence the constraint accepts (see
+:mod:`structgen.budget`). With ``steer=False`` nothing is checked or steered, and an
+output cut off by the budget raises :class:`~structgen.errors.IncompleteOutputError`
+carrying the partial ``text``.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+from .budget import check_budget
 from .compiler import Compiled, compile
 from .errors import IncompleteOutputError, OutputValidationError
 from .types import Output, output_spec
@@ -190,18 +192,7 @@ def generate(
         budget = getattr(gen_cfg, "max_new_tokens", None) or _DEFAULT_MAX_NEW_TOKENS
     if steer:
         for i, c in enumerate(compiled):
-            need = c.matcher().tokens_to_complete()
-            if need > budget:
-                where = f" (prompt {i})" if batch else ""
-                raise IncompleteOutputError(
-                    f"max_new_tokens={budget} is too small{where}: the shortest valid output "
-                    f"is {need} bytes long, and structgen counts one token per byte of it; "
-                    f"raise max_new_tokens to at least {need}"
-                    if need != float("inf")
-                    else f"no valid output{where} can be spelled with this vocabulary",
-                    "",
-                    i if batch else None,
-                )
+            check_budget(c, budget, i if batch else None)
 
     rendered = [_render(tokenizer, p) for p in prompts]
     templated = {flag for _, flag in rendered}

@@ -60,14 +60,27 @@ class Matcher:
         return Matcher(self.index, self.state, self.ended)
 
     def tokens_to_complete(self) -> float:
-        """A number of tokens that always suffices to complete the text (``math.inf`` when
-        none does). Conservative: one token per byte of the shortest completion, counted
-        over the bytes that are single tokens of the vocabulary; 0 when accepting."""
+        """A number of tokens that suffices to complete the text (``math.inf`` when none
+        does; 0 when accepting): the length of a token sequence this matcher accepts that
+        ends complete, or, when that is longer or none was found, one token per byte of
+        the shortest completion (see :mod:`structgen.budget`)."""
         if self.ended:
             return 0
         from .budget import budget_for
 
         return budget_for(self.index).tokens_to_complete(self.state)
+
+    def completion_tokens(self) -> list[int] | None:
+        """A token sequence that completes the text (each token allowed in turn, the last
+        leaving it complete; EOS not included), ``tokens_to_complete()`` tokens long.
+        ``[]`` when the text is complete; None when none was found (then
+        ``tokens_to_complete()`` is the byte count)."""
+        if self.ended or self.state.accepting:
+            return []
+        from .budget import budget_for
+
+        plan = budget_for(self.index).plan(self.state)
+        return None if plan is None else list(plan)
 
     def mask_within(self, n: int) -> np.ndarray:
         """Like :meth:`mask`, restricted to the tokens after which the text can still be

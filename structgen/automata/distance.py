@@ -15,6 +15,10 @@ distance counts only completions spelled with those bytes. With the bytes that a
 tokens of a vocabulary, a distance of ``n`` bytes is a completion in at most ``n`` tokens.
 Everything is memoised; results are exact, or :data:`INF` where no completion over the
 alphabet exists (or the search bound was hit, which only overestimates).
+
+:meth:`Distances.shortest` spells one shortest completion out, byte by byte, by stepping
+the automaton along bytes that bring the distance down by one (the token budget counts
+the tokens of that text, see :mod:`structgen.budget`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,13 @@ from .grammar import END, R_ALT, R_CAT, R_EPS, R_SYM, Automaton, RExpr, Stack
 
 INF = math.inf
 _MAX_MEMO = 200_000
+# Distances.shortest spells no completion longer than this (the caller falls back on the
+# byte count)
+MAX_SPELLED = 4096
+
+
+def _by_terminal(e: tuple) -> tuple:
+    return e[0], e[1]
 
 
 class Distances:
@@ -42,6 +53,7 @@ class Distances:
         self.alphabet = alphabet
         self._bytes = np.flatnonzero(alphabet)
         self._acc: dict[tuple[int, int], float] = {}
+        self._via: dict[tuple[int, int], int] = {}  # see _bfs
         self._expr: dict[RExpr, float] = {}
         self._stack: dict[int, tuple] = {}  # id(stack) -> (stack, its distance)
         self._config: dict[frozenset, float] = {}
@@ -64,14 +76,17 @@ class Distances:
         elif dfa.acc[q]:
             d = 0
         else:
-            d = self._bfs(dfa, q)
+            d = self._bfs(dfa, q, key)
         if len(self._acc) >= _MAX_MEMO:
             self._acc.clear()
+            self._via.clear()
         self._acc[key] = d
         return d
 
-    def _bfs(self, dfa, q: int) -> float:
-        seen = {q}
+    def _bfs(self, dfa, q: int, key: tuple) -> float:
+        """The depth of the nearest accepting state; records in ``_via[key]`` the state
+        after ``q`` on a shortest path to it (for :meth:`shortest`)."""
+        via = {q: 0}  # state -> the state after q on the path that found it
         frontier = [q]
         depth = 0
         cols = self._bytes
@@ -81,14 +96,16 @@ class Distances:
             for s in frontier:
                 if not dfa.complete[s]:
                     dfa.build(s)
+                first = via[s]
                 for s2 in np.unique(dfa.table[s, cols]).tolist():
-                    if s2 == 0 or s2 in seen:
+                    if s2 == 0 or s2 in via:
                         continue
                     if dfa.acc[s2]:
+                        self._via[key] = first or s2
                         return depth
-                    seen.add(s2)
+                    via[s2] = first or s2
                     nxt.append(s2)
-            if len(seen) > self._search_bound:
+            if len(via) > self._search_bound:
                 return INF  # gave up: INF overestimates, which is the safe side
             frontier = nxt
         return INF
@@ -211,3 +228,60 @@ class Distances:
             self._config.clear()
         self._config[config] = v
         return v
+
+    # ---- one shortest completion, spelled out -------------------------------------------------
+    def shortest(self, config: frozenset, order: np.ndarray | None = None) -> bytes | None:
+        """One shortest completion of ``config`` over the alphabet (``len`` is
+        :meth:`config`), or None when there is none, it is longer than
+        :data:`MAX_SPELLED`, or the automaton does not follow the distances (each byte
+        must bring the distance down by one, checked by stepping the automaton).
+        ``order``: the bytes in the order they are preferred where several would do (a
+        permutation of 0..255; default: ascending)."""
+        d = self.config(config)
+        if d == INF or d > MAX_SPELLED:
+            return None
+        rank = None
+        if order is not None:
+            rank = np.empty(256, dtype=np.int64)
+            rank[np.asarray(order, dtype=np.int64)] = np.arange(256)
+        out = bytearray()
+        step = self.automaton.step
+        while d > 0:
+            c = self._next_byte(config, d, rank)
+            if c is None:
+                return None
+            config = step(config, c)
+            out.append(c)
+            d -= 1
+        return bytes(out)
+
+    def _next_byte(self, config: frozenset, d: float, rank: np.ndarray | None) -> int | None:
+        """A byte after which ``config`` is ``d - 1`` bytes from complete: first along the
+        terminal of an element that realises ``d``, else any byte the alphabet has; the
+        lowest ``rank`` first."""
+        step = self.automaton.step
+        cols = self._bytes
+        for t, q, s in sorted((e for e in config if e[0] >= 0), key=_by_terminal):
+            a = self.to_accept(t, q)
+            if a < 1 or a + self.stack(s) != d:
+                continue
+            dfa = self.automaton.dfas[t]
+            q1 = self._via.get((t, q))
+            if q1 is None:  # (its memo was cleared: find it again)
+                self._acc.pop((t, q), None)
+                self.to_accept(t, q)
+                q1 = self._via.get((t, q))
+            if not dfa.complete[q]:
+                dfa.build(q)
+            cands = cols[dfa.table[q, cols] == q1]
+            if rank is not None:
+                cands = cands[np.argsort(rank[cands], kind="stable")]
+            for c in cands.tolist():
+                if self.config(step(config, c)) == d - 1:
+                    return c
+        cands = cols if rank is None else cols[np.argsort(rank[cols], kind="stable")]
+        for c in cands.tolist():
+            nxt = step(config, c)
+            if nxt and self.config(nxt) == d - 1:
+                return c
+        return None

@@ -1,5 +1,6 @@
 """The transformers integration (imports torch and transformers)."""
 
+from .kwargs import generate_kwargs
 from .processor import LogitsProcessor
 
-__all__ = ["LogitsProcessor"]
+__all__ = ["LogitsProcessor", "generate_kwargs"]

@@ -13,12 +13,24 @@ A list of compiled constraints gives one per prompt: at the start of a generatio
 constraint of the row they extend.
 
 With ``max_new_tokens`` the processor steers every row to finish within the budget: once
-the tokens left come within ``margin`` of the shortest completion, only tokens after
-which a completion still fits are allowed (see :mod:`structgen.budget`).
+the tokens left come within ``margin`` of the shortest completion (by the byte count, a
+cheap bound), or some allowed token would leave a completion longer than the tokens left
+(a token that opens an object of many required properties; checked once per parser
+state), only tokens after which a completion still fits are allowed (see
+:mod:`structgen.budget`): those the byte count lets through, the first token of the
+row's token plan, and, among the best-scored tokens the byte count holds back, those
+after which a completion fits in tokens. :func:`structgen.generate_kwargs` builds the
+processor and ``generate()``'s ``max_new_tokens`` from one number.
+
+:meth:`LogitsProcessor.decode` reads the generated texts back and raises
+:class:`~structgen.errors.IncompleteOutputError` for a row that the budget cut off
+mid-value (or warns, with ``errors="warn"``), so a partial text never passes for a
+complete one.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import OrderedDict
 
@@ -26,11 +38,17 @@ import numpy as np
 import torch
 from transformers import LogitsProcessor as _HFLogitsProcessor
 
+from ..budget import budget_for
 from ..compiler import Compiled
-from ..errors import EmptyMaskError, StructgenError
+from ..errors import EmptyMaskError, IncompleteOutputError, StructgenError
 from ..matcher import Matcher
 
+log = logging.getLogger(__name__)
+
 _MASK_CACHE_BYTES = 64 << 20  # torch copies of recent masks, bounded in bytes
+# under a tight budget, the best-scored tokens the byte count holds back that are checked
+# against the token bound, per row and step
+_WIDEN = 8
 
 
 _NP_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
@@ -47,8 +65,9 @@ class LogitsProcessor(_HFLogitsProcessor):
     list of them, one per prompt of the batch (see the module docstring for how rows map
     to prompts). ``max_new_tokens`` (the same number given to ``generate()``) turns on
     steering: once the tokens left are fewer than ``margin`` more than a row's shortest
-    completion, only tokens that keep a completion within the budget are allowed, so the
-    text is complete when the budget runs out. The mask is built in the dtype and on the
+    completion, or fewer than some allowed token would need, only tokens that keep a
+    completion within the budget are allowed, so the text is complete when the budget
+    runs out (:func:`structgen.generate_kwargs` gives both numbers at once). The mask is built in the dtype and on the
     device of the logits (float32/16, bfloat16; CPU or CUDA). Measurements of the time
     spent inside the processor accumulate in ``self.stats``.
     """
@@ -157,9 +176,43 @@ class LogitsProcessor(_HFLogitsProcessor):
         if self.max_new_tokens is None:
             return None
         left = self.max_new_tokens - generated
-        if left - 1 >= m.tokens_to_complete() + self.margin:
-            return None  # a completion fits with room to spare: no need to look closer
+        b = budget_for(m.index)
+        room = left - 1
+        if room >= b.bytes_to_complete(m.state) + self.margin and room >= b.worst_next(m.state):
+            # a completion fits with room to spare after every allowed token: nothing to mask
+            return None
         return left
+
+    def _widen(self, m: Matcher, row_scores: torch.Tensor, bias, left: int):
+        """``bias`` with 0 also at the best-scored tokens (at most :data:`_WIDEN`) that the
+        constraint allows and the byte count held back, but after which a completion fits
+        within ``left - 1`` tokens by the token bound."""
+        width = row_scores.shape[-1]
+        held = m.mask() & ~m.mask_within(left)
+        held = held[:width]
+        if not held.any():
+            return bias
+        ids = np.flatnonzero(held)
+        sc = row_scores.detach().float().cpu().numpy()[ids]
+        order = np.arange(sc.size)
+        if sc.size > _WIDEN:  # the best few without sorting them all
+            order = np.argpartition(-sc, _WIDEN - 1)[:_WIDEN]
+        order = order[np.argsort(-sc[order], kind="stable")]
+        b = budget_for(m.index)
+        add = [
+            int(ids[j])
+            for j in order.tolist()
+            if sc[j] > -np.inf and b.fits(m.state, int(ids[j]), left)
+        ]
+        if not add:
+            return bias
+        if isinstance(bias, np.ndarray):
+            out = bias.copy()
+            out[add] = 0
+        else:
+            out = bias.clone()
+            out[torch.tensor(add, device=bias.device)] = 0
+        return out
 
     def _row_bias(
         self, m: Matcher, scores: torch.Tensor, row: torch.Tensor, left: int | None = None
@@ -196,6 +249,53 @@ class LogitsProcessor(_HFLogitsProcessor):
             self._masks.popitem(last=False)
         return t
 
+    # ---- reading the outputs back ------------------------------------------------------------
+    def decode(
+        self, sequences, *, prompt_length: int | None = None, errors: str = "raise"
+    ) -> list[str]:
+        """The generated text of every row of ``sequences`` (what ``model.generate()``
+        returned, or its ``.sequences``), each up to its EOS, replayed through its
+        constraint. A row that is not complete (the budget cut it off mid-value) raises
+        :class:`~structgen.errors.IncompleteOutputError` carrying its partial ``text`` and
+        its row ``index``; with ``errors="warn"`` it is logged as a warning and its partial
+        text returned. ``prompt_length``: where the generated tokens begin (default: the
+        length of the rows at the first step of this processor's last generation)."""
+        if errors not in ("raise", "warn"):
+            raise ValueError(f"errors must be 'raise' or 'warn', not {errors!r}")
+        seqs = getattr(sequences, "sequences", sequences)
+        rows = seqs.tolist() if torch.is_tensor(seqs) else [list(r) for r in seqs]
+        start = self._prompt_len if prompt_length is None else int(prompt_length)
+        if prompt_length is None and self.stats["calls"] == 0:
+            raise ValueError(
+                "this processor has not generated anything yet: pass prompt_length "
+                "(the prompt's length in tokens)"
+            )
+        cons = self._constraints
+        per = max(len(rows) // len(cons), 1)
+        out = []
+        for i, row in enumerate(rows):
+            c = cons[min(i // per, len(cons) - 1)]
+            text, complete, bad = _replay(c, row[start:])
+            if bad is not None:
+                msg = (
+                    f"row {i}: token {bad} after {text[-200:]!r} is not allowed by the "
+                    "constraint (another logits processor must have overridden structgen's "
+                    "mask, or prompt_length is wrong)"
+                )
+            elif not complete:
+                msg = (
+                    f"row {i} is incomplete: the generation stopped before the constrained "
+                    f"text was complete ({text[-200:]!r}); give the budget to "
+                    "structgen.generate_kwargs (or max_new_tokens to the processor) so the "
+                    "text closes within it"
+                )
+            if bad is not None or not complete:
+                if errors == "raise":
+                    raise IncompleteOutputError(msg, text, i)
+                log.warning("%s", msg)
+            out.append(text)
+        return out
+
     def _text(self, row: torch.Tensor) -> str:
         toks = self._constraints[0].vocabulary.tokens
         data = b"".join(toks[t] or b"" for t in row[self._prompt_len :].tolist() if t < len(toks))
@@ -224,7 +324,11 @@ class LogitsProcessor(_HFLogitsProcessor):
                     )
                 rows.append(zeros)
             else:
-                rows.append(self._row_bias(m, scores, ids[i], self._left(m, generated)))
+                left = self._left(m, generated)
+                bias = self._row_bias(m, scores, ids[i], left)
+                if left is not None:
+                    bias = self._widen(m, scores[i], bias, left)
+                rows.append(bias)
         # one vectorised op: adding 0 / -inf (much faster on CPU than masked_fill). On CPU
         # it runs in numpy, single-threaded, so it never fights the model for torch's threads.
         if use_np:
@@ -236,3 +340,22 @@ class LogitsProcessor(_HFLogitsProcessor):
         self.stats["calls"] += 1
         self.stats["seconds"] += time.perf_counter() - t0
         return out
+
+
+def _replay(compiled: Compiled, row: list[int]) -> tuple[str, bool, int | None]:
+    """The text of the generated tokens ``row`` up to EOS, whether it is complete, and the
+    first token the constraint does not allow (None when there is none)."""
+    m = compiled.matcher()
+    toks = compiled.vocabulary.tokens
+    data = []
+    bad = None
+    for t in row:
+        if m.ended:
+            break  # padding after EOS
+        if not m.advance(t):
+            bad = t
+            break
+        if not m.ended:
+            data.append(toks[t])
+    text = b"".join(data).decode("utf-8", "replace")
+    return text, bad is None and m.is_accepting(), bad
