@@ -146,23 +146,64 @@ def _spec_from_args(args: argparse.Namespace, schema_path: str | None) -> Spec:
             f"give only one of a schema file, --regex, --grammar, --type (got {' and '.join(chosen)})"
         )
     if schema_path is not None:
-        schema = _load_json(schema_path, "schema")
-        return Spec(_json_schema(schema, args), "json", schema_path)
-    if args.regex is not None:
+        where = f"schema {schema_path}"
+        with _naming(where):
+            try:
+                schema = _load_json(schema_path, "schema")
+            except CliError as e:
+                if schema_path.endswith(".lark"):
+                    raise CliError(f"{e} (a Lark grammar? give it as --grammar {schema_path})")
+                raise
+            spec = Spec(_json_schema(schema, args), "json", schema_path)
+    elif args.regex is not None:
         from .regex import Regex
 
-        return Spec(Regex(args.regex), "regex", args.regex)
-    if args.grammar is not None:
-        return Spec(_lark_grammar(args.grammar), "grammar", args.grammar)
-    tp = _import_type(args.type)
-    from .types import output_spec
+        where = "--regex"
+        with _naming(where):
+            spec = Spec(Regex(args.regex), "regex", args.regex)
+    elif args.grammar is not None:
+        where = f"grammar {args.grammar}"
+        with _naming(where):
+            spec = Spec(_lark_grammar(args.grammar), "grammar", args.grammar)
+    else:
+        where = f"--type {args.type}"
+        tp = _import_type(args.type)
+        from .types import output_spec
 
-    out = output_spec(
-        tp,
-        whitespace="compact" if getattr(args, "compact", False) else "bounded",
-        strict=not getattr(args, "lenient", False),
-    )
-    return Spec(out.spec, "type", args.type, output_type=out)
+        with _naming(where):
+            out = output_spec(
+                tp,
+                whitespace="compact" if getattr(args, "compact", False) else "bounded",
+                strict=not getattr(args, "lenient", False),
+            )
+            spec = Spec(out.spec, "type", args.type, output_type=out)
+    with _naming(where):
+        _check_spec(spec)
+    return spec
+
+
+def _check_spec(spec: Spec) -> None:
+    """Lower the spec to its byte-level automaton, which needs no tokenizer or model: every
+    error in a schema, regex, grammar or type shows here, before a model is loaded. The
+    automaton is memoized, so the later compile for the tokenizer reuses it."""
+    from .compiler import compile_automaton
+
+    compile_automaton(spec.spec)
+
+
+@contextlib.contextmanager
+def _naming(where: str) -> Any:
+    """Re-raise a structgen error from the spec with where it comes from (the file, the flag)
+    in front, unless the message names it already."""
+    try:
+        yield
+    except CliError:
+        raise
+    except StructgenError as e:
+        msg = str(e).strip() or type(e).__name__
+        if where.split(" ", 1)[-1] in msg:
+            raise
+        raise CliError(f"{where}: {msg}") from e
 
 
 def _render(spec: Spec, value: Any, pretty: bool) -> str:

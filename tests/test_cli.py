@@ -346,3 +346,81 @@ def test_type_from_a_module(capsys, tmp_path, monkeypatch):
     assert code == 1 and "at byte 21" in out
     code, _, err = run(capsys, "grammar", "--type", "mymodels:Cat")
     assert_one_error(code, err, r"has no attribute 'Cat'")
+
+
+# --------------------------------------------------------------------------- run: the spec first
+
+
+def _no_model_loading(monkeypatch):
+    """Make loading a model a test failure: the spec must be refused before it."""
+
+    def load_model(*args, **kwargs):
+        raise AssertionError("the model was loaded before the spec was checked")
+
+    monkeypatch.setattr(cli, "load_model", load_model)
+
+
+def _spec_files(tmp_path):
+    (tmp_path / "typo.json").write_text('{"type": "object", "properties": {"a": {"type": "strin"}}}')
+    (tmp_path / "unsupported.json").write_text(
+        json.dumps({"type": "object", "properties": {"tags": {"type": "array", "uniqueItems": True}}})
+    )
+    (tmp_path / "undefined.lark").write_text('start: "a" foo\n')
+    (tmp_path / "unclosed.lark").write_text('start: "a" (\n')
+    (tmp_path / "badtypes.py").write_text("class Plain:\n    pass\n")
+
+
+@pytest.mark.parametrize(
+    "spec_args, named",
+    [
+        (["{tmp}/typo.json"], r"schema \S*typo\.json: type at /properties/a: invalid type 'strin'"),
+        (["{tmp}/unsupported.json"], r"schema \S*unsupported\.json: uniqueItems at /properties/tags"),
+        (["--grammar", "{tmp}/undefined.lark"], r"grammar \S*undefined\.lark: Rule 'foo'"),
+        (["--grammar", "{tmp}/unclosed.lark"], r"grammar \S*unclosed\.lark: Unclosed parenthesis"),
+        (["--grammar", "builtin:nope"], r"grammar builtin:nope: no built-in grammar named 'nope'"),
+        (["--regex", "(a"], r"--regex: missing \), unterminated subpattern at position 0"),
+        (["--type", "badtypes:Plain"], r"--type badtypes:Plain: cannot derive a JSON Schema"),
+    ],
+)
+def test_run_refuses_a_bad_spec_before_loading_the_model(
+    capsys, tmp_path, monkeypatch, spec_args, named
+):
+    # --model names no model at all: had loading come first, its error would be the one shown
+    _spec_files(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("STRUCTGEN_CACHE", str(tmp_path / "empty-cache"))
+    _no_model_loading(monkeypatch)
+    argv = [a.format(tmp=tmp_path) for a in spec_args]
+    code, out, err = run(
+        capsys, "run", *argv, "--prompt", "x", "--model", tmp_path / "no-such-model", "-q"
+    )
+    assert_one_error(code, err, named)
+    assert out == ""
+    assert not (tmp_path / "empty-cache").exists()  # nothing fetched either
+
+
+def test_run_refuses_a_bad_spec_in_a_fresh_process(tmp_path):
+    """The same through the installed entry point, with an empty asset cache and a model
+    path that does not exist: the schema's error, naming the file, is what comes out."""
+    import os
+    import subprocess
+    import sys
+
+    _spec_files(tmp_path)
+    env = dict(os.environ, STRUCTGEN_CACHE=str(tmp_path / "empty-cache"), HF_HUB_OFFLINE="1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "structgen.cli", "run", "typo.json", "--prompt", "x",
+         "--model", str(tmp_path / "no-such-model")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("structgen: error: schema typo.json: type at /properties/a")
+    assert not (tmp_path / "empty-cache").exists()
+
+
+def test_a_lark_file_given_as_a_schema_gets_a_hint(capsys, tmp_path):
+    g = tmp_path / "g.lark"
+    g.write_text('start: "a"\n')
+    code, _, err = run(capsys, "grammar", g)
+    assert_one_error(code, err, r"not valid JSON.*give it as --grammar \S*g\.lark")
