@@ -152,7 +152,9 @@ def _spec_from_args(args: argparse.Namespace, schema_path: str | None) -> Spec:
                 schema = _load_json(schema_path, "schema")
             except CliError as e:
                 if schema_path.endswith(".lark"):
-                    raise CliError(f"{e} (a Lark grammar? give it as --grammar {schema_path})")
+                    raise CliError(
+                        f"{e} (a Lark grammar? give it as --grammar {schema_path})"
+                    ) from None
                 raise
             spec = Spec(_json_schema(schema, args), "json", schema_path)
     elif args.regex is not None:

@@ -361,9 +361,13 @@ def _no_model_loading(monkeypatch):
 
 
 def _spec_files(tmp_path):
-    (tmp_path / "typo.json").write_text('{"type": "object", "properties": {"a": {"type": "strin"}}}')
+    (tmp_path / "typo.json").write_text(
+        '{"type": "object", "properties": {"a": {"type": "strin"}}}'
+    )
     (tmp_path / "unsupported.json").write_text(
-        json.dumps({"type": "object", "properties": {"tags": {"type": "array", "uniqueItems": True}}})
+        json.dumps(
+            {"type": "object", "properties": {"tags": {"type": "array", "uniqueItems": True}}}
+        )
     )
     (tmp_path / "undefined.lark").write_text('start: "a" foo\n')
     (tmp_path / "unclosed.lark").write_text('start: "a" (\n')
@@ -374,7 +378,10 @@ def _spec_files(tmp_path):
     "spec_args, named",
     [
         (["{tmp}/typo.json"], r"schema \S*typo\.json: type at /properties/a: invalid type 'strin'"),
-        (["{tmp}/unsupported.json"], r"schema \S*unsupported\.json: uniqueItems at /properties/tags"),
+        (
+            ["{tmp}/unsupported.json"],
+            r"schema \S*unsupported\.json: uniqueItems at /properties/tags",
+        ),
         (["--grammar", "{tmp}/undefined.lark"], r"grammar \S*undefined\.lark: Rule 'foo'"),
         (["--grammar", "{tmp}/unclosed.lark"], r"grammar \S*unclosed\.lark: Unclosed parenthesis"),
         (["--grammar", "builtin:nope"], r"grammar builtin:nope: no built-in grammar named 'nope'"),
