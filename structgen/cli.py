@@ -423,6 +423,35 @@ class _Progress:
             sys.stderr.flush()
 
 
+class _Tally:
+    """What a batch run did, for the line it prints on stderr when it ends (terminal or not,
+    finished or interrupted)."""
+
+    def __init__(self, total: int, skipped: int, out_path: Path | None):
+        self.total, self.skipped, self.out_path = total, skipped, out_path
+        self.ok = self.failed = 0
+        self.finished = False
+
+    def count(self, ok: bool) -> None:
+        if ok:
+            self.ok += 1
+        else:
+            self.failed += 1
+
+    def summary(self) -> str:
+        where = str(self.out_path) if self.out_path is not None else "stdout"
+        head = "done" if self.finished else "stopped"
+        left = self.total - self.skipped - self.ok - self.failed
+        parts = [
+            f"{self.ok} generated",
+            f"{self.failed} failed",
+            f"{self.skipped} skipped (already in the output)",
+        ]
+        if left:
+            parts.append(f"{left} not done")
+        return f"structgen: {head}: {self.total} rows: {', '.join(parts)}; output: {where}"
+
+
 class _Clock:
     """Phase timings for ``--timings`` (on stderr)."""
 
@@ -488,6 +517,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     done = _done_lines(out_path) if out_path is not None else set()
     todo = [x for x in inputs if x[0] not in done]
     progress = None
+    tally = _Tally(len(inputs), len(inputs) - len(todo), out_path)
     try:
         if args.input is None:
             try:
@@ -496,8 +526,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 raise CliError(str(e)) from None
             print(_render(spec, value, args.pretty))
         else:
-            progress = _Progress(len(inputs), len(inputs) - len(todo))
-            failures = 0
+            progress = _Progress(len(inputs), tally.skipped)
             with (
                 open(out_path, "a", encoding="utf-8")
                 if out_path is not None
@@ -522,20 +551,22 @@ def cmd_run(args: argparse.Namespace) -> int:
                         if status == "ok":
                             rec["output"] = _jsonable(value)
                         else:
-                            failures += 1
                             rec["error"] = value
                         sink.write(json.dumps(rec, ensure_ascii=False) + "\n")
                         sink.flush()
+                        tally.count(status == "ok")
                     progress.advance(len(chunk))
-            if failures:
+            tally.finished = True
+            if tally.failed:
                 print(
-                    f"structgen: {failures} output(s) did not fit in --max-new-tokens "
+                    f"structgen: {tally.failed} output(s) did not fit in --max-new-tokens "
                     f'{args.max_new_tokens}; their lines hold an "error"',
                     file=sys.stderr,
                 )
     finally:
         if progress is not None:
             progress.close()
+            print(tally.summary(), file=sys.stderr)
         clock.lap("generate")
         diskcache.save_compiled(compiled)
         clock.lap("save cache")

@@ -284,6 +284,10 @@ def test_run_batch_output_is_resumable(capsys, smollm2, tmp_path):
     assert code == 0, err
     assert out == ""
     assert "[#" not in err  # no progress bar when stderr is not a terminal
+    assert (
+        f"structgen: done: 2 rows: 2 generated, 0 failed, 0 skipped (already in the output); output: {outp}"
+        in err
+    )
     recs = [json.loads(x) for x in outp.read_text().splitlines()]
     assert [r["line"] for r in recs] == [1, 2]
     assert recs[0]["id"] == "a"
@@ -431,3 +435,127 @@ def test_a_lark_file_given_as_a_schema_gets_a_hint(capsys, tmp_path):
     g.write_text('start: "a"\n')
     code, _, err = run(capsys, "grammar", g)
     assert_one_error(code, err, r"not valid JSON.*give it as --grammar \S*g\.lark")
+
+
+# --------------------------------------------------------------------------- run: batch summary
+
+
+class _Terminal:
+    """A stand-in stderr that says it is a terminal."""
+
+    def __init__(self):
+        import io
+
+        self.buf = io.StringIO()
+
+    def isatty(self):
+        return True
+
+    def write(self, s):
+        return self.buf.write(s)
+
+    def flush(self):
+        pass
+
+
+@pytest.fixture
+def stub_generation(monkeypatch, tokenizers):
+    """The real SmolLM2 tokenizer with a stand-in for the model's generation: each prompt's
+    answer is "7", and a prompt containing "long" does not fit in the budget."""
+    import sys
+    import types
+
+    from structgen.errors import IncompleteOutputError
+
+    tok = tokenizers["smollm2"]
+    model = types.SimpleNamespace(config=types.SimpleNamespace(vocab_size=49152))
+    monkeypatch.setattr(cli, "load_model", lambda *a, **kw: (model, tok))
+
+    def generate(model, tok, prompts, output_type, **kw):
+        texts = [p if isinstance(p, str) else p[-1]["content"] for p in prompts]
+        for i, t in enumerate(texts):
+            if "long" in t:
+                raise IncompleteOutputError("max_new_tokens ran out", "", i)
+        return ["7" for _ in texts]
+
+    monkeypatch.setattr(sys.modules["structgen.generate"], "generate", generate)
+
+
+def _batch_files(tmp_path):
+    inp = tmp_path / "prompts.jsonl"
+    inp.write_text(
+        "\n".join(json.dumps(p) for p in ["a number", "a long number", "one more", "last"]) + "\n"
+    )
+    outp = tmp_path / "results.jsonl"
+    outp.write_text(json.dumps({"line": 1, "output": "3"}) + "\n")  # done by an earlier run
+    return inp, outp
+
+
+def _summary(err: str) -> str:
+    lines = [x for x in err.splitlines() if x.startswith("structgen: done:")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_batch_run_says_what_it_did(capsys, tmp_path, stub_generation):
+    inp, outp = _batch_files(tmp_path)
+    code, out, err = run(
+        capsys, "run", "--regex", r"\d", "--input", inp, "--output", outp, "--batch-size", "2"
+    )
+    assert code == 0, err
+    assert out == ""
+    recs = [json.loads(x) for x in outp.read_text().splitlines()]
+    assert [r["line"] for r in recs] == [1, 2, 3, 4] and "error" in recs[1]
+    assert _summary(err) == (
+        "structgen: done: 4 rows: 2 generated, 1 failed, 1 skipped (already in the output); "
+        f"output: {outp}"
+    )
+    # a rerun has nothing left to do, and says so
+    code, _, err = run(capsys, "run", "--regex", r"\d", "--input", inp, "--output", outp, "-q")
+    assert code == 0
+    assert _summary(err) == (
+        "structgen: done: 4 rows: 0 generated, 0 failed, 4 skipped (already in the output); "
+        f"output: {outp}"
+    )
+
+
+def test_batch_run_summary_on_a_terminal_and_to_stdout(
+    capsys, tmp_path, monkeypatch, stub_generation
+):
+    inp, _ = _batch_files(tmp_path)
+    term = _Terminal()
+    monkeypatch.setattr("sys.stderr", term)
+    code = cli.main(["run", "--regex", r"\d", "--input", str(inp)])
+    err = term.buf.getvalue()
+    assert code == 0, err
+    assert "[#" in err  # the progress bar, drawn on a terminal
+    assert _summary(err) == (
+        "structgen: done: 4 rows: 3 generated, 1 failed, 0 skipped (already in the output); "
+        "output: stdout"
+    )
+    assert len(capsys.readouterr().out.splitlines()) == 4
+
+
+def test_an_interrupted_batch_run_says_how_far_it_got(
+    capsys, tmp_path, monkeypatch, stub_generation
+):
+    import sys
+
+    inp, outp = _batch_files(tmp_path)
+    real = sys.modules["structgen.generate"].generate
+
+    def interrupted(model, tok, prompts, output_type, **kw):
+        if "last" in prompts:
+            raise KeyboardInterrupt  # Ctrl-C during the last row
+        return real(model, tok, prompts, output_type, **kw)
+
+    monkeypatch.setattr(sys.modules["structgen.generate"], "generate", interrupted)
+    argv = ["run", "--regex", r"\d", "--input", inp, "--output", outp, "--batch-size", "1"]
+    code, _, err = run(capsys, *argv)
+    assert code == 130
+    lines = [x for x in err.splitlines() if x.startswith("structgen: stopped:")]
+    assert lines == [
+        "structgen: stopped: 4 rows: 1 generated, 1 failed, 1 skipped (already in the output), "
+        f"1 not done; output: {outp}"
+    ], err
+    assert [json.loads(x)["line"] for x in outp.read_text().splitlines()] == [1, 2, 3]
