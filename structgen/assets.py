@@ -141,6 +141,7 @@ _SOURCES: dict[str, tuple[_Archive, str]] = {
 }
 
 _FETCH_HINT = "run `python -m structgen.assets fetch`"
+_FETCH_ALL_HINT = "run `python -m structgen.assets fetch --all` (the test tokenizers)"
 
 
 # --------------------------------------------------------------------------- paths
@@ -525,7 +526,8 @@ def load_tokenizer(name: str) -> Any:
         tok = _tokenizers.get(key)
         if tok is None:
             if not _is_complete(path, _tokenizer_marker(name)):
-                raise AssetsMissingError(f"tokenizer {name!r} is not in {path}: {_FETCH_HINT}")
+                hint = _FETCH_HINT if name == DEFAULT_TOKENIZER else _FETCH_ALL_HINT
+                raise AssetsMissingError(f"tokenizer {name!r} is not in {path}: {hint}")
             from transformers import AutoTokenizer
 
             tok = AutoTokenizer.from_pretrained(str(path))
