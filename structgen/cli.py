@@ -146,23 +146,66 @@ def _spec_from_args(args: argparse.Namespace, schema_path: str | None) -> Spec:
             f"give only one of a schema file, --regex, --grammar, --type (got {' and '.join(chosen)})"
         )
     if schema_path is not None:
-        schema = _load_json(schema_path, "schema")
-        return Spec(_json_schema(schema, args), "json", schema_path)
-    if args.regex is not None:
+        where = f"schema {schema_path}"
+        with _naming(where):
+            try:
+                schema = _load_json(schema_path, "schema")
+            except CliError as e:
+                if schema_path.endswith(".lark"):
+                    raise CliError(
+                        f"{e} (a Lark grammar? give it as --grammar {schema_path})"
+                    ) from None
+                raise
+            spec = Spec(_json_schema(schema, args), "json", schema_path)
+    elif args.regex is not None:
         from .regex import Regex
 
-        return Spec(Regex(args.regex), "regex", args.regex)
-    if args.grammar is not None:
-        return Spec(_lark_grammar(args.grammar), "grammar", args.grammar)
-    tp = _import_type(args.type)
-    from .types import output_spec
+        where = "--regex"
+        with _naming(where):
+            spec = Spec(Regex(args.regex), "regex", args.regex)
+    elif args.grammar is not None:
+        where = f"grammar {args.grammar}"
+        with _naming(where):
+            spec = Spec(_lark_grammar(args.grammar), "grammar", args.grammar)
+    else:
+        where = f"--type {args.type}"
+        tp = _import_type(args.type)
+        from .types import output_spec
 
-    out = output_spec(
-        tp,
-        whitespace="compact" if getattr(args, "compact", False) else "bounded",
-        strict=not getattr(args, "lenient", False),
-    )
-    return Spec(out.spec, "type", args.type, output_type=out)
+        with _naming(where):
+            out = output_spec(
+                tp,
+                whitespace="compact" if getattr(args, "compact", False) else "bounded",
+                strict=not getattr(args, "lenient", False),
+            )
+            spec = Spec(out.spec, "type", args.type, output_type=out)
+    with _naming(where):
+        _check_spec(spec)
+    return spec
+
+
+def _check_spec(spec: Spec) -> None:
+    """Lower the spec to its byte-level automaton, which needs no tokenizer or model: every
+    error in a schema, regex, grammar or type shows here, before a model is loaded. The
+    automaton is memoized, so the later compile for the tokenizer reuses it."""
+    from .compiler import compile_automaton
+
+    compile_automaton(spec.spec)
+
+
+@contextlib.contextmanager
+def _naming(where: str) -> Any:
+    """Re-raise a structgen error from the spec with where it comes from (the file, the flag)
+    in front, unless the message names it already."""
+    try:
+        yield
+    except CliError:
+        raise
+    except StructgenError as e:
+        msg = str(e).strip() or type(e).__name__
+        if where.split(" ", 1)[-1] in msg:
+            raise
+        raise CliError(f"{where}: {msg}") from e
 
 
 def _render(spec: Spec, value: Any, pretty: bool) -> str:
@@ -380,6 +423,35 @@ class _Progress:
             sys.stderr.flush()
 
 
+class _Tally:
+    """What a batch run did, for the line it prints on stderr when it ends (terminal or not,
+    finished or interrupted)."""
+
+    def __init__(self, total: int, skipped: int, out_path: Path | None):
+        self.total, self.skipped, self.out_path = total, skipped, out_path
+        self.ok = self.failed = 0
+        self.finished = False
+
+    def count(self, ok: bool) -> None:
+        if ok:
+            self.ok += 1
+        else:
+            self.failed += 1
+
+    def summary(self) -> str:
+        where = str(self.out_path) if self.out_path is not None else "stdout"
+        head = "done" if self.finished else "stopped"
+        left = self.total - self.skipped - self.ok - self.failed
+        parts = [
+            f"{self.ok} generated",
+            f"{self.failed} failed",
+            f"{self.skipped} skipped (already in the output)",
+        ]
+        if left:
+            parts.append(f"{left} not done")
+        return f"structgen: {head}: {self.total} rows: {', '.join(parts)}; output: {where}"
+
+
 class _Clock:
     """Phase timings for ``--timings`` (on stderr)."""
 
@@ -445,6 +517,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     done = _done_lines(out_path) if out_path is not None else set()
     todo = [x for x in inputs if x[0] not in done]
     progress = None
+    tally = _Tally(len(inputs), len(inputs) - len(todo), out_path)
     try:
         if args.input is None:
             try:
@@ -453,8 +526,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 raise CliError(str(e)) from None
             print(_render(spec, value, args.pretty))
         else:
-            progress = _Progress(len(inputs), len(inputs) - len(todo))
-            failures = 0
+            progress = _Progress(len(inputs), tally.skipped)
             with (
                 open(out_path, "a", encoding="utf-8")
                 if out_path is not None
@@ -479,20 +551,22 @@ def cmd_run(args: argparse.Namespace) -> int:
                         if status == "ok":
                             rec["output"] = _jsonable(value)
                         else:
-                            failures += 1
                             rec["error"] = value
                         sink.write(json.dumps(rec, ensure_ascii=False) + "\n")
                         sink.flush()
+                        tally.count(status == "ok")
                     progress.advance(len(chunk))
-            if failures:
+            tally.finished = True
+            if tally.failed:
                 print(
-                    f"structgen: {failures} output(s) did not fit in --max-new-tokens "
+                    f"structgen: {tally.failed} output(s) did not fit in --max-new-tokens "
                     f'{args.max_new_tokens}; their lines hold an "error"',
                     file=sys.stderr,
                 )
     finally:
         if progress is not None:
             progress.close()
+            print(tally.summary(), file=sys.stderr)
         clock.lap("generate")
         diskcache.save_compiled(compiled)
         clock.lap("save cache")

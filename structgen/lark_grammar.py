@@ -15,7 +15,9 @@ lazy quantifier (``/\\/\\*(.|\\n)*?\\*\\//``) are read as their *shortest* match
 ``re.match`` reads them. A leading negative lookahead that excludes keywords from a word
 terminal, ``/(?!(?:if|else)\\b)[a-z_]\\w*/``, becomes a terminal subtraction (word minus
 keywords). Terminal priorities only steer Lark's choice between parse trees; they do not
-change which texts parse, so they are ignored.
+change which texts parse, so they are ignored. The grammars ``structgen grammar`` prints
+may declare structgen's extensions in comment lines (``&`` and ``~`` in terminals,
+terminals that end anywhere; see :mod:`structgen.lark_ext`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 
 from . import ir
 from .errors import GrammarError, RegexError
+from .lark_ext import declared, has_ops, ops_regex_ir
 
 __all__ = ["Grammar"]
 
@@ -300,6 +303,7 @@ def _lower(text: str, start: str, source: str, display: dict) -> ir.Grammar:
         i = text.find(what.split(".")[0]) if m else -1
         raise _error(f"cannot import grammar {what!r}", text, i if i >= 0 else None) from None
 
+    ops, anywhere = declared(text)  # structgen's extensions, as `structgen grammar` prints them
     terms: dict[str, ir.Expr] = {}
     for td in terminals:
         raw = td.pattern.raw
@@ -308,7 +312,8 @@ def _lower(text: str, start: str, source: str, display: dict) -> ir.Grammar:
         ):
             display[td.name] = raw  # an anonymous terminal: show it as written
         try:
-            terms[td.name] = _terminal_ir(td.pattern.to_regexp())
+            rx = td.pattern.to_regexp()
+            terms[td.name] = ops_regex_ir(rx) if ops and has_ops(rx) else _terminal_ir(rx)
         except RegexError as e:
             raw = td.pattern.raw
             pos = text.find(raw) if raw else -1
@@ -336,7 +341,7 @@ def _lower(text: str, start: str, source: str, display: dict) -> ir.Grammar:
         terminals=terms,
         start=start,
         ignore=tuple(ignore),
-        longest_match=True,
+        longest_match=not anywhere,
     )
 
 

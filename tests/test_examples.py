@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.py") if "__main__" in p.read_text())
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
+
 @pytest.fixture(autouse=True, scope="module")
 def _private_disk_cache(tmp_path_factory):
     """Keep the tests' compiled grammars out of the user's disk cache."""
@@ -88,18 +89,44 @@ def _python_blocks(doc: Path) -> list[str]:
     return re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)
 
 
-PY_DOCS = [d for d in DOCS if _python_blocks(d)]
+def _snippets() -> list:
+    """One case per python block of the README and docs/; those that load the model are
+    marked ``model`` (the others run in the fast suite)."""
+    out = []
+    for doc in DOCS:
+        for i, block in enumerate(_python_blocks(doc)):
+            loads = re.search(r"load_default_model|load_model\(|from_pretrained", block)
+            marks = [pytest.mark.model] if loads else []
+            where = f"{doc.relative_to(ROOT)}[{i}]"
+            out.append(pytest.param(where, block, marks=marks, id=where))
+    return out
 
 
-@pytest.mark.model
-@pytest.mark.parametrize("doc", PY_DOCS, ids=[d.name for d in PY_DOCS])
-def test_documented_python_runs(doc, smollm2, monkeypatch, capsys):
-    """The python blocks of a page run in order, in one namespace, from the repository root."""
-    blocks = _python_blocks(doc)
+SNIPPETS = _snippets()
+
+
+def test_docs_have_python_snippets():
+    assert len(SNIPPETS) >= 10
+    assert any(s.id.startswith("README.md") for s in SNIPPETS)
+
+
+@pytest.mark.parametrize("where, block", SNIPPETS)
+def test_documented_python_runs_on_its_own(where, block, monkeypatch, capsys, tmp_path):
+    """Each python block runs on its own, in a fresh namespace, from the repository root: a
+    reader can copy any one of them (no name left over from a block above)."""
+    from conftest import require_model, require_tokenizer
+
+    if re.search(r"load_default_model|load_model\(|from_pretrained", block):
+        require_model()  # skips (or fails under CI) when the model is not fetched
+    for name in re.findall(r"load_tokenizer\(\"(\w+)\"\)", block):
+        require_tokenizer(name)
     monkeypatch.chdir(ROOT)
-    namespace: dict = {"__name__": "__doc_example__"}
-    for i, block in enumerate(blocks):
-        try:
-            exec(compile(block, f"{doc.name}[block {i}]", "exec"), namespace)
-        except Exception as e:  # show which block failed
-            raise AssertionError(f"{doc.name}, python block {i} failed: {e!r}") from e
+    namespace: dict = {"__name__": "__doc_snippet__"}
+    try:
+        exec(compile(block, where, "exec"), namespace)
+    except Exception as e:
+        raise AssertionError(f"{where} does not run on its own: {e!r}") from e
+    finally:
+        from structgen import diskcache
+
+        diskcache.configure(tmp_path / "diskcache")  # a snippet may have reconfigured it
