@@ -87,30 +87,45 @@ from typing import Any
 from ..errors import SpecError, UnsupportedSchemaError
 from ..ir import Grammar
 from .lower import ANY_ORDER_MAX, MAX_WS, Lowerer, SchemaApproximationWarning
+from .options import DEFAULT_CANONICAL_WHITESPACE, MAX_INDENT_DEPTH, Options
 
 __all__ = [
     "ANY_ORDER_MAX",
+    "DEFAULT_CANONICAL_WHITESPACE",
     "JsonSchema",
+    "MAX_INDENT_DEPTH",
     "MAX_WS",
     "SchemaApproximationWarning",
     "UnsupportedSchemaError",
 ]
 
-_WHITESPACE = ("bounded", "compact")
-
 
 class JsonSchema:
     """A JSON Schema constraint: the generated text must be a valid instance, as JSON text.
 
-    ``schema`` is a dict, a boolean or a JSON string. ``whitespace`` is ``"bounded"`` or
-    ``"compact"``; ``strict=False`` ignores (with a warning) what cannot be enforced
-    exactly instead of raising :class:`~structgen.errors.UnsupportedSchemaError`.
-    Equality and hashing use a canonical JSON dump of the schema plus the options.
+    ``schema`` is a dict, a boolean or a JSON string. ``spelling="canonical"`` (the
+    default) admits one text per value, the one ``json.dumps`` writes; ``spelling="any"``
+    admits every valid JSON spelling (for checking texts written elsewhere). ``whitespace``
+    is ``"compact"``, ``"spaced"``, ``"indent"`` or ``"bounded"``; ``key_order`` is
+    ``"schema"`` or ``"any"``; ``extra_keys`` is ``"explicit"`` or ``"any"``: each ``None``
+    takes the spelling's default (see :mod:`structgen.jsonschema.options`).
+    ``strict=False`` ignores (with a warning) what cannot be enforced exactly instead of
+    raising :class:`~structgen.errors.UnsupportedSchemaError`. Equality and hashing use a
+    canonical JSON dump of the schema plus the options.
     """
 
-    __slots__ = ("schema", "whitespace", "strict", "_key", "_grammar")
+    __slots__ = ("schema", "options", "strict", "_key", "_grammar")
 
-    def __init__(self, schema: Any, *, whitespace: str = "bounded", strict: bool = True):
+    def __init__(
+        self,
+        schema: Any,
+        *,
+        spelling: str = "canonical",
+        whitespace: str | None = None,
+        key_order: str | None = None,
+        extra_keys: str | None = None,
+        strict: bool = True,
+    ):
         if isinstance(schema, (str, bytes, bytearray)):
             try:
                 schema = json.loads(schema)
@@ -120,22 +135,37 @@ class JsonSchema:
             raise SpecError(
                 f"a JSON Schema must be an object or a boolean, not {type(schema).__name__}"
             )
-        if whitespace not in _WHITESPACE:
-            raise ValueError(f"whitespace must be one of {_WHITESPACE}, not {whitespace!r}")
+        options = Options.resolve(spelling, whitespace, key_order, extra_keys)
         try:
             dump = json.dumps(schema, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError) as e:
             raise SpecError(f"the schema is not JSON data: {e}") from None
         self.schema = json.loads(dump)
-        self.whitespace = whitespace
+        self.options = options
         self.strict = bool(strict)
-        self._key = (dump, whitespace, self.strict)
+        self._key = (dump, options, self.strict)
         self._grammar: Grammar | None = None
+
+    @property
+    def spelling(self) -> str:
+        return self.options.spelling
+
+    @property
+    def whitespace(self) -> str:
+        return self.options.whitespace
+
+    @property
+    def key_order(self) -> str:
+        return self.options.key_order
+
+    @property
+    def extra_keys(self) -> str:
+        return self.options.extra_keys
 
     def to_grammar(self) -> Grammar:
         """The grammar of the valid instances' JSON texts (built once, then cached)."""
         if self._grammar is None:
-            self._grammar = Lowerer(self.schema, self.whitespace, self.strict).grammar()
+            self._grammar = Lowerer(self.schema, self.options, self.strict).grammar()
         return self._grammar
 
     def __eq__(self, other: object) -> bool:
@@ -150,16 +180,27 @@ class JsonSchema:
         text = self._key[0]
         if len(text) > 80:
             text = text[:77] + "..."
-        opts = ""
-        if self.whitespace != "bounded":
-            opts += f", whitespace={self.whitespace!r}"
+        opts = "".join(f", {k}={v!r}" for k, v in self.options.non_defaults().items())
         if not self.strict:
             opts += ", strict=False"
         return f"JsonSchema({text}{opts})"
 
     def __reduce__(self):
-        return (_rebuild, (self._key[0], self.whitespace, self.strict))
+        o = self.options
+        return (
+            _rebuild,
+            (self._key[0], o.spelling, o.whitespace, o.key_order, o.extra_keys, self.strict),
+        )
 
 
-def _rebuild(text: str, whitespace: str, strict: bool) -> JsonSchema:
-    return JsonSchema(text, whitespace=whitespace, strict=strict)
+def _rebuild(
+    text: str, spelling: str, whitespace: str, key_order: str, extra_keys: str, strict: bool
+) -> JsonSchema:
+    return JsonSchema(
+        text,
+        spelling=spelling,
+        whitespace=whitespace,
+        key_order=key_order,
+        extra_keys=extra_keys,
+        strict=strict,
+    )
