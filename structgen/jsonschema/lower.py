@@ -1907,9 +1907,7 @@ class Lowerer:
             base = None if body is None else ir.And((base, body))
         # "explicit": undeclared keys only where additionalProperties / patternProperties
         # allow them (unless minProperties needs more keys than are declared)
-        explicit = self.opts.extra_keys == "explicit" and (
-            node.min_props <= len(declared) or not node.layers
-        )
+        explicit = self.opts.extra_keys == "explicit" and node.min_props <= len(declared)
         if explicit and not node.layers:
             base = None
         if base is not None:
