@@ -202,9 +202,7 @@ class Respeller:
 
     @staticmethod
     def _explicit(layers: list, key: str) -> bool:
-        if not layers:
-            return False
-        return all(
+        return any(
             "additionalProperties" in s
             or any(_search(p, key) for p in (s.get("patternProperties") or {}))
             for s in layers

@@ -271,16 +271,13 @@ NON_CANONICAL = {
 }
 
 
-def test_base_text_is_canonical():
-    assert accepts("person", BASE_TEXT)
-
-
 @pytest.mark.parametrize("kind", sorted(NON_CANONICAL))
 def test_other_spellings_rejected_by_canonical_accepted_by_any(kind):
     text = NON_CANONICAL[kind]
     assert validator(PERSON).is_valid(json.loads(text))
     assert accepts("person", text, spelling="any"), text
     assert not accepts("person", text), text
+    assert accepts("person", BASE_TEXT)
 
 
 def test_negative_zero_and_invalid_numbers():
@@ -330,6 +327,54 @@ def test_undeclared_and_repeated_keys():
     assert not accepts("small", '{"a": "", "b": 1}')
     assert accepts("small", '{"a": "", "b": 1}', key_order="any")
     assert not accepts("small", '{"a": "", "b": 1, "b": 1}', key_order="any", extra_keys="any")
+
+
+def test_pattern_properties_and_all_of_allow_undeclared_keys_explicitly():
+    pats = Automaton(
+        JsonSchema(
+            {
+                "properties": {"id": {"type": "integer"}},
+                "patternProperties": {"^x-": {"type": "string"}},
+            }
+        ).to_grammar()
+    )
+    assert pats.matches(b'{"id": 1, "x-a": "b"}')
+    assert not pats.matches(b'{"id": 1, "y": "b"}')
+    assert not pats.matches(b'{"id": 1, "x-a": 2}')
+    merged = Automaton(
+        JsonSchema(
+            {
+                "allOf": [
+                    {"properties": {"a": {"type": "integer"}}},
+                    {"additionalProperties": {"type": "integer"}},
+                ]
+            }
+        ).to_grammar()
+    )
+    assert merged.matches(b'{"a": 1, "b": 2}')
+    assert not merged.matches(b'{"a": 1, "b": "2"}')
+    assert not merged.matches(b'{"b": 2, "a": 1}')
+
+
+def test_indent_layout_of_recursive_schemas():
+    tree = {
+        "$defs": {
+            "t": {
+                "type": "object",
+                "properties": {
+                    "v": {"type": "integer"},
+                    "kids": {"type": "array", "items": {"$ref": "#/$defs/t"}},
+                },
+                "required": ["v"],
+            }
+        },
+        "$ref": "#/$defs/t",
+    }
+    a = Automaton(JsonSchema(tree, whitespace="indent").to_grammar())
+    value = {"v": 1, "kids": [{"v": 2, "kids": [{"v": 3}, {"v": 4, "kids": []}]}]}
+    assert a.matches(json.dumps(value, indent=2).encode())
+    assert not a.matches(json.dumps(value).encode())
+    assert not a.matches(json.dumps(value, indent=4).encode())
 
 
 def test_min_properties_beyond_declared_keys_still_allows_undeclared_keys():

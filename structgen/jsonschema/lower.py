@@ -1932,10 +1932,7 @@ class Lowerer:
                         pats[i][1] for i in range(len(pats)) if mask >> i & 1 and pats[i][3] == li
                     ]
                     value = conj(value, *matched) if matched else conj(value, additional)
-                if explicit and not all(
-                    expl or any(mask >> i & 1 and pats[i][3] == li for i in range(len(pats)))
-                    for li, (_, _, expl) in enumerate(node.layers)
-                ):
+                if explicit and mask == 0 and not any(e for _, _, e in node.layers):
                     continue  # no keyword allows these keys explicitly
                 r = self.child_rule(value)
                 if r is None:
