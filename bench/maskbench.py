@@ -17,6 +17,15 @@ is a compile error of kind "limit" (refused up front, with a clear error); one r
 an instance is fed is a "limit error" (the text drove the automaton past
 :class:`structgen.Limits`); "crash" is any other exception.
 
+``--spelling any`` (the default here: MaskBench's instances are ``json.dumps`` texts)
+compiles ``JsonSchema(schema, spelling="any")``; ``--spelling canonical`` compiles the
+generation grammar (one text per value). There, a valid instance whose ``json.dumps`` text is
+rejected is re-spelled canonically (``bench/respell.py``: keys in schema order, undeclared
+keys dropped where the canonical grammar leaves them out, plain-decimal numbers, raw UTF-8,
+the chosen ``--whitespace``); it counts as explained ("respelled"), under each cause that
+separates the two texts, when the re-spelling is accepted, and as a validation error with
+cause "other" when not. Invalid instances are fed in both spellings and must be rejected.
+
 Schemas with test instances (9,795) and without (1,510: they only need to compile or be
 refused with a clear error) are reported in separate tables. ``--census`` only lowers each
 schema to the Grammar IR (no tokenizer: seconds per thousand schemas) and lists the refusals
@@ -29,6 +38,7 @@ full run can be done in several sittings and still report one table.
     python bench/maskbench.py --subset tests --sample 600 --seed 3 --jobs 1  # a sample
     python bench/maskbench.py --census --subset tests --refusals 40 --jobs 1
     python bench/maskbench.py --tokenizer llama3 --sample 300 --jobs 1
+    python bench/maskbench.py --subset tests --spelling canonical --jobs 1   # with causes
 """
 
 from __future__ import annotations

@@ -507,3 +507,40 @@ def test_only_eos_after_the_value_closes(tokenizers):
         assert m.advance(t)
     allowed = set(np.flatnonzero(m.mask()).tolist())
     assert allowed and allowed <= set(compiled.vocabulary.eos_ids)
+
+
+NUMBER_SCHEMAS = {
+    "range": (
+        {"type": "number", "minimum": -2.5, "exclusiveMaximum": 10},
+        lambda d: -2.5 <= d < 10,
+    ),
+    "cents": ({"type": "number", "multipleOf": 0.01}, lambda d: d % Decimal("0.01") == 0),
+    "fives": ({"type": "number", "multipleOf": 5}, lambda d: d % 5 == 0),
+    "int_range": (
+        {"type": "integer", "minimum": -30, "maximum": 1000},
+        lambda d: d == int(d) and -30 <= d <= 1000,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NUMBER_SCHEMAS))
+def test_numbers_one_text_per_value(name):
+    schema, valid = NUMBER_SCHEMAS[name]
+    a = Automaton(JsonSchema(schema).to_grammar())
+    any_ = Automaton(JsonSchema(schema, spelling="any").to_grammar())
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.decimals(min_value=-100, max_value=2000, allow_nan=False, places=3))
+    def run(d):
+        text = number(d)
+        assert a.matches(text.encode()) == valid(d), text
+        others = [f"{d:.5f}", f"{d:e}", f"{d:E}"]
+        if d == int(d):
+            others += [f"{int(d)}.0", f"{int(d)}e0"]
+        for other in others:
+            if other != text:
+                assert not a.matches(other.encode()), other
+        # plain decimals with trailing zeros: another spelling of the same value
+        assert any_.matches(f"{d:.5f}".encode()) == valid(d)
+
+    run()
