@@ -84,6 +84,14 @@ class Respeller:
             r"draft-0[3-7]", str(root.get("$schema", ""))
         )
 
+    def valid_text(self, text: str) -> bool:
+        """Whether a JSON text is a valid instance (formats asserted)."""
+        v = self.validator.evolve(format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+        try:
+            return v.is_valid(json.loads(text))
+        except Exception:  # noqa: BLE001
+            return False
+
     def _valid(self, schema, value) -> bool:
         try:
             return self.validator.evolve(schema=schema).is_valid(value)
