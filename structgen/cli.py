@@ -91,8 +91,21 @@ def _json_schema(schema: Any, args: argparse.Namespace) -> Any:
         from . import JsonSchema  # type: ignore[attr-defined]
     except ImportError:
         from .jsonschema import JsonSchema
-    whitespace = "compact" if getattr(args, "compact", False) else "bounded"
-    return JsonSchema(schema, whitespace=whitespace, strict=not getattr(args, "lenient", False))
+    return JsonSchema(schema, **_spelling_options(args), strict=not getattr(args, "lenient", False))
+
+
+def _spelling_options(args: argparse.Namespace) -> dict[str, str]:
+    """``spelling`` / ``whitespace`` for JsonSchema from the command line: ``run`` and
+    ``grammar`` generate the canonical spelling unless told otherwise, ``check`` judges a
+    text written elsewhere by every valid spelling."""
+    spelling = getattr(args, "spelling", None) or getattr(args, "default_spelling", "canonical")
+    out = {"spelling": spelling}
+    whitespace = getattr(args, "whitespace", None)
+    if getattr(args, "compact", False):
+        whitespace = "compact"
+    if whitespace is not None:
+        out["whitespace"] = whitespace
+    return out
 
 
 def _lark_grammar(source: str) -> Any:
@@ -174,9 +187,7 @@ def _spec_from_args(args: argparse.Namespace, schema_path: str | None) -> Spec:
 
         with _naming(where):
             out = output_spec(
-                tp,
-                whitespace="compact" if getattr(args, "compact", False) else "bounded",
-                strict=not getattr(args, "lenient", False),
+                tp, **_spelling_options(args), strict=not getattr(args, "lenient", False)
             )
             spec = Spec(out.spec, "type", args.type, output_type=out)
     with _naming(where):
@@ -758,8 +769,17 @@ def _add_spec_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--type", metavar="MODULE:CLASS", help="a pydantic model or Python type")
     p.add_argument(
-        "--compact", action="store_true", help="JSON without whitespace (default: bounded)"
+        "--spelling",
+        choices=["canonical", "any"],
+        help="JSON: one spelling per value (canonical; default of run and grammar) or every "
+        "valid spelling (any; default of check)",
     )
+    p.add_argument(
+        "--whitespace",
+        choices=["compact", "spaced", "indent", "bounded"],
+        help="JSON layout (default: spaced for canonical, bounded for any)",
+    )
+    p.add_argument("--compact", action="store_true", help="the same as --whitespace compact")
     p.add_argument(
         "--lenient",
         action="store_true",
@@ -834,7 +854,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep a final newline of the data file (dropped by default)",
     )
     chk.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
-    chk.set_defaults(func=cmd_check)
+    chk.set_defaults(func=cmd_check, default_spelling="any")
 
     mod = sub.add_parser("models", help="list (or fetch) the built-in model and tokenizers")
     mod.add_argument("action", nargs="?", choices=["list", "fetch"], default="list")

@@ -155,6 +155,39 @@ def test_check_accepts_a_valid_instance(capsys, tmp_path):
     assert out.strip().endswith("accepted")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"age": 33, "name": "Ann"}',  # keys out of schema order
+        '{"name": "\\u0041nn", "age": 33}',  # an escaped letter
+        '{"name": "Ann", "age": 33.0}',  # an integer with a fraction
+        '{"name":"Ann","age":33}',  # another layout
+    ],
+)
+def test_check_judges_every_valid_spelling_and_run_generates_one(capsys, tmp_path, text):
+    """check accepts any valid spelling of an instance (the data was written elsewhere);
+    the grammar that run enforces (structgen grammar, the same options) is the canonical
+    one, which rejects these spellings unless --spelling any is given."""
+    data = tmp_path / "data.json"
+    data.write_text(text)
+    jsonschema.validate(json.loads(text), json.loads(PERSON.read_text()))
+    code, out, _ = run(capsys, "check", PERSON, data)
+    assert code == 0, out
+    code, out, _ = run(capsys, "check", "--spelling", "canonical", PERSON, data)
+    assert code == 1, out
+    canonical = json.dumps({"name": "Ann", "age": 33})
+    data.write_text(canonical)
+    code, out, _ = run(capsys, "check", "--spelling", "canonical", PERSON, data)
+    assert code == 0, out
+
+
+def test_grammar_prints_the_canonical_spelling_unless_asked(capsys):
+    _, canonical, _ = run(capsys, "grammar", PERSON)
+    _, compact, _ = run(capsys, "grammar", "--whitespace", "compact", PERSON)
+    _, any_, _ = run(capsys, "grammar", "--spelling", "any", PERSON)
+    assert len({canonical, compact, any_}) == 3
+
+
 def test_check_reports_where_and_what(capsys, tmp_path):
     data = tmp_path / "bad.json"
     data.write_text('{\n  "name": "Ann",\n  "age": 3x\n}\n')
