@@ -67,8 +67,8 @@ def test_inside_json_they_stay_json_strings():
     a = structgen.compile(
         Review, vocabulary=structgen.Vocabulary([bytes([b]) for b in range(256)], eos_ids=[])
     ).automaton
-    assert a.matches(b'{"verdict":"good","color":"red"}')
-    assert not a.matches(b'{"verdict":good,"color":red}')
+    assert a.matches(b'{"verdict": "good", "color": "red"}')
+    assert not a.matches(b'{"verdict": good, "color": red}')
     assert out.parse('{"verdict":"bad","color":"green"}') == Review(
         verdict="bad", color=Color.GREEN
     )

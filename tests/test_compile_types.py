@@ -21,10 +21,10 @@ class Item(BaseModel):
 @pytest.mark.parametrize(
     "tp, good, bad",
     [
-        (Item, ['{"name":"pen","qty":2}'], ['{"name":"pen","qty":0}', '{"name":"pen"}']),
+        (Item, ['{"name": "pen", "qty": 2}'], ['{"name": "pen", "qty": 0}', '{"name": "pen"}']),
         (list[int], ["[1, 2]", "[]"], ["[1.5]", '["1"]']),
         (Literal["yes", "no"], ["yes", "no"], ['"yes"', "maybe"]),
-        (dict[str, bool], ['{"a":true}'], ['{"a":1}']),
+        (dict[str, bool], ['{"a": true}'], ['{"a": 1}']),
         ({"type": "integer", "minimum": 3}, ["3", "40"], ["2", '"3"']),
     ],
     ids=["model", "list", "literal", "dict", "schema-dict"],

@@ -29,6 +29,8 @@ from structgen.jsonschema import JsonSchema
 from structgen.testing import token_ids_for_text
 from structgen.types import Output, output_spec
 
+from test_jsonschema_canonical import canon
+
 
 class Color(enum.Enum):
     RED = "red"
@@ -168,7 +170,7 @@ CASES = [
 
 @pytest.mark.parametrize("tp, good, bad", CASES, ids=[repr(c[0]) for c in CASES])
 def test_types_accept_valid_reject_invalid_and_parse(tp, good, bad):
-    out = output_spec(tp)
+    out = output_spec(tp, spelling="any")
     assert isinstance(out.spec, JsonSchema) and out.json_schema is not None
     for text, value in good:
         assert _accepts(out, text), text
@@ -179,7 +181,7 @@ def test_types_accept_valid_reject_invalid_and_parse(tp, good, bad):
 
 
 def test_pydantic_model_nested_optional_defaults_constraints():
-    out = output_spec(Person)
+    out = output_spec(Person, spelling="any")
     text = Person(name="Ann", age=30, address=Address(street="Main", zip="12345")).model_dump_json()
     assert _accepts(out, text)
     assert isinstance(out.parse(text), Person)
@@ -203,13 +205,13 @@ def test_extra_allow_models_keep_additional_properties():
         model_config = pydantic.ConfigDict(extra="allow")
         a: int
 
-    out = output_spec(Open)
+    out = output_spec(Open, spelling="any")
     assert _accepts(out, '{"a":1,"z":[true]}')
     assert out.parse('{"a":1,"z":[true]}').z == [True]
 
 
 def test_discriminated_union():
-    out = output_spec(Owner)
+    out = output_spec(Owner, spelling="any")
     assert _accepts(out, '{"pet":{"kind":"cat","lives":9}}')
     assert _accepts(out, '{"pet":{"kind":"dog","good":true}}')
     assert not _accepts(out, '{"pet":{"kind":"cat","good":true}}')
@@ -218,7 +220,7 @@ def test_discriminated_union():
 
 
 def test_recursive_model():
-    out = output_spec(Tree)
+    out = output_spec(Tree, spelling="any")
     value = Tree(value=1, children=[Tree(value=2, children=[Tree(value=3)]), Tree(value=4)])
     assert _accepts(out, value.model_dump_json())
     assert out.parse(value.model_dump_json()) == value
@@ -226,7 +228,7 @@ def test_recursive_model():
 
 
 def test_formats_in_a_model():
-    out = output_spec(Event)
+    out = output_spec(Event, spelling="any")
     text = (
         '{"id":"00000000-0000-4000-8000-000000000000","at":"2020-01-01T00:00:00.5-03:30",'
         '"day":"2000-02-29","start":"23:59:59Z","score":-0.25,"size":1}'
@@ -237,13 +239,13 @@ def test_formats_in_a_model():
 
 
 def test_dataclass_typeddict_namedtuple():
-    out = output_spec(Point)
+    out = output_spec(Point, spelling="any")
     assert _accepts(out, '{"x":1,"y":2.5}') and not _accepts(out, '{"x":1}')
     assert out.parse('{"x":1,"y":2.5,"label":"p"}') == Point(1.0, 2.5, "p")
-    out = output_spec(Movie)
+    out = output_spec(Movie, spelling="any")
     assert out.parse('{"title":"Up","year":2009}') == {"title": "Up", "year": 2009}
     assert not _accepts(out, '{"title":"Up"}')
-    out = output_spec(Pair)
+    out = output_spec(Pair, spelling="any")
     assert out.parse('[1,"b"]') == Pair(1, "b")
     assert not _accepts(out, '["b",1]')
 
@@ -267,7 +269,7 @@ def test_json_schema_dicts_parse_with_jsonschema():
         "properties": {"n": {"type": "integer", "minimum": 0}},
         "required": ["n"],
     }
-    out = output_spec(schema)
+    out = output_spec(schema, spelling="any")
     assert isinstance(out.spec, JsonSchema) and out.json_schema == schema
     assert out.parse('{"n": 3}') == {"n": 3}
     import jsonschema
@@ -280,12 +282,12 @@ def test_json_schema_dicts_parse_with_jsonschema():
 
 
 def test_dict_keys_that_pydantic_parses_from_strings():
-    out = output_spec(dict[int, str])
+    out = output_spec(dict[int, str], spelling="any")
     assert _accepts(out, '{"12":"a","-3":"b"}') and not _accepts(out, '{"x":"a"}')
     assert out.parse('{"12":"a"}') == {12: "a"}
-    out = output_spec(dict[bool, int])
+    out = output_spec(dict[bool, int], spelling="any")
     assert out.parse('{"true":1}') == {True: 1} and not _accepts(out, '{"yes":1}')
-    out = output_spec(dict[uuid.UUID, int])
+    out = output_spec(dict[uuid.UUID, int], spelling="any")
     key = "12345678-1234-1234-1234-123456789abc"
     assert out.parse(f'{{"{key}":1}}') == {uuid.UUID(key): 1}
     assert not _accepts(out, '{"x":1}')
@@ -380,16 +382,22 @@ MODELS = {
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 @pytest.mark.parametrize("tok_name", ["smollm2", "llama3"])
-def test_model_dump_json_is_accepted_token_by_token(tokenizers, tok_name, name):
+@pytest.mark.parametrize("spelling", ["any", "canonical"])
+def test_model_dump_json_is_accepted_token_by_token(tokenizers, tok_name, name, spelling):
+    """Any spelling: pydantic's own JSON, compact or indented. Canonical: the one text
+    json.dumps writes of the same data (keys in the model's field order), which is the
+    text the model is steered to."""
     tp, strategy = MODELS[name]
     tok = tokenizers[tok_name]
-    out = output_spec(tp)
+    out = output_spec(tp, spelling=spelling)
     compiled = structgen.compile(out.spec, tok)
 
     @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
     @given(strategy, st.booleans())
     def check(value, indent):
         text = value.model_dump_json(indent=2 if indent else None)
+        if spelling == "canonical":
+            text = canon(json.loads(text))
         m = compiled.matcher()
         for t in token_ids_for_text(tok, text):
             assert m.mask()[t], (text, t)
