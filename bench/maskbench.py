@@ -233,6 +233,16 @@ def run_schema(row: dict, tok_name: str, strict: bool, spec_kw: dict) -> dict:
                                 break
                     if res != "respelled":
                         entry["respelled"] = cand[:300]
+                        anyg = variants.get("any")
+                        if anyg is None:
+                            anyg = variants["any"] = structgen.compile(
+                                JsonSchema(row["schema"], strict=strict, spelling="any"),
+                                tok,
+                                vocab_size=assets.MODEL_VOCAB_SIZE[tok_name],
+                            )
+                        ok_all, ok_acc, _ = _feed(anyg, tok, text, [])
+                        if not (ok_all and ok_acc):
+                            entry["causes"] = ["any rejects too"]
             else:
                 res = "invalidation error" if accepting else "ok"
                 if canonical and res == "ok":

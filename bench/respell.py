@@ -26,6 +26,7 @@ CAUSES = [
     "undeclared key",
     "non-canonical number",
     "escapes",
+    "any rejects too",  # the any-spelling grammar rejects the json.dumps text as well
     "other",
 ]
 SEPARATORS = {"spaced": (", ", ": "), "compact": (",", ":"), "indent": (",", ": ")}
@@ -50,6 +51,8 @@ def dumps(value, style: str = "spaced", enum_numbers: bool = False, depth: int =
     comma, colon = SEPARATORS[style]
     if value is None or isinstance(value, bool):
         return json.dumps(value)
+    if isinstance(value, Verbatim):
+        return json.dumps(float(value))
     if isinstance(value, (int, float)):
         return number(value, enum_numbers)
     if isinstance(value, str):
@@ -71,6 +74,10 @@ def dumps(value, style: str = "spaced", enum_numbers: bool = False, depth: int =
     return brackets[0] + comma.join(parts) + brackets[1]
 
 
+class Verbatim(float):
+    """A number of an enum / const: written as ``json.dumps`` writes it."""
+
+
 class Respeller:
     """Schema-order re-spelling for one schema document."""
 
@@ -80,6 +87,7 @@ class Respeller:
             root if isinstance(root, dict) else {}, default=jsonschema.Draft202012Validator
         )
         self.validator = cls(root)
+        self.enum_respelled = False  # an enum / const number spelled unlike the instance
         self.old = isinstance(root, dict) and re.search(
             r"draft-0[3-7]", str(root.get("$schema", ""))
         )
@@ -179,6 +187,19 @@ class Respeller:
         return self._value([self.root], value, drop)
 
     def _value(self, schemas: list, value, drop: bool):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            # a number of an enum / const is written as json.dumps writes the schema's value
+            for s in self.subs(schemas, value):
+                for v in s.get("enum", []) if isinstance(s.get("enum"), list) else []:
+                    if isinstance(v, float) and v == value:
+                        if json.dumps(v) != json.dumps(value):
+                            self.enum_respelled = True
+                        return Verbatim(v)
+                if isinstance(s.get("const"), float) and s["const"] == value:
+                    if json.dumps(s["const"]) != json.dumps(value):
+                        self.enum_respelled = True
+                    return Verbatim(s["const"])
+            return value
         if not isinstance(value, (dict, list)):
             return value
         subs = self.subs(schemas, value)
@@ -275,6 +296,7 @@ def candidates(respeller: Respeller, data, style: str) -> list[tuple[str, list[s
     """Canonical re-spellings of a valid instance to try, each with the causes that separate
     it from ``json.dumps(data)``: the value re-spelled (undeclared keys dropped where the
     canonical grammar leaves them out), then with ``json.dumps``' numbers (enum / const)."""
+    respeller.enum_respelled = False
     kept = respeller.respell(data, drop=False)
     dropped = respeller.respell(data, drop=True)
     if dropped != kept and not respeller._valid(respeller.root, dropped):
@@ -288,8 +310,7 @@ def candidates(respeller: Respeller, data, style: str) -> list[tuple[str, list[s
         causes.append("undeclared key")
     if json.dumps(data) != json.dumps(data, ensure_ascii=False):
         causes.append("escapes")
-    out = [
-        (dumps(dropped, style), causes + ([] if _numbers_plain(data) else ["non-canonical number"]))
-    ]
+    plain = _numbers_plain(data) and not respeller.enum_respelled
+    out = [(dumps(dropped, style), causes + ([] if plain else ["non-canonical number"]))]
     out.append((dumps(dropped, style, enum_numbers=True), causes))
     return out

@@ -28,7 +28,7 @@ from test_jsonschema_helpers import validator
 import structgen
 from structgen import assets
 from structgen.automata import Automaton
-from structgen.jsonschema import DEFAULT_CANONICAL_WHITESPACE, JsonSchema
+from structgen.jsonschema import DEFAULT_CANONICAL_WHITESPACE, MAX_INDENT_DEPTH, JsonSchema
 from structgen.testing import token_ids_for_text
 
 STYLES = ["spaced", "compact", "indent"]
@@ -544,3 +544,16 @@ def test_numbers_one_text_per_value(name):
         assert any_.matches(f"{d:.5f}".encode()) == valid(d)
 
     run()
+
+
+def test_indent_layout_stops_nesting_at_its_depth_cap():
+    a = Automaton(JsonSchema({}, whitespace="indent").to_grammar())
+    shallow = json.dumps(json.loads("[" * 20 + "1" + "]" * 20), indent=2)
+    deep = json.dumps(
+        json.loads("[" * (MAX_INDENT_DEPTH + 1) + "1" + "]" * (MAX_INDENT_DEPTH + 1)), indent=2
+    )
+    assert a.matches(shallow.encode())
+    assert not a.matches(deep.encode())
+    assert Automaton(JsonSchema({}, spelling="any").to_grammar()).matches(
+        json.dumps(json.loads(deep)).encode()
+    )
