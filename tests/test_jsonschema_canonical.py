@@ -29,6 +29,7 @@ import structgen
 from structgen import assets
 from structgen.automata import Automaton
 from structgen.jsonschema import DEFAULT_CANONICAL_WHITESPACE, MAX_INDENT_DEPTH, JsonSchema
+from structgen.jsonschema.numbers import MAX_FRAC_DIGITS, MAX_INT_DIGITS
 from structgen.testing import token_ids_for_text
 
 STYLES = ["spaced", "compact", "indent"]
@@ -73,9 +74,17 @@ SMALL = {
 }
 SCHEMAS = {"person": PERSON, "scores": SCORES, "items": ITEMS, "small": SMALL}
 
-FLOATS = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False) | st.decimals(
-    min_value=-1000, max_value=1000, allow_nan=False, places=4
-).map(float)
+
+def fits(x) -> bool:
+    """Whether the canonical text of ``x`` has the digits a generated number may have."""
+    whole, _, frac = number(x).lstrip("-").partition(".")
+    return len(whole) <= MAX_INT_DIGITS and len(frac) <= MAX_FRAC_DIGITS
+
+
+FLOATS = (
+    st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
+    | st.decimals(min_value=-1000, max_value=1000, allow_nan=False, places=4).map(float)
+).filter(fits)
 person_values = st.fixed_dictionaries(
     {"name": st.text(max_size=12), "age": st.integers(0, 150)},
     optional={
@@ -93,12 +102,13 @@ scores_values = st.builds(
     st.integers(-(10**9), 10**9),
     st.dictionaries(
         st.text(max_size=5),
-        st.integers(-5, 5) | st.floats(min_value=-5, max_value=5, allow_nan=False),
+        st.integers(-5, 5) | st.floats(min_value=-5, max_value=5, allow_nan=False).filter(fits),
         max_size=3,
     ),
 )
-items_values = st.lists(st.integers() | st.text(max_size=5) | st.none(), max_size=4)
-small_values = st.fixed_dictionaries({"a": st.text(max_size=4), "b": st.integers()})
+INTS = st.integers(-(10**MAX_INT_DIGITS) + 1, 10**MAX_INT_DIGITS - 1)
+items_values = st.lists(INTS | st.text(max_size=5) | st.none(), max_size=4)
+small_values = st.fixed_dictionaries({"a": st.text(max_size=4), "b": INTS})
 VALUES = {"person": person_values, "scores": scores_values, "items": items_values}
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -108,10 +118,14 @@ SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
 
 
 def number(x) -> str:
-    """The canonical number text: a plain decimal, no exponent, no trailing fraction zeros."""
+    """The canonical number text: a plain decimal, no exponent, no trailing fraction zeros;
+    a Decimal (a number parsed from a text) as written, trailing fraction zeros kept (a
+    non-integer number may end in zeros: ``19.50``)."""
     if isinstance(x, int):
         return str(x)
-    d = Decimal(repr(x)) if isinstance(x, float) else Decimal(x)
+    if isinstance(x, Decimal):
+        return format(x, "f")
+    d = Decimal(repr(x))
     if d == 0:
         return "0"
     text = format(d, "f")  # exact (no rounding to the context's precision)
@@ -256,7 +270,7 @@ NON_CANONICAL = {
     "escaped slash": BASE_TEXT.replace("Ann/", "Ann\\/"),
     "integer with a fraction": BASE_TEXT.replace('"age": 30', '"age": 30.0'),
     "integer with an exponent": BASE_TEXT.replace('"age": 30', '"age": 3e1'),
-    "number with a trailing zero": BASE_TEXT.replace("2.5", "2.50"),
+    "number with more digits than a float holds": BASE_TEXT.replace("2.5", "2.5000000000000001"),
     "number with an exponent": BASE_TEXT.replace("2.5", "25e-1"),
     "duplicate key": BASE_TEXT.replace('"age": 30', '"age": 30, "age": 30'),
     "trailing newline": BASE_TEXT + "\n",
@@ -532,14 +546,18 @@ def test_numbers_one_text_per_value(name):
     @settings(max_examples=150, deadline=None)
     @given(st.decimals(min_value=-100, max_value=2000, allow_nan=False, places=3))
     def run(d):
-        text = number(d)
+        text = "0" if d == 0 else number(d.normalize())
         assert a.matches(text.encode()) == valid(d), text
-        others = [f"{d:.5f}", f"{d:e}", f"{d:E}"]
+        others = [f"{d:e}", f"{d:E}"]
         if d == int(d):
-            others += [f"{int(d)}.0", f"{int(d)}e0"]
+            others += [f"{int(d)}e0"]
         for other in others:
             if other != text:
                 assert not a.matches(other.encode()), other
+        # trailing fraction zeros: refused in integers, kept in other numbers (19.50)
+        zeros = f"{d:.5f}"
+        integer = schema["type"] == "integer"
+        assert a.matches(zeros.encode()) == (valid(d) and not integer and zeros != "-0.00000")
         # plain decimals with trailing zeros: another spelling of the same value
         assert any_.matches(f"{d:.5f}".encode()) == valid(d)
 

@@ -29,9 +29,12 @@ Canonical texts:
 * strings escape only ``"``, ``\\`` and the control characters below U+0020 (``\\n \\t \\r
   \\b \\f``, ``\\u00xx`` for the others), everything else raw UTF-8: never ``\\/`` or a
   ``\\uXXXX`` for a printable character;
-* numbers as plain decimals: no exponent, no leading ``+`` or zeros, no trailing zeros in
-  the fraction, no ``-0``; an integral value has no fraction (``100``, ``-2.5``,
-  ``0.000001``: one text per decimal value, so an ``integer`` is a plain integer);
+* numbers as plain decimals: no exponent, no leading ``+`` or zeros, no ``-0``, at most 15
+  digits before and 15 after the point (what a binary float holds; wider only where the
+  schema's bounds need it); an ``integer`` is a plain integer (one text per value); a
+  non-integer number's fraction may end in zeros (``19.50``, ``2.0``): where it could not,
+  SmolLM2 wrote a price ``1249.5`` and then, its ``0`` only allowed if a non-zero digit
+  followed, 140 tokens of zeros (the output-quality bench, ``bench/bench_quality.py``);
 * ``enum`` / ``const`` values exactly as ``json.dumps`` writes them (``1.0``, ``1e+20``, the
   key order of an object value as written in the schema);
 * nothing before or after the top-level value: once it closes, only EOS may follow.

@@ -1459,12 +1459,18 @@ class Lowerer:
             )
         return Ref(name)
 
-    def number_syntax(self, e: ir.Expr) -> ir.Expr:
-        """``e`` (number texts) in the spelling: canonical keeps one text per value."""
+    def number_syntax(self, e: ir.Expr, integer: bool = False) -> ir.Expr:
+        """``e`` (number texts) in the spelling: canonical keeps one text per integer, and
+        plain decimals of bounded digits (:data:`~structgen.jsonschema.numbers.GENERATED_NUMBER`)
+        for other numbers; where the bounds need more digits, one text per value unbounded."""
         if not self.opts.canonical:
             return e
+        gen = N.GENERATED_INTEGER if integer else N.GENERATED_NUMBER
         if e == N.JSON_NUMBER:
-            return N.CANONICAL
+            return gen
+        bounded = ir.And((e, gen))
+        if not _empty(bounded):
+            return bounded
         return ir.And((e, N.CANONICAL))
 
     def lower_node(self, node: Node, name: str, budget: list | None = None) -> ir.Expr:
@@ -1645,7 +1651,7 @@ class Lowerer:
             e = ir.And((e, ir.Not(alt(*[N.value_text(v) for v in excl]))))
         check = isinstance(e, (ir.And, ir.Alt))
         if e != ir.NOTHING:
-            e = self.number_syntax(e)
+            e = self.number_syntax(e, integer)
         if e == ir.NOTHING or (check and self.empty(e, "minimum", node.ptr)):
             return None
         return self.term(e, "INTEGER" if integer else "NUMBER")
