@@ -17,6 +17,15 @@ is a compile error of kind "limit" (refused up front, with a clear error); one r
 an instance is fed is a "limit error" (the text drove the automaton past
 :class:`structgen.Limits`); "crash" is any other exception.
 
+``--spelling any`` (the default here: MaskBench's instances are ``json.dumps`` texts)
+compiles ``JsonSchema(schema, spelling="any")``; ``--spelling canonical`` compiles the
+generation grammar (one text per value). There, a valid instance whose ``json.dumps`` text is
+rejected is re-spelled canonically (``bench/respell.py``: keys in schema order, undeclared
+keys dropped where the canonical grammar leaves them out, plain-decimal numbers, raw UTF-8,
+the chosen ``--whitespace``); it counts as explained ("respelled"), under each cause that
+separates the two texts, when the re-spelling is accepted, and as a validation error with
+cause "other" when not. Invalid instances are fed in both spellings and must be rejected.
+
 Schemas with test instances (9,795) and without (1,510: they only need to compile or be
 refused with a clear error) are reported in separate tables. ``--census`` only lowers each
 schema to the Grammar IR (no tokenizer: seconds per thousand schemas) and lists the refusals
@@ -29,6 +38,7 @@ full run can be done in several sittings and still report one table.
     python bench/maskbench.py --subset tests --sample 600 --seed 3 --jobs 1  # a sample
     python bench/maskbench.py --census --subset tests --refusals 40 --jobs 1
     python bench/maskbench.py --tokenizer llama3 --sample 300 --jobs 1
+    python bench/maskbench.py --subset tests --spelling canonical --jobs 1   # with causes
 """
 
 from __future__ import annotations
@@ -49,6 +59,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 _CANDIDATES = [ROOT.parent / "shared", ROOT.parent.parent / "shared"]
 DEFAULT_DATA = next(
@@ -96,13 +107,29 @@ def _first_keyword(err: Exception) -> str:
     return m.group(1) if m else type(err).__name__
 
 
-def run_schema(row: dict, tok_name: str, strict: bool, whitespace: str) -> dict:
+def _feed(compiled, tok, text: str, tbm: list) -> tuple[bool, bool, int | None]:
+    """Teacher-force ``text``: (every token allowed, accepting at the end, characters
+    accepted before the first refused token). ValueError when it cannot be tokenized."""
+    from structgen.testing import token_ids_for_text
+
+    ids = token_ids_for_text(tok, text)
+    m = compiled.matcher()
+    for i, tid in enumerate(ids):
+        s = time.perf_counter()
+        mask = m.mask()
+        ok = bool(mask[tid]) and m.advance(tid)
+        tbm.append(time.perf_counter() - s)
+        if not ok:
+            return False, False, len(tok.decode(ids[:i]))
+    return True, m.is_accepting(), None
+
+
+def run_schema(row: dict, tok_name: str, strict: bool, spec_kw: dict) -> dict:
     """Everything measured for one schema (runs inside a worker)."""
     import structgen
     from structgen import assets
     from structgen.errors import LimitError, SpecError, UnsupportedSchemaError
     from structgen.jsonschema import JsonSchema
-    from structgen.testing import token_ids_for_text
 
     tok = _load_tokenizer(tok_name)
     out: dict = {"id": row["id"], "features": row.get("features", [])}
@@ -112,7 +139,7 @@ def run_schema(row: dict, tok_name: str, strict: bool, whitespace: str) -> dict:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            spec = JsonSchema(row["schema"], strict=strict, whitespace=whitespace)
+            spec = JsonSchema(row["schema"], strict=strict, **spec_kw)
             compiled = structgen.compile(spec, tok, vocab_size=assets.MODEL_VOCAB_SIZE[tok_name])
             first = compiled.matcher()
             first.mask()
@@ -148,27 +175,17 @@ def run_schema(row: dict, tok_name: str, strict: bool, whitespace: str) -> dict:
     tbm: list[float] = []
     tests = []
     category = "passing"
+    canonical = spec.spelling == "canonical"
+    respeller = None
     try:
         for t in row.get("tests", []):
             text = json.dumps(t["data"])
             try:
-                ids = token_ids_for_text(tok, text)
+                allowed_all, accepting, at = _feed(compiled, tok, text, tbm)
             except ValueError:
                 tests.append({"valid": t["valid"], "result": "untokenizable"})
                 continue
-            m = compiled.matcher()
-            allowed_all = True
-            at = None
-            for i, tid in enumerate(ids):
-                s = time.perf_counter()
-                mask = m.mask()
-                ok = bool(mask[tid]) and m.advance(tid)
-                tbm.append(time.perf_counter() - s)
-                if not ok:
-                    allowed_all = False
-                    at = i
-                    break
-            accepting = allowed_all and m.is_accepting()
+            entry = {"valid": t["valid"]}
             if t["valid"]:
                 if not allowed_all:
                     res = "validation error"
@@ -176,15 +193,45 @@ def run_schema(row: dict, tok_name: str, strict: bool, whitespace: str) -> dict:
                     res = "accept-at-end error"
                 else:
                     res = "ok"
+                if res != "ok" and canonical:
+                    # explained when the instance's canonical re-spelling is accepted
+                    from respell import Respeller, candidates
+
+                    respeller = respeller or Respeller(row["schema"])
+                    entry["causes"] = ["other"]
+                    for cand, causes in candidates(respeller, t["data"], spec.whitespace):
+                        try:
+                            ok_all, ok_acc, _ = _feed(compiled, tok, cand, [])
+                        except ValueError:
+                            continue
+                        if ok_all and ok_acc:
+                            res = "respelled"
+                            entry["causes"] = causes or ["other"]
+                            break
+                    if res != "respelled":
+                        entry["respelled"] = cand[:300]
             else:
                 res = "invalidation error" if accepting else "ok"
-            entry = {"valid": t["valid"], "result": res}
-            if res != "ok":
+                if canonical and res == "ok":
+                    # the invalid instance in the canonical spelling must be rejected too
+                    from respell import Respeller, dumps
+
+                    respeller = respeller or Respeller(row["schema"])
+                    cand = dumps(respeller.respell(t["data"], drop=False), spec.whitespace)
+                    try:
+                        ok_all, ok_acc, _ = _feed(compiled, tok, cand, [])
+                    except ValueError:
+                        ok_all = ok_acc = False
+                    if ok_all and ok_acc:
+                        res = "invalidation error"
+                        text = cand
+            entry["result"] = res
+            if res not in ("ok", "respelled"):
                 entry["text"] = text[:300]
                 if at is not None:
-                    entry["rejected_at"] = len(tok.decode(ids[:at]))
+                    entry["rejected_at"] = at
             tests.append(entry)
-            if res != "ok" and category == "passing":
+            if res not in ("ok", "respelled") and category == "passing":
                 category = res
     except LimitError as e:  # a text drove the automaton past structgen.Limits
         out.update(category="limit error", error=f"LimitError: {e}"[:500])
@@ -202,7 +249,7 @@ def run_schema(row: dict, tok_name: str, strict: bool, whitespace: str) -> dict:
     return out
 
 
-def census_schema(row: dict, tok_name: str, strict: bool, whitespace: str) -> dict:
+def census_schema(row: dict, tok_name: str, strict: bool, spec_kw: dict) -> dict:
     """Lowering only (no tokenizer): compiles to the Grammar IR or names the refusal."""
     import warnings
 
@@ -214,7 +261,7 @@ def census_schema(row: dict, tok_name: str, strict: bool, whitespace: str) -> di
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            JsonSchema(row["schema"], strict=strict, whitespace=whitespace).to_grammar()
+            JsonSchema(row["schema"], strict=strict, **spec_kw).to_grammar()
     except UnsupportedSchemaError as e:
         out.update(
             category="compile error",
@@ -241,7 +288,7 @@ def census_schema(row: dict, tok_name: str, strict: bool, whitespace: str) -> di
     return out
 
 
-def _worker(conn, tok_name: str, strict: bool, whitespace: str, census: bool = False) -> None:
+def _worker(conn, tok_name: str, strict: bool, spec_kw: dict, census: bool = False) -> None:
     if not census:
         _load_tokenizer(tok_name)
     conn.send(("ready", None))
@@ -251,7 +298,7 @@ def _worker(conn, tok_name: str, strict: bool, whitespace: str, census: bool = F
             break
         idx, row = msg
         try:
-            res = (census_schema if census else run_schema)(row, tok_name, strict, whitespace)
+            res = (census_schema if census else run_schema)(row, tok_name, strict, spec_kw)
         except BaseException as e:  # noqa: BLE001
             res = {"id": row.get("id"), "category": "crash", "error": repr(e)[:500]}
         conn.send((idx, res))
@@ -260,11 +307,9 @@ def _worker(conn, tok_name: str, strict: bool, whitespace: str, census: bool = F
 class Pool:
     """Worker processes with a per-task timeout (a timed-out worker is killed and replaced)."""
 
-    def __init__(
-        self, jobs: int, tok_name: str, strict: bool, whitespace: str, census: bool = False
-    ):
+    def __init__(self, jobs: int, tok_name: str, strict: bool, spec_kw: dict, census: bool = False):
         self.ctx = mp.get_context("fork")
-        self.args = (tok_name, strict, whitespace, census)
+        self.args = (tok_name, strict, spec_kw, census)
         self.workers = [self._spawn() for _ in range(jobs)]
 
     def _spawn(self):
@@ -377,6 +422,25 @@ def _table(results: list, title: str, refusals: int) -> None:
             print(f"  {v:>5}  {k}")
 
 
+def _causes(tests: list) -> None:
+    """Valid instances whose json.dumps text the canonical grammar rejects, by cause (an
+    instance counts once under each cause that applies; "other": its canonical
+    re-spelling is rejected too)."""
+    rejected = [t for t in tests if t["valid"] and "causes" in t]
+    if not rejected:
+        return
+    from respell import CAUSES
+
+    counts = Counter(c for t in rejected for c in t["causes"])
+    alone = Counter(t["causes"][0] for t in rejected if len(t["causes"]) == 1)
+    print(f"\nvalid instances whose json.dumps text the canonical grammar rejects: {len(rejected)}")
+    print(f"{'cause':<24}{'instances':>10}{'sole cause':>12}")
+    for c in CAUSES:
+        print(f"{c:<24}{counts.get(c, 0):>10}{alone.get(c, 0):>12}")
+    for t in [t for t in rejected if "other" in t["causes"]][:10]:
+        print(f"  other: {t.get('text', '')[:150]!r} -> {t.get('respelled', '')[:150]!r}")
+
+
 def _to_line(r: dict) -> str:
     """One result as a JSON line; per-token mask times are kept (in whole microseconds)
     so that percentiles over a resumed run stay exact to the microsecond."""
@@ -409,7 +473,19 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 2) - 0))
     ap.add_argument("--out", default=None, help="per-schema JSONL results")
     ap.add_argument("--no-strict", action="store_true", help="JsonSchema(strict=False)")
-    ap.add_argument("--whitespace", default="bounded", choices=["bounded", "compact"])
+    ap.add_argument(
+        "--spelling",
+        default="any",
+        choices=["any", "canonical"],
+        help="JsonSchema(spelling=...): canonical re-spells each valid instance its json.dumps "
+        "text fails and counts the causes",
+    )
+    ap.add_argument(
+        "--whitespace",
+        default=None,
+        choices=["bounded", "compact", "spaced", "indent"],
+        help="JsonSchema(whitespace=...) (default: the spelling's)",
+    )
     ap.add_argument("--ids", default=None, help="only these schema ids (comma-separated)")
     ap.add_argument(
         "--subset",
@@ -484,7 +560,8 @@ def main(argv=None) -> int:
 
     if not args.census and rows:
         _load_tokenizer(args.tokenizer)  # loaded once, inherited by the forked workers
-    pool = Pool(args.jobs, args.tokenizer, not args.no_strict, args.whitespace, args.census)
+    spec_kw = {"spelling": args.spelling, "whitespace": args.whitespace}
+    pool = Pool(args.jobs, args.tokenizer, not args.no_strict, spec_kw, args.census)
     try:
         pool.run(rows, args.timeout, on_result)
     finally:
@@ -508,6 +585,7 @@ def main(argv=None) -> int:
         print(
             f"\ntest instances run: {len(tests)} ({', '.join(f'{k}: {v}' for k, v in tc.most_common())})"
         )
+        _causes(tests)
         ttfm = [r["ttfm_s"] for r in results if "ttfm_s" in r]
         tbm = [x for r in results for x in r.get("tbm_s", [])]
         print(f"\n{'ms':<6}{'p50':>10}{'p90':>10}{'p99':>10}{'max':>10}{'n':>10}")

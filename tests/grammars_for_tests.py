@@ -42,7 +42,9 @@ def brackets_ok(s: str) -> bool:
 brackets_text = st.recursive(
     st.just(""),
     lambda inner: st.one_of(
-        st.tuples(st.sampled_from(["()", "[]", "{}"]), inner).map(lambda p: p[0][0] + p[1] + p[0][1]),
+        st.tuples(st.sampled_from(["()", "[]", "{}"]), inner).map(
+            lambda p: p[0][0] + p[1] + p[0][1]
+        ),
         st.lists(inner, min_size=2, max_size=3).map("".join),
     ),
     max_leaves=12,
@@ -57,15 +59,29 @@ LISTS = Grammar(
         "list": Seq(
             (
                 Text("["),
-                Repeat(Seq((Ref("value"), Repeat(Seq((Text(","), Repeat(Text(" "), 0, 1), Ref("value"))))))
-                       , 0, 1),
+                Repeat(
+                    Seq(
+                        (
+                            Ref("value"),
+                            Repeat(Seq((Text(","), Repeat(Text(" "), 0, 1), Ref("value")))),
+                        )
+                    ),
+                    0,
+                    1,
+                ),
                 Text("]"),
             )
         ),
     },
     terminals={
         "INT": Alt((Text("0"), Seq((Chars.of([(49, 57)]), Repeat(DIGITS))))),
-        "WORD": Seq((Text('"'), Repeat(Chars.of([(97, 122), (0xE0, 0xFF), (0x4E00, 0x4E0F)]), 1, 8), Text('"'))),
+        "WORD": Seq(
+            (
+                Text('"'),
+                Repeat(Chars.of([(97, 122), (0xE0, 0xFF), (0x4E00, 0x4E0F)]), 1, 8),
+                Text('"'),
+            )
+        ),
     },
 )
 
@@ -75,6 +91,7 @@ def lists_ok(s: str) -> bool:
         v = json.loads(s)
     except ValueError:
         return False
+
     # exact surface syntax: json.dumps with either separator style must reproduce it
     def shape_ok(x) -> bool:
         if isinstance(x, bool):
@@ -132,7 +149,9 @@ ARITH = Grammar(
         ),
     },
     terminals={
-        "NUMBER": Seq((Repeat(DIGITS, 1, None), Repeat(Seq((Text("."), Repeat(DIGITS, 1, None))), 0, 1)))
+        "NUMBER": Seq(
+            (Repeat(DIGITS, 1, None), Repeat(Seq((Text("."), Repeat(DIGITS, 1, None))), 0, 1))
+        )
     },
 )
 

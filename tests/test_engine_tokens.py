@@ -149,7 +149,7 @@ def test_grammar_on_real_tokenizers(tokenizer_name, tokenizer, gname):
     compiled = _compiled(tokenizer, tokenizer_name, grammar)
 
     @SETTINGS
-    @given(strategy, st.text(alphabet="()[]{}0123456789,+-*/. \"ab", max_size=3), st.integers(0, 30))
+    @given(strategy, st.text(alphabet='()[]{}0123456789,+-*/. "ab', max_size=3), st.integers(0, 30))
     def run(text, junk, at):
         _check_accepts(compiled, tokenizer, text)
         at = min(at, len(text))

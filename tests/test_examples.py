@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.py") if "__main__" in p.read_text())
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
+
 @pytest.fixture(autouse=True, scope="module")
 def _private_disk_cache(tmp_path_factory):
     """Keep the tests' compiled grammars out of the user's disk cache."""

@@ -147,7 +147,9 @@ def test_left_padded_batch_and_reuse(model_and_tokenizer):
 
 def test_processor_time_is_recorded(model_and_tokenizer):
     model, tok = model_and_tokenizer
-    compiled = structgen.compile(structgen.Regex(REGEXES["answer"]), tok, vocab_size=model.config.vocab_size)
+    compiled = structgen.compile(
+        structgen.Regex(REGEXES["answer"]), tok, vocab_size=model.config.vocab_size
+    )
     texts, ended, proc = _generate(model, tok, compiled, [PROMPTS["answer"]], do_sample=False)
     assert ended == [True] and texts[0] in ("yes", "no", "maybe")
     assert proc.stats["calls"] >= 1 and proc.stats["seconds"] > 0

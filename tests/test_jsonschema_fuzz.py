@@ -77,11 +77,12 @@ def _check(schema, value) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            g = JsonSchema(schema).to_grammar()
+            grammars = [JsonSchema(schema, spelling=sp).to_grammar() for sp in ("canonical", "any")]
     except StructgenError:
         return
-    a = Automaton(g)
-    a.matches(repr(value).encode())  # runs the automaton on some input: no exception
+    for g in grammars:
+        a = Automaton(g)
+        a.matches(repr(value).encode())  # runs the automaton on some input: no exception
 
 
 @SETTINGS
@@ -103,5 +104,6 @@ def test_non_strict_never_raises_other_errors(schema):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             JsonSchema(schema, strict=False).to_grammar()
+            JsonSchema(schema, strict=False, spelling="any", whitespace="indent").to_grammar()
     except StructgenError:
         pass

@@ -64,7 +64,9 @@ SETTINGS = settings(
 
 def _compiled(tok_name, tok, name, **kw):
     return structgen.compile(
-        JsonSchema(SCHEMAS[name], **kw), tok, vocab_size=assets.MODEL_VOCAB_SIZE[tok_name]
+        JsonSchema(SCHEMAS[name], **{"spelling": "any", **kw}),
+        tok,
+        vocab_size=assets.MODEL_VOCAB_SIZE[tok_name],
     )
 
 

@@ -38,7 +38,14 @@ def test_all_is_sorted_and_complete():
 
 
 def test_errors_share_one_root():
-    for name in ("RegexError", "GrammarError", "LimitError", "EmptyMaskError", "VocabularyError", "UnsupportedSchemaError"):
+    for name in (
+        "RegexError",
+        "GrammarError",
+        "LimitError",
+        "EmptyMaskError",
+        "VocabularyError",
+        "UnsupportedSchemaError",
+    ):
         assert issubclass(getattr(structgen, name), structgen.StructgenError)
 
 

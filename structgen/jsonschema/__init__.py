@@ -1,39 +1,69 @@
 """JSON Schema front end: ``JsonSchema(schema)`` lowered to the Grammar IR.
 
-``JsonSchema(schema, *, whitespace="bounded", strict=True)`` takes a schema as a dict (or a
-boolean) or as JSON text. ``to_grammar()`` returns an :class:`structgen.ir.Grammar` whose
-language is exactly the JSON texts of the valid instances (``jsonschema`` Draft 2020-12
-semantics, draft-04/06/07 forms accepted: ``definitions``, ``dependencies``,
-``additionalItems``, ``items`` as an array, boolean ``exclusiveMinimum``, ``$ref`` siblings
-ignored when ``$schema`` names a draft up to 07), written under these conventions:
+``JsonSchema(schema, *, spelling="canonical", whitespace=None, key_order=None,
+extra_keys=None, strict=True)`` takes a schema as a dict (or a boolean) or as JSON text.
+``to_grammar()`` returns an :class:`structgen.ir.Grammar` whose texts are JSON texts of valid
+instances (``jsonschema`` Draft 2020-12 semantics, draft-04/06/07 forms accepted:
+``definitions``, ``dependencies``, ``additionalItems``, ``items`` as an array, boolean
+``exclusiveMinimum``, ``$ref`` siblings ignored when ``$schema`` names a draft up to 07).
 
-**Key order.** Declared keys are the ``properties``, then keys that are only ``required``
-(or required through ``dependentRequired`` / ``dependencies``). An object with at most
-:data:`ANY_ORDER_MAX` (6) declared keys accepts them in any order, each at most once. A
-larger object without ``minProperties`` / ``maxProperties`` and with at most 8 required keys
-accepts its keys in any order too, a declared key possibly more than once: every occurrence
-must satisfy the key's schema, so whichever occurrence a JSON parser keeps, the parsed
-instance is valid. Other objects write declared keys in ``properties`` order, then the
-only-required keys (the field's convention; a ``$ref`` target's properties before the
-schema's own, ``allOf`` branches' after them). Optional keys may be skipped; additional keys
-(allowed unless ``additionalProperties`` is false) may appear anywhere between them and are
-not checked for duplicates. ``const`` / ``enum`` objects keep the key order of the value as
-written in the schema.
+**Two spellings.** ``spelling="canonical"`` (the default, for generating) admits one text
+per value: the one ``json.dumps(value, ensure_ascii=False)`` writes in the chosen layout.
+A small model whose favourite token is masked then cannot fall back on an escape, a repeated
+key, ``1.0`` for an integer or a run of newlines: each is simply not in the language.
+``spelling="any"`` (for checking texts written elsewhere, what ``structgen check`` uses)
+admits exactly the JSON texts of the valid instances, every spelling of them. Every canonical
+text is also an any-spelling text.
 
-**Whitespace.** ``"bounded"``: every gap where JSON allows whitespace (around ``{ } [ ] : ,``
-and before / after the whole value) accepts ``[ \\t\\n\\r]{0,20}``
-(:data:`MAX_WS`), so ``json.dumps(x)`` and ``json.dumps(x, indent=2)`` up to nine levels
-deep are accepted while generation cannot run on in whitespace. ``"compact"``: none.
+Canonical texts:
 
-**Strings.** Every JSON spelling of a string is accepted (raw UTF-8, short escapes,
-``\\uXXXX`` in either case, surrogate pairs); lone surrogate escapes never are.
+* no key twice in one object; keys in the schema's order (``key_order="schema"``: the
+  ``properties``, then keys that are only ``required``; a ``$ref`` target's properties
+  before the schema's own, ``allOf`` branches' after them); a declared key spelled literally;
+* undeclared keys (``extra_keys="explicit"``) only where ``additionalProperties`` or
+  ``patternProperties`` is present and allows them, after the declared keys and never equal
+  to one of them; where neither keyword is present the object has declared keys only (still
+  valid instances; ``{"type": "object"}`` alone gives ``{}``), unless ``minProperties``
+  needs more keys than are declared. Two undeclared keys may still be equal: which keys
+  were written before is not something a context-free grammar can remember in general;
+* strings escape only ``"``, ``\\`` and the control characters below U+0020 (``\\n \\t \\r
+  \\b \\f``, ``\\u00xx`` for the others), everything else raw UTF-8: never ``\\/`` or a
+  ``\\uXXXX`` for a printable character;
+* numbers as plain decimals: no exponent, no leading ``+`` or zeros, no trailing zeros in
+  the fraction, no ``-0``; an integral value has no fraction (``100``, ``-2.5``,
+  ``0.000001``: one text per decimal value, so an ``integer`` is a plain integer);
+* ``enum`` / ``const`` values exactly as ``json.dumps`` writes them (``1.0``, ``1e+20``, the
+  key order of an object value as written in the schema);
+* nothing before or after the top-level value: once it closes, only EOS may follow.
+
+**Whitespace.** ``whitespace`` picks one layout: ``"spaced"`` (``", "`` and ``": "``, as
+``json.dumps`` writes by default; the canonical default, :data:`DEFAULT_CANONICAL_WHITESPACE`),
+``"compact"`` (none), ``"indent"`` (``json.dumps(indent=2)`` exactly, nesting-aware, up to
+:data:`MAX_INDENT_DEPTH` levels: deeper containers are not generated), or ``"bounded"``
+(the any-spelling default: every gap where JSON allows whitespace, before and after the
+whole value too, accepts ``[ \\t\\n\\r]{0,20}`` (:data:`MAX_WS`), so ``json.dumps(x)`` and
+``json.dumps(x, indent=2)`` up to nine levels deep are accepted while generation cannot run
+on in whitespace).
+
+**Key order (any spelling).** With ``key_order="any"`` (the any-spelling default) an object
+with at most :data:`ANY_ORDER_MAX` (6) declared keys accepts them in any order, each at most
+once. A larger object without ``minProperties`` / ``maxProperties`` and with at most 8
+required keys accepts its keys in any order too, in the any spelling a declared key possibly
+more than once: every occurrence must satisfy the key's schema, so whichever occurrence a
+JSON parser keeps, the parsed instance is valid. Other objects write declared keys in
+schema order. Optional keys may be skipped; additional keys (allowed unless
+``additionalProperties`` is false, with ``extra_keys="any"``) may appear anywhere between
+them and are not checked for duplicates.
+
+**Strings (any spelling).** Every JSON spelling of a string is accepted (raw UTF-8, short
+escapes, ``\\uXXXX`` in either case, surrogate pairs); lone surrogate escapes never are.
 ``minLength`` / ``maxLength`` count code points of the decoded string. ``pattern`` has
 ``re.search`` semantics on the decoded string, as ``jsonschema`` uses; patterns with anchors
 other than a leading ``^`` / ``\\A`` and a trailing ``$`` / ``\\Z``, or constructs that are not
 regular (lookaround, backreferences) are refused. ``format``: see
 :mod:`structgen.jsonschema.formats` (asserted, as with ``jsonschema``'s ``FormatChecker``).
 
-**Numbers.** Compared by exact decimal value (``1`` equals ``1.0``; ``1.0`` is an
+**Numbers (any spelling).** Compared by exact decimal value (``1`` equals ``1.0``; ``1.0`` is an
 integer, except under a ``$schema`` of draft-03/04, where an integer is an integer literal). An unconstrained ``number`` accepts any JSON number text. With a value constraint
 (``integer``, bounds, ``multipleOf``, numeric ``const`` / ``enum``) the texts are the
 canonical ones, plain decimals and normalized scientific notation (``1.5e-07``, ``1e+16``:
@@ -87,30 +117,45 @@ from typing import Any
 from ..errors import SpecError, UnsupportedSchemaError
 from ..ir import Grammar
 from .lower import ANY_ORDER_MAX, MAX_WS, Lowerer, SchemaApproximationWarning
+from .options import DEFAULT_CANONICAL_WHITESPACE, MAX_INDENT_DEPTH, Options
 
 __all__ = [
     "ANY_ORDER_MAX",
+    "DEFAULT_CANONICAL_WHITESPACE",
     "JsonSchema",
+    "MAX_INDENT_DEPTH",
     "MAX_WS",
     "SchemaApproximationWarning",
     "UnsupportedSchemaError",
 ]
 
-_WHITESPACE = ("bounded", "compact")
-
 
 class JsonSchema:
     """A JSON Schema constraint: the generated text must be a valid instance, as JSON text.
 
-    ``schema`` is a dict, a boolean or a JSON string. ``whitespace`` is ``"bounded"`` or
-    ``"compact"``; ``strict=False`` ignores (with a warning) what cannot be enforced
-    exactly instead of raising :class:`~structgen.errors.UnsupportedSchemaError`.
-    Equality and hashing use a canonical JSON dump of the schema plus the options.
+    ``schema`` is a dict, a boolean or a JSON string. ``spelling="canonical"`` (the
+    default) admits one text per value, the one ``json.dumps`` writes; ``spelling="any"``
+    admits every valid JSON spelling (for checking texts written elsewhere). ``whitespace``
+    is ``"compact"``, ``"spaced"``, ``"indent"`` or ``"bounded"``; ``key_order`` is
+    ``"schema"`` or ``"any"``; ``extra_keys`` is ``"explicit"`` or ``"any"``: each ``None``
+    takes the spelling's default (see :mod:`structgen.jsonschema.options`).
+    ``strict=False`` ignores (with a warning) what cannot be enforced exactly instead of
+    raising :class:`~structgen.errors.UnsupportedSchemaError`. Equality and hashing use a
+    canonical JSON dump of the schema plus the options.
     """
 
-    __slots__ = ("schema", "whitespace", "strict", "_key", "_grammar")
+    __slots__ = ("schema", "options", "strict", "_key", "_grammar")
 
-    def __init__(self, schema: Any, *, whitespace: str = "bounded", strict: bool = True):
+    def __init__(
+        self,
+        schema: Any,
+        *,
+        spelling: str = "canonical",
+        whitespace: str | None = None,
+        key_order: str | None = None,
+        extra_keys: str | None = None,
+        strict: bool = True,
+    ):
         if isinstance(schema, (str, bytes, bytearray)):
             try:
                 schema = json.loads(schema)
@@ -120,22 +165,37 @@ class JsonSchema:
             raise SpecError(
                 f"a JSON Schema must be an object or a boolean, not {type(schema).__name__}"
             )
-        if whitespace not in _WHITESPACE:
-            raise ValueError(f"whitespace must be one of {_WHITESPACE}, not {whitespace!r}")
+        options = Options.resolve(spelling, whitespace, key_order, extra_keys)
         try:
             dump = json.dumps(schema, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError) as e:
             raise SpecError(f"the schema is not JSON data: {e}") from None
         self.schema = json.loads(dump)
-        self.whitespace = whitespace
+        self.options = options
         self.strict = bool(strict)
-        self._key = (dump, whitespace, self.strict)
+        self._key = (dump, options, self.strict)
         self._grammar: Grammar | None = None
+
+    @property
+    def spelling(self) -> str:
+        return self.options.spelling
+
+    @property
+    def whitespace(self) -> str:
+        return self.options.whitespace
+
+    @property
+    def key_order(self) -> str:
+        return self.options.key_order
+
+    @property
+    def extra_keys(self) -> str:
+        return self.options.extra_keys
 
     def to_grammar(self) -> Grammar:
         """The grammar of the valid instances' JSON texts (built once, then cached)."""
         if self._grammar is None:
-            self._grammar = Lowerer(self.schema, self.whitespace, self.strict).grammar()
+            self._grammar = Lowerer(self.schema, self.options, self.strict).grammar()
         return self._grammar
 
     def __eq__(self, other: object) -> bool:
@@ -150,16 +210,27 @@ class JsonSchema:
         text = self._key[0]
         if len(text) > 80:
             text = text[:77] + "..."
-        opts = ""
-        if self.whitespace != "bounded":
-            opts += f", whitespace={self.whitespace!r}"
+        opts = "".join(f", {k}={v!r}" for k, v in self.options.non_defaults().items())
         if not self.strict:
             opts += ", strict=False"
         return f"JsonSchema({text}{opts})"
 
     def __reduce__(self):
-        return (_rebuild, (self._key[0], self.whitespace, self.strict))
+        o = self.options
+        return (
+            _rebuild,
+            (self._key[0], o.spelling, o.whitespace, o.key_order, o.extra_keys, self.strict),
+        )
 
 
-def _rebuild(text: str, whitespace: str, strict: bool) -> JsonSchema:
-    return JsonSchema(text, whitespace=whitespace, strict=strict)
+def _rebuild(
+    text: str, spelling: str, whitespace: str, key_order: str, extra_keys: str, strict: bool
+) -> JsonSchema:
+    return JsonSchema(
+        text,
+        spelling=spelling,
+        whitespace=whitespace,
+        key_order=key_order,
+        extra_keys=extra_keys,
+        strict=strict,
+    )

@@ -32,6 +32,7 @@ from . import formats as F
 from . import numbers as N
 from . import strings as S
 from .document import FALSE_PTR, Document, join, show
+from .options import MAX_INDENT_DEPTH, MAX_WS, WS_CHAR, Layout, Options  # noqa: F401
 
 try:  # Python 3.11+
     from re import _constants as _c
@@ -51,9 +52,7 @@ _TYPE_KINDS = {
     "integer": {"int"},
 }
 
-#: whitespace allowed in one gap in "bounded" mode: [ \t\n\r]{0,MAX_WS}
-MAX_WS = 20
-_WS_CHAR = ir.Chars(((0x09, 0x0A), (0x0D, 0x0D), (0x20, 0x20)))
+_WS_CHAR = WS_CHAR
 
 ANNOTATIONS = frozenset(
     {
@@ -197,7 +196,7 @@ class Node:
     # objects
     props: dict = field(default_factory=dict)  # name -> conj (insertion order = key order)
     required: tuple = ()
-    layers: tuple = ()  # ((pattern, conj, ptr)...), additional conj
+    layers: tuple = ()  # ((pattern, conj, ptr)...), additional conj, additional explicit
     prop_names: tuple = ()
     min_props: int = 0
     max_props: int | None = None
@@ -219,7 +218,7 @@ class Node:
         if key in self.props:
             return self.props[key]
         out: tuple = ()
-        for patterns, additional in self.layers:
+        for patterns, additional, _ in self.layers:
             matched = [c for p, c, _ in patterns if re.search(p, key)]
             if matched:
                 out = conj(out, *matched)
@@ -358,7 +357,7 @@ def _trivial_on(n: Node, kind: str) -> bool:
             and not n.deps
             and n.min_props == 0
             and n.max_props is None
-            and all(not ps and not add for ps, add in n.layers)
+            and all(not ps and not add for ps, add, _ in n.layers)
         )
     if kind == "array":
         return (
@@ -577,22 +576,19 @@ def _search_regex(pattern: str) -> ir.Expr:
 class Lowerer:
     """Lowers one schema document (see the module docstring)."""
 
-    def __init__(self, schema, whitespace: str = "bounded", strict: bool = True):
+    def __init__(self, schema, options: Options | str = "bounded", strict: bool = True):
         if not isinstance(schema, (dict, bool)):
             raise SpecError(
                 f"a JSON Schema must be an object or a boolean, not {type(schema).__name__}"
             )
+        if isinstance(options, str):  # a whitespace style: the any-spelling grammar
+            options = Options.resolve("any", whitespace=options)
+        self.opts = options
         self.doc = Document(schema)
         self.strict = strict
-        if whitespace == "bounded":
-            ws = Repeat(_WS_CHAR, 0, MAX_WS)
-            self.ws1 = Repeat(_WS_CHAR, 1, MAX_WS)
-        elif whitespace == "compact":
-            ws = ir.EMPTY
-            self.ws1 = None
-        else:
-            raise ValueError(f"whitespace must be 'bounded' or 'compact', not {whitespace!r}")
-        self.ws = ws
+        self.sp = S.CANONICAL if options.canonical else S.ANY
+        self.layout = Layout(options.whitespace)
+        self.depth = 0  # nesting depth of the value being lowered ("indent" only)
         self.terminals: dict[str, ir.Expr] = {}
         self._term_names: dict[ir.Expr, str] = {}
         self.rules: dict[str, ir.Expr] = {}
@@ -605,14 +601,56 @@ class Lowerer:
         self._empty_time = 0.0
         self._keys: dict[str, Ref] = {}
         self._memo_terms: dict = {}
-        self.LBRACE = self.term(seq(Text("{"), ws), "LBRACE")
-        self.RBRACE = self.term(seq(ws, Text("}")), "RBRACE")
-        self.EMPTY_OBJ = self.term(seq(Text("{"), ws, Text("}")), "EMPTY_OBJECT")
-        self.LBRACK = self.term(seq(Text("["), ws), "LBRACKET")
-        self.RBRACK = self.term(seq(ws, Text("]")), "RBRACKET")
-        self.EMPTY_ARR = self.term(seq(Text("["), ws, Text("]")), "EMPTY_ARRAY")
-        self.COMMA = self.term(seq(ws, Text(","), ws), "COMMA")
-        self.colon = seq(ws, Text(":"), ws)
+        self._punct: dict[tuple, Ref] = {}
+        self.colon = self.layout.colon
+
+    # ---- punctuation (at the current depth) -------------------------------------------------
+    def _level(self) -> int:
+        return self.depth if self.layout.depth_aware else 0
+
+    def _p(self, what: str) -> Ref:
+        d = self._level()
+        r = self._punct.get((what, d))
+        if r is None:
+            L = self.layout
+            e = {
+                "LBRACE": lambda: L.open("{", d),
+                "RBRACE": lambda: L.close("}", d),
+                "EMPTY_OBJECT": lambda: L.empty("{}", d),
+                "LBRACKET": lambda: L.open("[", d),
+                "RBRACKET": lambda: L.close("]", d),
+                "EMPTY_ARRAY": lambda: L.empty("[]", d),
+                "COMMA": lambda: L.comma(d),
+            }[what]()
+            r = self._punct[(what, d)] = self.term(e, what)
+        return r
+
+    LBRACE = property(lambda self: self._p("LBRACE"))
+    RBRACE = property(lambda self: self._p("RBRACE"))
+    EMPTY_OBJ = property(lambda self: self._p("EMPTY_OBJECT"))
+    LBRACK = property(lambda self: self._p("LBRACKET"))
+    RBRACK = property(lambda self: self._p("RBRACKET"))
+    EMPTY_ARR = property(lambda self: self._p("EMPTY_ARRAY"))
+    COMMA = property(lambda self: self._p("COMMA"))
+
+    def child_rule(self, c: tuple) -> Ref | None:
+        """:meth:`rule` for an item or a member value (one level deeper)."""
+        self.depth += 1
+        try:
+            return self.rule(c)
+        finally:
+            self.depth -= 1
+
+    def child_value(self, v) -> ir.Expr:
+        self.depth += 1
+        try:
+            return self.value_expr(v)
+        finally:
+            self.depth -= 1
+
+    def nested_ok(self) -> bool:
+        """Whether containers may be generated at the current depth ("indent" caps it)."""
+        return not self.layout.depth_aware or self.depth < MAX_INDENT_DEPTH
 
     # ---- names ------------------------------------------------------------------------------
     def term(self, e: ir.Expr, hint: str = "T") -> Ref:
@@ -798,7 +836,8 @@ class Lowerer:
         for k in props_v:
             matched = [c for p, c, _ in patterns if re.search(p, k)]
             props[k] = conj((join(ptr, "properties", k),), *matched)
-        return Node(ptr, (), props=props, layers=((tuple(patterns), add_c),))
+        explicit = "additionalProperties" in s
+        return Node(ptr, (), props=props, layers=((tuple(patterns), add_c, explicit),))
 
     def _keyword(self, node: Node, s: dict, kw: str, v, ptr: str) -> Node:  # noqa: C901
         if kw in ANNOTATIONS or kw == "$ref":
@@ -1361,15 +1400,16 @@ class Lowerer:
         c = tuple(sorted(set(c)))
         if FALSE_PTR in c:
             return None
-        if c in self._rule_of:
-            name = self._rule_of[c]
+        key = (c, self._level())
+        if key in self._rule_of:
+            name = self._rule_of[key]
             return None if name is None else Ref(name)
         if all(
             not p.startswith("!") and (self.doc.get(p) is True or self.doc.get(p) == {}) for p in c
         ):
             return self.any_value()
         name = self.new_rule("v")
-        self._rule_of[c] = name
+        self._rule_of[key] = name
         self.rules[name] = ir.NOTHING  # placeholder while lowering (recursion)
         node = self.node_for(c)
         if node.trivial():
@@ -1377,31 +1417,49 @@ class Lowerer:
             return Ref(name)
         body = self.lower_node(node, name)
         if body == ir.NOTHING:
-            self._rule_of[c] = None  # references made meanwhile (recursion) stay unproductive
+            self._rule_of[key] = None  # references made meanwhile (recursion) stay unproductive
             return None
         self.rules[name] = body
         return Ref(name)
 
     def any_value(self) -> Ref:
-        if "any" not in self.rules:
-            self.rules["any"] = ir.NOTHING
-            member = seq(self.term(seq(S.STRING, self.colon), "KEY"), Ref("any"))
-            self.rules["any_object"] = alt(
-                self.EMPTY_OBJ,
-                seq(self.LBRACE, member, ir.star(seq(self.COMMA, member)), self.RBRACE),
-            )
-            self.rules["any_array"] = alt(
-                self.EMPTY_ARR,
-                seq(self.LBRACK, Ref("any"), ir.star(seq(self.COMMA, Ref("any"))), self.RBRACK),
-            )
-            self.rules["any"] = alt(
-                Ref("any_object"),
-                Ref("any_array"),
-                self.term(S.STRING, "STRING"),
-                self.term(N.JSON_NUMBER, "NUMBER"),
+        """Any JSON value (in "indent" layout: one rule per depth)."""
+        d = self._level()
+        name = f"any{d}" if self.layout.depth_aware else "any"
+        if name not in self.rules:
+            self.rules[name] = ir.NOTHING
+            alts = []
+            if self.nested_ok():
+                self.depth += 1
+                try:
+                    inner = self.any_value()
+                finally:
+                    self.depth -= 1
+                member = seq(self.term(seq(self.sp.STRING, self.colon), "KEY"), inner)
+                self.rules[name + "_object"] = alt(
+                    self.EMPTY_OBJ,
+                    seq(self.LBRACE, member, ir.star(seq(self.COMMA, member)), self.RBRACE),
+                )
+                self.rules[name + "_array"] = alt(
+                    self.EMPTY_ARR,
+                    seq(self.LBRACK, inner, ir.star(seq(self.COMMA, inner)), self.RBRACK),
+                )
+                alts = [Ref(name + "_object"), Ref(name + "_array")]
+            self.rules[name] = alt(
+                *alts,
+                self.term(self.sp.STRING, "STRING"),
+                self.term(self.number_syntax(N.JSON_NUMBER), "NUMBER"),
                 self.term(alt(Text("true"), Text("false"), Text("null")), "LITERAL"),
             )
-        return Ref("any")
+        return Ref(name)
+
+    def number_syntax(self, e: ir.Expr) -> ir.Expr:
+        """``e`` (number texts) in the spelling: canonical keeps one text per value."""
+        if not self.opts.canonical:
+            return e
+        if e == N.JSON_NUMBER:
+            return N.CANONICAL
+        return ir.And((e, N.CANONICAL))
 
     def lower_node(self, node: Node, name: str, budget: list | None = None) -> ir.Expr:
         if budget is None:
@@ -1461,10 +1519,10 @@ class Lowerer:
         alts = []
         if strings:
             alts.append(
-                self.term(S.quoted(alt(*[S.spell_text(v) for v in strings])), "STRING_ENUM")
+                self.term(S.quoted(alt(*[self.sp.spell_text(v) for v in strings])), "STRING_ENUM")
             )
         if numbers:
-            alts.append(self.term(alt(*[N.value_text(v) for v in numbers]), "NUMBER_ENUM"))
+            alts.append(self.term(alt(*[self.number_value(v) for v in numbers]), "NUMBER_ENUM"))
         if lits:
             alts.append(self.term(alt(*[Text(json.dumps(v)) for v in lits]), "LITERAL_ENUM"))
         for v in other:
@@ -1473,11 +1531,11 @@ class Lowerer:
 
     def value_expr(self, v) -> ir.Expr:
         if isinstance(v, str):
-            return self.term(S.quoted(S.spell_text(v)), "STRING_CONST")
+            return self.term(S.quoted(self.sp.spell_text(v)), "STRING_CONST")
         if v is None or isinstance(v, bool):
             return self.term(Text(json.dumps(v)), "LITERAL_CONST")
         if isinstance(v, (int, float)):
-            return self.term(N.value_text(v), "NUMBER_CONST")
+            return self.term(self.number_value(v), "NUMBER_CONST")
         if isinstance(v, list):
             if not v:
                 return self.EMPTY_ARR
@@ -1485,7 +1543,7 @@ class Lowerer:
             for i, x in enumerate(v):
                 if i:
                     parts.append(self.COMMA)
-                parts.append(self.value_expr(x))
+                parts.append(self.child_value(x))
             parts.append(self.RBRACK)
             return seq(*parts)
         if isinstance(v, dict):
@@ -1496,16 +1554,20 @@ class Lowerer:
                 if i:
                     parts.append(self.COMMA)
                 parts.append(self.key_term(k))
-                parts.append(self.value_expr(x))
+                parts.append(self.child_value(x))
             parts.append(self.RBRACE)
             return seq(*parts)
         raise SpecError(f"not a JSON value: {v!r}")
+
+    def number_value(self, v) -> ir.Expr:
+        """The texts of one number of an enum / const: ``json.dumps(v)`` when canonical."""
+        return Text(json.dumps(v)) if self.opts.canonical else N.value_text(v)
 
     def key_term(self, k: str) -> Ref:
         r = self._keys.get(k)
         if r is None:
             r = self._keys[k] = self.term(
-                seq(S.quoted(S.spell_text(k)), self.colon), "KEY_" + _ident(k)
+                seq(S.quoted(self.sp.spell_text(k)), self.colon), "KEY_" + _ident(k)
             )
         return r
 
@@ -1530,11 +1592,11 @@ class Lowerer:
             e = self.string_terminal(node)
             if e is not None:
                 alts.append(e)
-        if "array" in k:
+        if "array" in k and self.nested_ok():
             e = self.lower_array(node, name)
             if e != ir.NOTHING:
                 alts.append(e)
-        if "object" in k:
+        if "object" in k and self.nested_ok():
             e = self.lower_object(node, name)
             if e != ir.NOTHING:
                 alts.append(e)
@@ -1575,9 +1637,10 @@ class Lowerer:
         ]
         if excl:
             e = ir.And((e, ir.Not(alt(*[N.value_text(v) for v in excl]))))
-        if e == ir.NOTHING or (
-            isinstance(e, (ir.And, ir.Alt)) and self.empty(e, "minimum", node.ptr)
-        ):
+        check = isinstance(e, (ir.And, ir.Alt))
+        if e != ir.NOTHING:
+            e = self.number_syntax(e)
+        if e == ir.NOTHING or (check and self.empty(e, "minimum", node.ptr)):
             return None
         return self.term(e, "INTEGER" if integer else "NUMBER")
 
@@ -1586,10 +1649,10 @@ class Lowerer:
         if node.max_len is not None and node.max_len < node.min_len:
             return None
         if node.min_len or node.max_len is not None:
-            parts.append(S.length_body(node.min_len, node.max_len))
+            parts.append(self.sp.length_body(node.min_len, node.max_len))
         for pattern, pptr in node.patterns:
             try:
-                parts.append(S.spell(search_regex(pattern)))
+                parts.append(self.sp.spell(search_regex(pattern)))
             except (RegexError, ValueError) as e:
                 self.refuse("pattern", pptr, f"{pattern!r}: {e}")
         for fmt, _ in node.formats:
@@ -1597,18 +1660,18 @@ class Lowerer:
         negs = []
         for pattern, pptr in node.not_patterns:
             try:
-                negs.append(S.spell(search_regex(pattern)))
+                negs.append(self.sp.spell(search_regex(pattern)))
             except (RegexError, ValueError) as e:
                 raise _err("not", pptr, f"the complement of pattern {pattern!r}: {e}") from None
         for fmt, _ in node.not_formats:
             negs.append(self.format_body(fmt))
-        negs += [S.spell_text(v) for v in node.not_values if isinstance(v, str)]
+        negs += [self.sp.spell_text(v) for v in node.not_values if isinstance(v, str)]
         if negs:
             parts.append(ir.Not(alt(*negs)))
             if len(parts) == 1:
-                parts.insert(0, S.BODY)
+                parts.insert(0, self.sp.BODY)
         if not parts:
-            return S.BODY
+            return self.sp.BODY
         e = parts[0] if len(parts) == 1 else ir.And(tuple(parts))
         if (len(parts) > 1 or node.patterns or node.formats) and self.empty(e, "pattern", node.ptr):
             return None
@@ -1617,7 +1680,7 @@ class Lowerer:
     def format_body(self, fmt: str) -> ir.Expr:
         key = ("format", fmt)
         if key not in self._memo_terms:
-            bodies = [S.spell(Regex(rx).to_ir()) for rx in F.regexes(fmt)]
+            bodies = [self.sp.spell(Regex(rx).to_ir()) for rx in F.regexes(fmt)]
             self._memo_terms[key] = bodies[0] if len(bodies) == 1 else ir.And(tuple(bodies))
         return self._memo_terms[key]
 
@@ -1654,7 +1717,7 @@ class Lowerer:
         for i in range(len(node.prefix)):
             if hi is not None and i >= hi:
                 break
-            r = self.rule(node.prefix[i])
+            r = self.child_rule(node.prefix[i])
             if r is None:
                 hi = i if hi is None else min(hi, i)
                 break
@@ -1665,7 +1728,7 @@ class Lowerer:
         rest = None
         if hi is None or hi > k:
             if len(items) == len(node.prefix):
-                rest = self.rule(node.rest)
+                rest = self.child_rule(node.rest)
             if rest is None:
                 hi = k
                 if hi < lo:
@@ -1713,8 +1776,8 @@ class Lowerer:
             self.refuse("contains", node.ptr, f"needs the complement of contains ({e})")
             return self.lower_array(replace(node, contains=()), name)
         rest = node.rest
-        yes = self.rule(conj(rest, (cptr,)))
-        no = self.rule(conj(rest, (_complement_ptr(cptr),)))
+        yes = self.child_rule(conj(rest, (cptr,)))
+        no = self.child_rule(conj(rest, (_complement_ptr(cptr),)))
         ccap = mn if mx is None else mx  # matches counted up to ccap (saturating when no max)
         tcap = hi if hi is not None else lo  # items counted up to tcap (saturating when no max)
         if (ccap + 1) * (tcap + 1) > _MAX_COUNTED_RULES:
@@ -1789,7 +1852,7 @@ class Lowerer:
         hi = k if node.max_items is None else min(node.max_items, k)
         if lo > hi:
             return ir.NOTHING
-        items = [self.value_expr(v) for v in values]
+        items = [self.child_value(v) for v in values]
         base = self.new_rule(name + "_u")
         for mask in range(1 << k):
             used = bin(mask).count("1")
@@ -1818,7 +1881,7 @@ class Lowerer:
                 raise SpecError(f"property names must be strings at {show(node.ptr)}")
             r = None
             if key not in node.forbidden and (not pn or self.valid(key, pn)):
-                r = self.rule(node.eff(key))
+                r = self.child_rule(node.eff(key))
             req = key in node.required
             if r is None:
                 if req:
@@ -1827,14 +1890,14 @@ class Lowerer:
             declared.append((key, r, req))
         # additional members: regions of keys by the patterns they match
         regions = []
-        base = S.BODY
+        base = self.sp.BODY
         if names:
-            base = ir.And((S.BODY, ir.Not(alt(*[S.spell_text(k) for k in names]))))
+            base = ir.And((self.sp.BODY, ir.Not(alt(*[self.sp.spell_text(k) for k in names]))))
         if pn:
             pnode = self.node_for(pn)
             if pnode.enum is not None:
                 vals = [v for v in self._values(pnode) if isinstance(v, str)]
-                body = alt(*[S.spell_text(v) for v in vals]) if vals else None
+                body = alt(*[self.sp.spell_text(v) for v in vals]) if vals else None
             elif "string" in pnode.kinds:
                 if pnode.groups or pnode.deps:
                     self.refuse("propertyNames", node.ptr, "anyOf/oneOf inside propertyNames")
@@ -1842,8 +1905,15 @@ class Lowerer:
             else:
                 body = None
             base = None if body is None else ir.And((base, body))
+        # "explicit": undeclared keys only where additionalProperties / patternProperties
+        # allow them (unless minProperties needs more keys than are declared)
+        explicit = self.opts.extra_keys == "explicit" and node.min_props <= len(declared)
+        if explicit and not node.layers:
+            base = None
         if base is not None:
-            pats = [(p, c, ptr, li) for li, (ps, _) in enumerate(node.layers) for p, c, ptr in ps]
+            pats = [
+                (p, c, ptr, li) for li, (ps, _, _) in enumerate(node.layers) for p, c, ptr in ps
+            ]
             if len(pats) > _MAX_PATTERN_REGIONS:
                 self.refuse(
                     "patternProperties", pats[0][2], f"more than {_MAX_PATTERN_REGIONS} patterns"
@@ -1852,17 +1922,19 @@ class Lowerer:
             imgs = []
             for p, _c, ptr, _li in pats:
                 try:
-                    imgs.append(S.spell(search_regex(p)))
+                    imgs.append(self.sp.spell(search_regex(p)))
                 except (RegexError, ValueError) as e:
                     raise _err("patternProperties", ptr, f"{p!r}: {e}") from None
             for mask in range(1 << len(pats)):
                 value: tuple = ()
-                for li, (_, additional) in enumerate(node.layers):
+                for li, (_, additional, _) in enumerate(node.layers):
                     matched = [
                         pats[i][1] for i in range(len(pats)) if mask >> i & 1 and pats[i][3] == li
                     ]
                     value = conj(value, *matched) if matched else conj(value, additional)
-                r = self.rule(value)
+                if explicit and mask == 0 and not any(e for _, _, e in node.layers):
+                    continue  # no keyword allows these keys explicitly
+                r = self.child_rule(value)
                 if r is None:
                     continue
                 keys = [base]
@@ -1892,10 +1964,18 @@ class Lowerer:
                 node.ptr,
                 "too many properties to count",
             )
-        if n <= ANY_ORDER_MAX and (1 << n) * (cap + 1) <= _MAX_COUNTED_RULES:
-            return self._members_any_order(node, name, declared, extra, cap)
-        if lo == 0 and hi is None and nreq <= ANY_ORDER_REQUIRED_MAX:
-            return self._members_repeatable(name, declared, extra)
+        if self.opts.key_order == "any":
+            if n <= ANY_ORDER_MAX and (1 << n) * (cap + 1) <= _MAX_COUNTED_RULES:
+                return self._members_any_order(node, name, declared, extra, cap)
+            if (
+                not self.opts.canonical
+                and lo == 0
+                and hi is None
+                and nreq <= ANY_ORDER_REQUIRED_MAX
+            ):
+                return self._members_repeatable(name, declared, extra)
+        # schema order: undeclared keys after the declared ones (anywhere in "any" order)
+        extras_last = self.opts.key_order == "schema"
         req_after = [0] * (n + 1)
         for i in range(n - 1, -1, -1):
             req_after[i] = req_after[i + 1] + (1 if declared[i][2] else 0)
@@ -1923,8 +2003,8 @@ class Lowerer:
                     alts.append(seq(self.COMMA, choice(i, c)))
                 self.rules[tail(i, c).name] = alt(*alts) if alts else ir.NOTHING
                 alts = []
-                if extra is not None:
-                    alts.append(seq(extra, tail(i, nxt(c))))
+                if extra is not None and not (extras_last and req_after[i]):
+                    alts.append(seq(extra, tail(n if extras_last else i, nxt(c))))
                 if i < n:
                     alts.append(decl(i, c))
                 self.rules[choice(i, c).name] = alt(*alts) if alts else ir.NOTHING
@@ -2027,7 +2107,10 @@ class Lowerer:
         root = self.rule(("",))
         if root is None:
             raise unsatisfiable("")
-        start = root if self.ws1 is None else seq(ir.opt(self.ws1), root, ir.opt(self.ws1))
+        start = root
+        if self.layout.style == "bounded" and not self.opts.canonical:
+            ws1 = Repeat(WS_CHAR, 1, MAX_WS)
+            start = seq(ir.opt(ws1), root, ir.opt(ws1))
         rules = {"start": start}
         rules.update(self.rules)
         g = ir.Grammar(rules=rules, terminals=dict(self.terminals), start="start")

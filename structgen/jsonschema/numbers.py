@@ -49,6 +49,20 @@ JSON_NUMBER = seq(ir.opt(Text("-")), UINT, ir.opt(FRAC), ir.opt(EXPONENT))
 PLAIN = seq(UINT, ir.opt(FRAC))
 SCI = seq(NZDIGIT, ir.opt(FRAC), EXPONENT)
 UNSIGNED = alt(PLAIN, SCI)
+#: the canonical spelling of ``spelling="canonical"``: one text per decimal value, a plain
+#: decimal without exponent, leading ``+``, leading zeros, trailing fraction zeros or ``-0``
+#: (``0``, ``12``, ``-0.5``, ``1.25``; an integral value has no fraction: ``100``, not
+#: ``100.0``)
+CANONICAL = alt(
+    Text("0"),
+    seq(
+        ir.opt(Text("-")),
+        alt(
+            seq(NZDIGIT, ANY_DIGITS, ir.opt(seq(Text("."), ANY_DIGITS, NZDIGIT))),
+            seq(Text("0."), ANY_DIGITS, NZDIGIT),
+        ),
+    ),
+)
 
 
 def digit_class(lo: int, hi: int) -> ir.Expr:

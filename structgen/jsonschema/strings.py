@@ -8,7 +8,13 @@ A JSON string body is a sequence of *elements*, each spelling exactly one code p
   surrogate;
 * a surrogate pair ``\\uD8xx\\uDCxx`` for a code point above U+FFFF.
 
-A lone surrogate escape is never produced. The decoding is a function (each element
+A lone surrogate escape is never produced.
+
+The *canonical* spelling (:data:`CANONICAL`, what ``json.dumps(s, ensure_ascii=False)``
+writes) has one element per code point: the code point itself, except ``\\"`` and ``\\\\``,
+the short escapes ``\\b \\f \\n \\r \\t`` for those control characters and ``\\u00xx``
+(lowercase hex) for the other controls below U+0020. :class:`Spelling` bundles the
+functions below for either spelling; the module-level ones are those of :data:`ANY`. The decoding is a function (each element
 decodes to one code point, and element boundaries are unambiguous), so :func:`spell` maps
 a regular expression over *decoded* strings to the regular expression of exactly the JSON
 bodies whose decoding it matches, and lengths count code points, as ``len()`` of the
@@ -187,3 +193,101 @@ def length_body(min_len: int = 0, max_len: int | None = None) -> ir.Expr:
     if min_len == 0 and max_len is None:
         return BODY
     return Repeat(CHAR, min_len, max_len)
+
+
+# --------------------------------------------------------------------------- canonical
+
+#: escapes json.dumps writes: the short ones, and \u00xx for the other controls
+_CANON_SHORT = {0x22: '"', 0x5C: "\\", 0x08: "b", 0x0C: "f", 0x0A: "n", 0x0D: "r", 0x09: "t"}
+_CONTROLS = (0x00, 0x1F)
+
+
+@lru_cache(maxsize=4096)
+def canonical_set(ranges: tuple) -> ir.Expr:
+    """The one element ``json.dumps(..., ensure_ascii=False)`` writes for each code point of
+    ``ranges`` (surrogates are never spelled)."""
+    ranges = _intersect(ir.normalize_ranges(ranges), _ALL)
+    alts: list[ir.Expr] = []
+    raw = _intersect(ranges, _RAW)
+    if raw:
+        alts.append(Text(chr(raw[0][0])) if raw == ((raw[0][0], raw[0][0]),) else Chars(raw))
+    esc: list[ir.Expr] = []
+    short = [c for c in sorted(_CANON_SHORT) if _intersect(ranges, ((c, c),))]
+    if len(short) == 1:
+        esc.append(Text(_CANON_SHORT[short[0]]))
+    elif short:
+        esc.append(Chars.of((ord(_CANON_SHORT[c]), ord(_CANON_SHORT[c])) for c in short))
+    for lo, hi in _intersect(ranges, (_CONTROLS,)):
+        for cp in range(lo, hi + 1):
+            if cp not in _CANON_SHORT:
+                esc.append(Text(f"u{cp:04x}"))
+    if esc:
+        alts.append(seq(Text("\\"), alt(*esc)))
+    return alt(*alts) if alts else ir.NOTHING
+
+
+class Spelling:
+    """The string functions of one spelling: every JSON spelling (``canonical=False``) or
+    the one ``json.dumps(..., ensure_ascii=False)`` writes (``canonical=True``)."""
+
+    def __init__(self, canonical: bool):
+        self.canonical = canonical
+        self.spell_set = canonical_set if canonical else spell_set
+        self.CHAR = self.spell_set(_ALL)
+        self.BODY = Repeat(self.CHAR, 0, None)
+        self.STRING = quoted(self.BODY)
+        self._chars: dict[int, ir.Expr] = {}
+
+    def spell_char(self, cp: int) -> ir.Expr:
+        e = self._chars.get(cp)
+        if e is None:
+            e = self._chars[cp] = self.spell_set(((cp, cp),))
+        return e
+
+    def spell_text(self, s: str) -> ir.Expr:
+        """The spellings of the string ``s`` (its body, without quotes)."""
+        return seq(*[self.spell_char(ord(c)) for c in s]) if s else ir.EMPTY
+
+    def spell(self, e: ir.Expr) -> ir.Expr:
+        """Map a regular expression over decoded strings to one over JSON string bodies."""
+        return spell(e) if not self.canonical else _spell_with(e, self)
+
+    def length_body(self, min_len: int = 0, max_len: int | None = None) -> ir.Expr:
+        if min_len == 0 and max_len is None:
+            return self.BODY
+        return Repeat(self.CHAR, min_len, max_len)
+
+
+def _spell_with(e: ir.Expr, sp: Spelling) -> ir.Expr:
+    memo: dict = {}
+
+    def go(x: ir.Expr) -> ir.Expr:
+        r = memo.get(x)
+        if r is not None:
+            return r
+        if isinstance(x, Text):
+            r = sp.spell_text(x.value)
+        elif isinstance(x, Chars):
+            r = sp.spell_set(x.ranges)
+        elif isinstance(x, Seq):
+            r = seq(*[go(i) for i in x.items]) if x.items else ir.EMPTY
+        elif isinstance(x, Alt):
+            r = alt(*[go(i) for i in x.items]) if x.items else ir.NOTHING
+        elif isinstance(x, Repeat):
+            r = Repeat(go(x.item), x.min, x.max)
+        elif isinstance(x, And):
+            r = And(tuple(go(i) for i in x.items))
+        elif isinstance(x, Not):
+            r = And((sp.BODY, Not(go(x.item))))
+        else:
+            raise TypeError(f"cannot spell {type(x).__name__}")
+        memo[x] = r
+        return r
+
+    return go(e)
+
+
+#: every JSON spelling
+ANY = Spelling(False)
+#: the json.dumps(ensure_ascii=False) spelling
+CANONICAL = Spelling(True)

@@ -106,15 +106,17 @@ KEYWORDS: tuple[Keyword, ...] = (
     Keyword(
         "properties",
         "exact",
-        f"any order with at most {ANY_ORDER_MAX} declared properties or without "
-        "min/maxProperties and at most 8 required keys; else properties order",
+        "canonical spelling: properties order, each key once; spelling='any': any order "
+        f"with at most {ANY_ORDER_MAX} declared properties or without min/maxProperties and "
+        "at most 8 required keys, else properties order",
         {"properties": {"a": {"type": "integer"}}},
     ),
     Keyword("required", "exact", "", {"required": ["a"]}),
     Keyword(
         "additionalProperties",
         "exact",
-        "true (default), false or a schema",
+        "true (default), false or a schema; the canonical spelling generates undeclared keys "
+        "only where it (or patternProperties) is present, after the declared keys",
         {"additionalProperties": {"type": "string"}},
     ),
     Keyword(
@@ -194,9 +196,13 @@ def markdown() -> str:
         "naming the keyword and its JSON pointer; `strict=False` warns and approximates). "
         "`refused`: always refused. `ignored`: an annotation.",
         "",
-        f"Conventions: bounded whitespace (at most {MAX_WS} characters per gap); with a value "
-        "constraint, numbers in canonical form (plain decimals and normalized scientific "
-        "notation); see `structgen.jsonschema`.",
+        'Conventions: by default (`spelling="canonical"`) one text per value, as '
+        "`json.dumps(value, ensure_ascii=False)` writes it, numbers as plain decimals, keys in "
+        "`properties` order, undeclared keys only where `additionalProperties` / "
+        '`patternProperties` allow them; with `spelling="any"` every valid spelling, bounded '
+        f"whitespace (at most {MAX_WS} characters per gap) and, with a value constraint, "
+        "numbers in canonical form (plain decimals and normalized scientific notation); see "
+        "`structgen.jsonschema`.",
         "",
         "## Keywords",
         "",
