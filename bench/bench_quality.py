@@ -255,7 +255,7 @@ def score(row: dict, task: Task, schema: dict, output: str, constrained: bool) -
 # the table
 
 
-def summarise(name: str, rows: list[dict], note: str | None = None) -> dict[str, Any]:
+def summarise(name: str, rows: list[dict], budget: int, note: str | None = None) -> dict[str, Any]:
     if note is not None:
         return {"engine": name, "note": note}
     n = len(rows)
@@ -268,7 +268,7 @@ def summarise(name: str, rows: list[dict], note: str | None = None) -> dict[str,
         "mean_tokens": sum(r["tokens"] for r in rows) / n,
         "mean_seconds": sum(r["seconds"] for r in rows) / n,
         "mean_compile_seconds": sum(r.get("compile_s", 0.0) for r in rows) / n,
-        "hit_budget": sum(not r.get("eos", True) for r in rows),
+        "hit_budget": sum(r["tokens"] >= budget for r in rows),
         "audit": {k: sum(r["audit"][k] for r in rows) for k in qa.AUDIT_KEYS},
     }
 
@@ -294,6 +294,21 @@ def table(summaries: list[dict], budget: int) -> str:
     return "\n".join(lines) + f"\n\n(max_new_tokens={budget}; greedy; same prompt for all)"
 
 
+def table_from_files(paths: list[str]) -> str:
+    summaries, budgets = [], set()
+    for path in paths:
+        data = json.loads(Path(path).read_text())
+        budget = data["max_new_tokens"]
+        budgets.add(budget)
+        by_engine: dict[str, list[dict]] = {}
+        for r in data["rows"]:
+            by_engine.setdefault(r["engine"], []).append(r)
+        for s in data["summary"]:
+            rows = by_engine.get(s["engine"])
+            summaries.append(summarise(s["engine"], rows, budget) if rows else s)
+    return table(summaries, budgets.pop() if len(budgets) == 1 else 0)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--engines", default=DEFAULT_ENGINES)
@@ -315,7 +330,16 @@ def main(argv: list[str] | None = None) -> None:
         default=1,
         help="torch threads (1 is fastest on a small shared machine; 0: torch's default)",
     )
+    ap.add_argument(
+        "--table",
+        nargs="+",
+        metavar="JSON",
+        help="print one table from the outputs saved by earlier --json runs, and exit",
+    )
     args = ap.parse_args(argv)
+    if args.table:
+        print(table_from_files(args.table))
+        return
 
     import torch
 
@@ -347,7 +371,7 @@ def main(argv: list[str] | None = None) -> None:
             engine.setup(model, tok)
         except NotAvailable as e:
             print(f"{name}: not available ({e})", file=sys.stderr, flush=True)
-            summaries.append(summarise(name, [], note=f"not available: {e}"))
+            summaries.append(summarise(name, [], args.max_new_tokens, note=f"not available: {e}"))
             continue
         setups[name] = time.perf_counter() - t0
         rows = []
@@ -364,7 +388,7 @@ def main(argv: list[str] | None = None) -> None:
                 flush=True,
             )
         all_rows += rows
-        summaries.append(summarise(name, rows))
+        summaries.append(summarise(name, rows, args.max_new_tokens))
     print(table(summaries, args.max_new_tokens))
     print(
         "\none-time setup per engine (s): " + ", ".join(f"{k} {v:.1f}" for k, v in setups.items())
