@@ -185,28 +185,28 @@ def run_task(
     t0 = time.perf_counter()
     try:
         procs = engine.processors(schema, budget)
-    except Exception as e:  # a peer refusing a schema is a result, not a crash
+        t1 = time.perf_counter()
+        with torch.inference_mode(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = model.generate(
+                **enc,
+                logits_processor=LogitsProcessorList(procs),
+                do_sample=False,
+                max_new_tokens=budget,
+                pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else min(eos),
+            )
+    except Exception as e:  # an engine refusing a schema or failing is a result
         row.update(
-            error=f"compile: {type(e).__name__}: {str(e)[:160]}",
+            error=f"{type(e).__name__}: {str(e)[:160]}",
             valid=False,
             hits=0,
             fields=len(task.expected),
             tokens=0,
-            seconds=0.0,
+            seconds=time.perf_counter() - t0,
             audit=dict.fromkeys(qa.AUDIT_KEYS, 0),
             text="",
         )
         return row
-    t1 = time.perf_counter()
-    with torch.inference_mode(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        out = model.generate(
-            **enc,
-            logits_processor=LogitsProcessorList(procs),
-            do_sample=False,
-            max_new_tokens=budget,
-            pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else min(eos),
-        )
     t2 = time.perf_counter()
     new = out[0, enc["input_ids"].shape[1] :].tolist()
     stop = next((k for k, t in enumerate(new) if t in eos), None)
