@@ -177,6 +177,7 @@ def run_schema(row: dict, tok_name: str, strict: bool, spec_kw: dict) -> dict:
     category = "passing"
     canonical = spec.spelling == "canonical"
     respeller = None
+    variants: dict = {}
     try:
         for t in row.get("tests", []):
             text = json.dumps(t["data"])
@@ -208,6 +209,28 @@ def run_schema(row: dict, tok_name: str, strict: bool, spec_kw: dict) -> dict:
                             res = "respelled"
                             entry["causes"] = causes or ["other"]
                             break
+                    if res != "respelled":
+                        # the same text under the canonical grammar with one option
+                        # relaxed: undeclared keys the value needs to be valid (a
+                        # complement's witness), or a key order the re-spelling misses
+                        for opt, cause in (
+                            ("extra_keys", "undeclared key"),
+                            ("key_order", "key order"),
+                        ):
+                            relaxed = variants.get(opt)
+                            if relaxed is None:
+                                relaxed = variants[opt] = structgen.compile(
+                                    JsonSchema(
+                                        row["schema"], strict=strict, **{**spec_kw, opt: "any"}
+                                    ),
+                                    tok,
+                                    vocab_size=assets.MODEL_VOCAB_SIZE[tok_name],
+                                )
+                            ok_all, ok_acc, _ = _feed(relaxed, tok, cand, [])
+                            if ok_all and ok_acc:
+                                res = "respelled"
+                                entry["causes"] = sorted(set(causes) | {cause})
+                                break
                     if res != "respelled":
                         entry["respelled"] = cand[:300]
             else:

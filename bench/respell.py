@@ -103,8 +103,13 @@ class Respeller:
         return node
 
     def subs(self, schemas: list, value) -> list:
-        """The schema objects that apply to ``value``, in the grammar's key order."""
+        """The schema objects that apply to ``value``, in the grammar's key order: each
+        schema's ``$ref`` target, itself and its ``allOf`` branches first; the branches of
+        ``anyOf`` / ``oneOf`` / ``if`` (alternatives, lowered after the merge) after them, in
+        the order met; ``dependentSchemas`` last."""
         out: list = []
+        groups: list = []
+        deps: list = []
         seen = 0
 
         def visit(s):
@@ -120,24 +125,46 @@ class Respeller:
             for b in s.get("allOf", []) if isinstance(s.get("allOf"), list) else []:
                 visit(b)
             for kw in ("anyOf", "oneOf"):
-                for b in s.get(kw, []) if isinstance(s.get(kw), list) else []:
-                    if self._valid(b, value):
-                        visit(b)
-                        break
-            if "if" in s:
-                branch = "then" if self._valid(s["if"], value) else "else"
-                if branch in s:
-                    visit(s[branch])
+                if isinstance(s.get(kw), list):
+                    groups.append(s[kw])
+            if "if" in s and any(k in s for k in ("then", "else")):
+                # (if and then) or (not if and else): the branch taken merges the if
+                # schema, or its complement (a present property whose value fails it)
+                cond = s["if"]
+                taken = self._valid(cond, value)
+                if not taken and isinstance(cond, dict) and isinstance(value, dict):
+                    props = (
+                        cond.get("properties") if isinstance(cond.get("properties"), dict) else {}
+                    )
+                    cond = {
+                        "properties": {
+                            k: sub
+                            for k, sub in props.items()
+                            if k in value and not self._valid(sub, value[k])
+                        }
+                    }
+                branch = s.get("then" if taken else "else", {})
+                groups.append(("merged", [cond, branch]))
             if isinstance(value, dict):
                 for kw in ("dependentSchemas", "dependencies"):
-                    deps = s.get(kw)
-                    if isinstance(deps, dict):
-                        for k, b in deps.items():
-                            if k in value and isinstance(b, dict):
-                                visit(b)
+                    d = s.get(kw)
+                    if isinstance(d, dict):
+                        deps.extend(b for k, b in d.items() if k in value and isinstance(b, dict))
 
         for s in schemas:
             visit(s)
+        while groups:
+            g = groups.pop(0)
+            if isinstance(g, tuple):  # an if: both parts, whatever their validity
+                for b in g[1]:
+                    visit(b)
+                continue
+            for b in g:
+                if self._valid(b, value):
+                    visit(b)
+                    break
+        for b in deps:
+            visit(b)
         return out
 
     def respell(self, value, drop: bool = True):

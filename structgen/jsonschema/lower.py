@@ -107,6 +107,9 @@ _MAX_ALTERNATIVES = 256
 _MAX_COUNTED_RULES = 4000
 
 
+_PUNCTUATION = ("LBRACE", "RBRACE", "EMPTY_OBJECT", "LBRACKET", "RBRACKET", "EMPTY_ARRAY", "COMMA")
+
+
 def _complement_ptr(p: str) -> str:
     return p[len(NOT_PREFIX) :] if p.startswith(NOT_PREFIX) else NOT_PREFIX + p
 
@@ -603,12 +606,15 @@ class Lowerer:
         self._memo_terms: dict = {}
         self._punct: dict[tuple, Ref] = {}
         self.colon = self.layout.colon
+        for what in _PUNCTUATION:  # the top level's, declared first (a stable grammar text)
+            self._p(what)
 
     # ---- punctuation (at the current depth) -------------------------------------------------
     def _level(self) -> int:
         return self.depth if self.layout.depth_aware else 0
 
     def _p(self, what: str) -> Ref:
+        """The terminal of a punctuation mark (one of :data:`_PUNCTUATION`) at this depth."""
         d = self._level()
         r = self._punct.get((what, d))
         if r is None:
