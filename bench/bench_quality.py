@@ -294,19 +294,46 @@ def table(summaries: list[dict], budget: int) -> str:
     return "\n".join(lines) + f"\n\n(max_new_tokens={budget}; greedy; same prompt for all)"
 
 
+def common_table(rows_by_engine: dict[str, list[dict]]) -> str:
+    """Mean tokens and field accuracy on the tasks that every constrained engine of the
+    run got valid (free generation left out): the same tasks for every engine."""
+    engines = {e: {r["task"]: r for r in rows} for e, rows in rows_by_engine.items()}
+    engines = {e: by_task for e, by_task in engines.items() if not e.startswith("free")}
+    if not engines:
+        return ""
+    tasks = set.intersection(*(set(t) for t in engines.values()))
+    common = [t for t in tasks if all(by_task[t]["valid"] for by_task in engines.values())]
+    if not common:
+        return ""
+    lines = [
+        f"On the {len(common)} tasks every constrained engine got valid:",
+        "",
+        "| engine | field acc. | mean tokens |",
+        "|---|---|---|",
+    ]
+    for e, by_task in engines.items():
+        rs = [by_task[t] for t in common]
+        fields = sum(r["fields"] for r in rs)
+        acc = 100 * sum(r["hits"] for r in rs) / fields if fields else 0.0
+        lines.append(f"| {e} | {acc:.1f} % | {sum(r['tokens'] for r in rs) / len(rs):.1f} |")
+    return "\n".join(lines)
+
+
 def table_from_files(paths: list[str]) -> str:
-    summaries, budgets = [], set()
+    summaries, budgets, by_engine = [], set(), {}
     for path in paths:
         data = json.loads(Path(path).read_text())
         budget = data["max_new_tokens"]
         budgets.add(budget)
-        by_engine: dict[str, list[dict]] = {}
+        here: dict[str, list[dict]] = {}
         for r in data["rows"]:
-            by_engine.setdefault(r["engine"], []).append(r)
+            here.setdefault(r["engine"], []).append(r)
         for s in data["summary"]:
-            rows = by_engine.get(s["engine"])
+            rows = here.get(s["engine"])
             summaries.append(summarise(s["engine"], rows, budget) if rows else s)
-    return table(summaries, budgets.pop() if len(budgets) == 1 else 0)
+        by_engine.update(here)
+    out = table(summaries, budgets.pop() if len(budgets) == 1 else 0)
+    return out + "\n\n" + common_table(by_engine)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -363,7 +390,7 @@ def main(argv: list[str] | None = None) -> None:
             pad_token_id=min(eos),
         )
 
-    summaries, all_rows, setups = [], [], {}
+    summaries, all_rows, setups, by_engine = [], [], {}, {}
     for name in [e.strip() for e in args.engines.split(",") if e.strip()]:
         engine = make_engine(name)
         t0 = time.perf_counter()
@@ -388,8 +415,10 @@ def main(argv: list[str] | None = None) -> None:
                 flush=True,
             )
         all_rows += rows
+        by_engine[name] = rows
         summaries.append(summarise(name, rows, args.max_new_tokens))
     print(table(summaries, args.max_new_tokens))
+    print("\n" + common_table(by_engine))
     print(
         "\none-time setup per engine (s): " + ", ".join(f"{k} {v:.1f}" for k, v in setups.items())
     )
