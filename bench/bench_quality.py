@@ -268,6 +268,9 @@ def summarise(name: str, rows: list[dict], budget: int, note: str | None = None)
         "mean_tokens": sum(r["tokens"] for r in rows) / n,
         "mean_seconds": sum(r["seconds"] for r in rows) / n,
         "mean_compile_seconds": sum(r.get("compile_s", 0.0) for r in rows) / n,
+        "ms_per_token": 1000
+        * sum(r.get("generate_s", 0.0) for r in rows)
+        / max(1, sum(r["tokens"] for r in rows)),
         "hit_budget": sum(r["tokens"] >= budget for r in rows),
         "audit": {k: sum(r["audit"][k] for r in rows) for k in qa.AUDIT_KEYS},
     }
@@ -275,19 +278,19 @@ def summarise(name: str, rows: list[dict], budget: int, note: str | None = None)
 
 def table(summaries: list[dict], budget: int) -> str:
     head = (
-        "| engine | valid | field acc. | mean tokens | mean s | compile s | at budget | "
+        "| engine | valid | field acc. | mean tokens | mean s | compile s | ms/token | at budget | "
         "escapes | int spelling | trailing ws | dup items | dup keys |"
     )
-    lines = [head, "|---" * 12 + "|"]
+    lines = [head, "|---" * 13 + "|"]
     for s in summaries:
         if "note" in s:
-            lines.append(f"| {s['engine']} | {s['note']} |" + " |" * 10)
+            lines.append(f"| {s['engine']} | {s['note']} |" + " |" * 11)
             continue
         a = s["audit"]
         lines.append(
             f"| {s['engine']} | {s['valid']}/{s['tasks']} | {100 * s['field_accuracy']:.1f} % | "
             f"{s['mean_tokens']:.1f} | {s['mean_seconds']:.2f} | "
-            f"{s['mean_compile_seconds']:.2f} | {s['hit_budget']} | "
+            f"{s['mean_compile_seconds']:.2f} | {s['ms_per_token']:.0f} | {s['hit_budget']} | "
             + " | ".join(str(a[k]) for k in qa.AUDIT_KEYS)
             + " |"
         )
