@@ -1,6 +1,18 @@
 """One batch, several output types: each prompt gets its own constraint.
 
 python examples/batch_mixed.py
+
+prints, on the built-in SmolLM2 model (greedy; JSON in the canonical spelling, a bare
+Literal as its text):
+
+    Invent a person as JSON.
+      -> {'name': 'Mara', 'age': 25, 'hobbies': ['Fishing', 'Fishing with a friend', 'Fishing with a friend']}
+    Name a classic novel and its publication year, as JSON.
+      -> Book(title='The Night of the Revenge', year=2023)
+    Is Python a programming language? Answer yes or no.
+      -> 'yes'
+    Give a UK postcode.
+      -> 'AU22 2AU'
 """
 
 from __future__ import annotations
