@@ -29,8 +29,8 @@ Canonical texts:
 * strings escape only ``"``, ``\\`` and the control characters below U+0020 (``\\n \\t \\r
   \\b \\f``, ``\\u00xx`` for the others), everything else raw UTF-8: never ``\\/`` or a
   ``\\uXXXX`` for a printable character;
-* numbers as plain decimals: no exponent, no leading ``+`` or zeros, no ``-0``, at most 15
-  digits before and 15 after the point (what a binary float holds; wider only where the
+* numbers as plain decimals: no exponent, no leading ``+`` or zeros, no ``-0``, at most 16
+  digits before and 15 after the point (what a binary float holds exactly; wider only where the
   schema's bounds need it); an ``integer`` is a plain integer (one text per value); a
   non-integer number's fraction may end in zeros (``19.50``, ``2.0``): where it could not,
   SmolLM2 wrote a price ``1249.5`` and then, its ``0`` only allowed if a non-zero digit

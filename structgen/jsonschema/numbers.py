@@ -65,9 +65,10 @@ CANONICAL = alt(
 )
 
 
-#: digits a generated number may have before / after the decimal point: the 15 significant
-#: digits a binary float holds exactly (2**53 is 9007199254740992)
-MAX_INT_DIGITS = 15
+#: digits a generated number may have before / after the decimal point: every integer a
+#: binary float holds exactly (``2**53 - 1 = 9007199254740991``, JavaScript's
+#: ``Number.MAX_SAFE_INTEGER``, has 16 digits) and the 15 significant digits it keeps
+MAX_INT_DIGITS = 16
 MAX_FRAC_DIGITS = 15
 _FRAC_GEN = seq(Text("."), ir.Repeat(DIGIT, 1, MAX_FRAC_DIGITS))
 _UINT_GEN = alt(Text("0"), seq(NZDIGIT, ir.Repeat(DIGIT, 0, MAX_INT_DIGITS - 1)))
