@@ -89,20 +89,27 @@ def _hex4(ranges) -> ir.Expr:
     return _hex_ranges(tuple(ranges), 4)
 
 
-@lru_cache(maxsize=4096)
-def spell_set(ranges: tuple) -> ir.Expr:
-    """Every element spelling a code point of ``ranges`` (surrogates are never spelled)."""
-    ranges = _intersect(ir.normalize_ranges(ranges), _ALL)
+def _raw_and_short(ranges: tuple, short_escapes: dict) -> tuple[list, list]:
+    """The raw element of ``ranges`` (as alternatives) and the short escapes of its code
+    points in ``short_escapes`` (the escape letters, each to follow a backslash)."""
     alts: list[ir.Expr] = []
     raw = _intersect(ranges, _RAW)
     if raw:
         alts.append(Text(chr(raw[0][0])) if raw == ((raw[0][0], raw[0][0]),) else Chars(raw))
     esc: list[ir.Expr] = []
-    short = [c for c in sorted(_SHORT) if _intersect(ranges, ((c, c),))]
+    short = [c for c in sorted(short_escapes) if _intersect(ranges, ((c, c),))]
     if len(short) == 1:
-        esc.append(Text(_SHORT[short[0]]))
+        esc.append(Text(short_escapes[short[0]]))
     elif short:
-        esc.append(Chars.of((ord(_SHORT[c]), ord(_SHORT[c])) for c in short))
+        esc.append(Chars.of((ord(short_escapes[c]), ord(short_escapes[c])) for c in short))
+    return alts, esc
+
+
+@lru_cache(maxsize=4096)
+def spell_set(ranges: tuple) -> ir.Expr:
+    """Every element spelling a code point of ``ranges`` (surrogates are never spelled)."""
+    ranges = _intersect(ir.normalize_ranges(ranges), _ALL)
+    alts, esc = _raw_and_short(ranges, _SHORT)
     bmp = _intersect(ranges, ((0, 0xFFFF),))
     if bmp:
         esc.append(seq(Text("u"), _hex4(bmp)))
@@ -207,16 +214,7 @@ def canonical_set(ranges: tuple) -> ir.Expr:
     """The one element ``json.dumps(..., ensure_ascii=False)`` writes for each code point of
     ``ranges`` (surrogates are never spelled)."""
     ranges = _intersect(ir.normalize_ranges(ranges), _ALL)
-    alts: list[ir.Expr] = []
-    raw = _intersect(ranges, _RAW)
-    if raw:
-        alts.append(Text(chr(raw[0][0])) if raw == ((raw[0][0], raw[0][0]),) else Chars(raw))
-    esc: list[ir.Expr] = []
-    short = [c for c in sorted(_CANON_SHORT) if _intersect(ranges, ((c, c),))]
-    if len(short) == 1:
-        esc.append(Text(_CANON_SHORT[short[0]]))
-    elif short:
-        esc.append(Chars.of((ord(_CANON_SHORT[c]), ord(_CANON_SHORT[c])) for c in short))
+    alts, esc = _raw_and_short(ranges, _CANON_SHORT)
     for lo, hi in _intersect(ranges, (_CONTROLS,)):
         for cp in range(lo, hi + 1):
             if cp not in _CANON_SHORT:
