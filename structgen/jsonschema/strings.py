@@ -160,32 +160,7 @@ def spell_text(s: str) -> ir.Expr:
 
 def spell(e: ir.Expr) -> ir.Expr:
     """Map a regular expression over decoded strings to one over JSON string bodies."""
-    memo: dict = {}
-
-    def go(x: ir.Expr) -> ir.Expr:
-        r = memo.get(x)
-        if r is not None:
-            return r
-        if isinstance(x, Text):
-            r = spell_text(x.value)
-        elif isinstance(x, Chars):
-            r = spell_set(x.ranges)
-        elif isinstance(x, Seq):
-            r = seq(*[go(i) for i in x.items]) if x.items else ir.EMPTY
-        elif isinstance(x, Alt):
-            r = alt(*[go(i) for i in x.items]) if x.items else ir.NOTHING
-        elif isinstance(x, Repeat):
-            r = Repeat(go(x.item), x.min, x.max)
-        elif isinstance(x, And):
-            r = And(tuple(go(i) for i in x.items))
-        elif isinstance(x, Not):
-            r = And((BODY, Not(go(x.item))))
-        else:
-            raise TypeError(f"cannot spell {type(x).__name__}")
-        memo[x] = r
-        return r
-
-    return go(e)
+    return _spell_with(e, spell_text, spell_set, BODY)
 
 
 def quoted(body: ir.Expr) -> ir.Expr:
@@ -248,7 +223,7 @@ class Spelling:
 
     def spell(self, e: ir.Expr) -> ir.Expr:
         """Map a regular expression over decoded strings to one over JSON string bodies."""
-        return spell(e) if not self.canonical else _spell_with(e, self)
+        return _spell_with(e, self.spell_text, self.spell_set, self.BODY)
 
     def length_body(self, min_len: int = 0, max_len: int | None = None) -> ir.Expr:
         if min_len == 0 and max_len is None:
@@ -256,7 +231,9 @@ class Spelling:
         return Repeat(self.CHAR, min_len, max_len)
 
 
-def _spell_with(e: ir.Expr, sp: Spelling) -> ir.Expr:
+def _spell_with(e: ir.Expr, text, chars, body: ir.Expr) -> ir.Expr:
+    """``e`` with each string ``text`` and each set of code points ``chars`` spell, and each
+    complement taken within the string bodies ``body``."""
     memo: dict = {}
 
     def go(x: ir.Expr) -> ir.Expr:
@@ -264,9 +241,9 @@ def _spell_with(e: ir.Expr, sp: Spelling) -> ir.Expr:
         if r is not None:
             return r
         if isinstance(x, Text):
-            r = sp.spell_text(x.value)
+            r = text(x.value)
         elif isinstance(x, Chars):
-            r = sp.spell_set(x.ranges)
+            r = chars(x.ranges)
         elif isinstance(x, Seq):
             r = seq(*[go(i) for i in x.items]) if x.items else ir.EMPTY
         elif isinstance(x, Alt):
@@ -276,7 +253,7 @@ def _spell_with(e: ir.Expr, sp: Spelling) -> ir.Expr:
         elif isinstance(x, And):
             r = And(tuple(go(i) for i in x.items))
         elif isinstance(x, Not):
-            r = And((sp.BODY, Not(go(x.item))))
+            r = And((body, Not(go(x.item))))
         else:
             raise TypeError(f"cannot spell {type(x).__name__}")
         memo[x] = r
