@@ -7,8 +7,8 @@ from collections import OrderedDict
 from typing import Any
 
 from . import diskcache
-from .deadline import deadline
 from .automata.grammar import Automaton
+from .deadline import deadline
 from .errors import LimitError, SpecError
 from .index import TokenIndex
 from .ir import Grammar
@@ -36,9 +36,7 @@ def _lru_put(d: OrderedDict, key, value, cap: int):
 
 
 def _is_spec(spec: Any) -> bool:
-    return isinstance(spec, Grammar) or (
-        hasattr(spec, "to_grammar") and not isinstance(spec, type)
-    )
+    return isinstance(spec, Grammar) or (hasattr(spec, "to_grammar") and not isinstance(spec, type))
 
 
 def as_spec(spec: Any) -> Any:

@@ -30,8 +30,8 @@ from pathlib import Path
 
 from . import deadline, ir
 from .errors import GrammarError, RegexError, SpecTypeError
-from .limits import DEFAULT_LIMITS, Limits
 from .lark_ext import declared, has_ops, ops_regex_ir
+from .limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["Grammar"]
 
@@ -212,8 +212,7 @@ def _check_nesting(text: str, max_depth: int) -> None:
             depth += 1
             if depth > max_depth:
                 raise _error(
-                    f"the grammar nests brackets deeper than {max_depth} "
-                    "(Limits.max_spec_depth)",
+                    f"the grammar nests brackets deeper than {max_depth} (Limits.max_spec_depth)",
                     text,
                     i,
                 )

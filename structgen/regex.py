@@ -98,7 +98,9 @@ def _data(sub) -> list:
 
 
 _SURROGATES = (0xD800, 0xDFFF)
-_SURROGATE_ESC = re.compile(r"\\(?:u[dD][89a-fA-F][0-9a-fA-F]{2}|U0000[dD][89a-fA-F][0-9a-fA-F]{2})")
+_SURROGATE_ESC = re.compile(
+    r"\\(?:u[dD][89a-fA-F][0-9a-fA-F]{2}|U0000[dD][89a-fA-F][0-9a-fA-F]{2})"
+)
 
 
 def _surrogate_pos(pattern: str) -> int | None:
@@ -118,7 +120,7 @@ def _surrogate_pos(pattern: str) -> int | None:
     return None
 
 
-def _check_depth(pattern: str, max_depth: int) -> None:
+def check_depth(pattern: str, max_depth: int) -> None:
     """Refuse groups nested deeper than ``max_depth`` (``Limits.max_spec_depth``) before
     the parser and the lowering recurse into them: a RegexError at the first group too
     deep. Escapes and character classes are skipped."""
@@ -228,7 +230,7 @@ def lower_regex(
         )
     if flags & re.LOCALE:
         raise RegexError("the re.LOCALE flag is not supported", pattern, None)
-    _check_depth(pattern, max_depth)
+    check_depth(pattern, max_depth)
     tree = _parse(pattern, flags)
     gflags = tree.state.flags
     try:

@@ -41,7 +41,6 @@ behind a nullable prefix, is refused with a :class:`GrammarError`.
 
 from __future__ import annotations
 
-import time
 from collections import OrderedDict
 
 import numpy as np
@@ -223,7 +222,10 @@ class Automaton:
     """A compiled grammar, tokenizer-free: ``initial()``, ``step(config, byte)``."""
 
     def __init__(self, grammar: Grammar, limits: Limits = DEFAULT_LIMITS):
-        t0 = time.perf_counter()
+        with deadline.deadline(limits.max_compile_seconds, "compiling the grammar"):
+            self._build(grammar, limits)
+
+    def _build(self, grammar: Grammar, limits: Limits) -> None:
         self.grammar = grammar
         self.limits = limits
         self.alg = RuleAlgebra()
@@ -247,8 +249,7 @@ class Automaton:
             name = self.rule_names[i]
             self.bodies[i] = self._lower_rule(grammar.rules[name], name)
             i += 1
-            if time.perf_counter() - t0 > limits.max_compile_seconds:
-                raise LimitError("grammar compile exceeded Limits.max_compile_seconds")
+            deadline.check()
         self._prune_unproductive()
         if self._eliminate_left_recursion():
             self._prune_unproductive()
@@ -284,8 +285,7 @@ class Automaton:
             # end the terminal would otherwise pay inside one step
             for t in self._rule_terminals():
                 self._build_guards(t)
-                if time.perf_counter() - t0 > limits.max_compile_seconds:
-                    raise LimitError("grammar compile exceeded Limits.max_compile_seconds")
+                deadline.check()
         self._initial = self.close(self.expand(self.root))
 
     # ---- lowering ---------------------------------------------------------------------------
@@ -864,6 +864,8 @@ class Automaton:
                 raise LimitError(
                     f"more than Limits.max_stacks={self.limits.max_stacks} parser stacks"
                 )
+            if not len(seen) & 255:
+                deadline.check()
         res = frozenset(out)
         self._expansions[id(st)] = (st, res)
         return res
@@ -901,6 +903,7 @@ class Automaton:
         frames: dict = {}  # frame number -> the frame, for those a stack may hold
         todo = [(self.frame(self.root), True)]
         while todo:
+            deadline.check()
             frame, held = todo.pop()
             if held:
                 frames[frame.idx] = frame
@@ -930,6 +933,7 @@ class Automaton:
         res = memo.get(key)
         if res is not None:
             return res
+        deadline.check()
         nxt = []
         dfas = self.dfas
         for t, q, s in config:
