@@ -318,6 +318,7 @@ def _lower(text: str, start: str, source: str, display: dict) -> ir.Grammar:
     builder = GrammarBuilder(False, [str(d) for d in _grammar_dirs()])
     try:
         builder.load_grammar(text, source)
+        deadline.check()  # (between Lark's phases: inside them only Lark runs)
         for name, d in builder._definitions.items():
             if d.tree is None:
                 raise _error(
@@ -335,7 +336,9 @@ def _lower(text: str, start: str, source: str, display: dict) -> ir.Grammar:
         if start not in builder._definitions:
             raise _error(f"the start rule {start!r} is not defined", text, None)
         lg = builder.build()
+        deadline.check()
         terminals, rules, ignore = lg.compile([start], set())
+        deadline.check()
     except GrammarError:
         raise
     except lark.exceptions.UnexpectedInput as e:
