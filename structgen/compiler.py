@@ -81,7 +81,7 @@ def _spec_key(spec: Any):
 
 def compile_automaton(spec: Any, limits: Limits = DEFAULT_LIMITS) -> Automaton:
     spec = as_spec(spec)
-    with deadline(limits.max_compile_seconds, "compiling the spec"):
+    with deadline(limits.max_compile_seconds, "compiling the spec (Limits.max_compile_seconds)"):
         key = (_spec_key(spec), limits)
         a = _lru_get(_AUTOMATA, key)
         if a is None:
@@ -164,7 +164,7 @@ def compile(  # noqa: A001 - the public name mirrors re.compile
             raise TypeError("compile() needs a tokenizer or a vocabulary")
         vocabulary = _vocabulary(tokenizer, vocab_size, eos_token_id)
     # one phase: lowering, the automaton, and the index with the initial state's mask
-    with deadline(limits.max_compile_seconds, "compiling the spec"):
+    with deadline(limits.max_compile_seconds, "compiling the spec (Limits.max_compile_seconds)"):
         key = (_spec_key(spec), vocabulary.fingerprint, limits)
         index = _lru_get(_INDEXES, key)
         if index is None:

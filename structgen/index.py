@@ -1641,7 +1641,10 @@ class TokenIndex:
         if m is not None:
             return m
         # a state seen the first time: its mask is one step's first-visit work
-        with deadline(self.limits.max_step_seconds, "a step's first-visit work (a mask)"):
+        with deadline(
+            self.limits.max_step_seconds,
+            "a step's first-visit work, a mask (Limits.max_step_seconds)",
+        ):
             return self._first_mask(st)
 
     def _first_mask(self, st: State) -> np.ndarray:
@@ -2365,7 +2368,10 @@ class TokenIndex:
         data = self.vocab.tokens[token] if 0 <= token < self.size else None
         res = None
         if data:
-            with deadline(self.limits.max_step_seconds, "a step's first-visit work (a token)"):
+            with deadline(
+                self.limits.max_step_seconds,
+                "a step's first-visit work, a token (Limits.max_step_seconds)",
+            ):
                 config = self.automaton.run(st.config, data)
             if config:
                 res = self.state(config)

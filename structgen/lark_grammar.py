@@ -75,7 +75,9 @@ class Grammar:
         self.source = source
         self._display: dict[str, str] = {}
         limits = limits or DEFAULT_LIMITS
-        with deadline.deadline(limits.max_compile_seconds, "compiling the grammar"):
+        with deadline.deadline(
+            limits.max_compile_seconds, "compiling the grammar (Limits.max_compile_seconds)"
+        ):
             _check_nesting(text, limits.max_spec_depth)
             try:
                 self._ir = _lower(text, start, source, self._display)

@@ -174,7 +174,9 @@ class Regex:
         self.pattern = pattern
         self.flags = int(flags)
         limits = limits or DEFAULT_LIMITS
-        with deadline.deadline(limits.max_compile_seconds, "compiling the regex"):
+        with deadline.deadline(
+            limits.max_compile_seconds, "compiling the regex (Limits.max_compile_seconds)"
+        ):
             self._ir = lower_regex(
                 pattern, self.flags, limits.max_regex_size, limits.max_spec_depth
             )

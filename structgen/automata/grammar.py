@@ -222,7 +222,9 @@ class Automaton:
     """A compiled grammar, tokenizer-free: ``initial()``, ``step(config, byte)``."""
 
     def __init__(self, grammar: Grammar, limits: Limits = DEFAULT_LIMITS):
-        with deadline.deadline(limits.max_compile_seconds, "compiling the grammar"):
+        with deadline.deadline(
+            limits.max_compile_seconds, "compiling the grammar (Limits.max_compile_seconds)"
+        ):
             self._build(grammar, limits)
 
     def _build(self, grammar: Grammar, limits: Limits) -> None:
