@@ -207,3 +207,22 @@ def test_wrong_types_are_structgen_errors(build):
     with pytest.raises(StructgenError) as e:
         build()
     assert isinstance(e.value, (SpecTypeError, TypeError))
+
+
+def test_collapsed_counters_read_what_re_reads():
+    """The collapse of directly nested counters keeps the language: every count of
+    ``a`` up to the largest the pattern allows, against ``re.fullmatch``."""
+    import itertools
+    import re
+
+    from structgen.automata import terms as T
+    from structgen.automata.lower import lower_regex
+
+    counts = [(0, 0), (0, 1), (1, 1), (0, 3), (1, 3), (2, 3), (2, 2), (3, 5), (0, None), (2, None)]
+    for (a, b), (lo, hi) in itertools.product(counts, repeat=2):
+        inner = f"a{{{a},{'' if b is None else b}}}"
+        pattern = f"({inner}){{{lo},{'' if hi is None else hi}}}"
+        term = lower_regex(structgen.Regex(pattern).to_ir())
+        for n in range(0, 30):
+            want = re.fullmatch(pattern, "a" * n) is not None
+            assert T.matches(term, b"a" * n) == want, (pattern, n)
