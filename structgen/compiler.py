@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import numbers
-import time
 from collections import OrderedDict
 from typing import Any
 
 from . import diskcache
 from .automata.grammar import Automaton
+from .deadline import deadline
 from .errors import LimitError, SpecError
 from .index import TokenIndex
 from .ir import Grammar
@@ -36,9 +36,7 @@ def _lru_put(d: OrderedDict, key, value, cap: int):
 
 
 def _is_spec(spec: Any) -> bool:
-    return isinstance(spec, Grammar) or (
-        hasattr(spec, "to_grammar") and not isinstance(spec, type)
-    )
+    return isinstance(spec, Grammar) or (hasattr(spec, "to_grammar") and not isinstance(spec, type))
 
 
 def as_spec(spec: Any) -> Any:
@@ -83,15 +81,23 @@ def _spec_key(spec: Any):
 
 def compile_automaton(spec: Any, limits: Limits = DEFAULT_LIMITS) -> Automaton:
     spec = as_spec(spec)
-    key = (_spec_key(spec), limits)
-    a = _lru_get(_AUTOMATA, key)
-    if a is None:
-        t0 = time.perf_counter()
-        a = Automaton(to_grammar(spec), limits)
-        if time.perf_counter() - t0 > limits.max_compile_seconds:
-            raise LimitError("compile exceeded Limits.max_compile_seconds")
-        _lru_put(_AUTOMATA, key, a, _MAX_AUTOMATA)
+    with deadline(limits.max_compile_seconds, "compiling the spec (Limits.max_compile_seconds)"):
+        key = (_spec_key(spec), limits)
+        a = _lru_get(_AUTOMATA, key)
+        if a is None:
+            a = _guarded(lambda: Automaton(to_grammar(spec), limits))
+            _lru_put(_AUTOMATA, key, a, _MAX_AUTOMATA)
     return a
+
+
+def _guarded(build):
+    """``build()``, with a recursion that a deeply nested spec drove past Python's limit
+    reported as a structgen error (the front ends bound nesting by
+    ``Limits.max_spec_depth``; this is the backstop for IR built by hand)."""
+    try:
+        return build()
+    except RecursionError:
+        raise LimitError("the spec is nested too deeply to compile") from None
 
 
 class Compiled:
@@ -157,16 +163,19 @@ def compile(  # noqa: A001 - the public name mirrors re.compile
         if tokenizer is None:
             raise TypeError("compile() needs a tokenizer or a vocabulary")
         vocabulary = _vocabulary(tokenizer, vocab_size, eos_token_id)
-    key = (_spec_key(spec), vocabulary.fingerprint, limits)
-    index = _lru_get(_INDEXES, key)
-    if index is None:
-        automaton = compile_automaton(spec, limits)
-        index = _lru_put(_INDEXES, key, TokenIndex(automaton, vocabulary, limits), _MAX_INDEXES)
-        compiled = Compiled(spec, index)
-        if persist:
-            diskcache.load_masks(compiled)
-    else:
-        compiled = Compiled(spec, index)
+    # one phase: lowering, the automaton, and the index with the initial state's mask
+    with deadline(limits.max_compile_seconds, "compiling the spec (Limits.max_compile_seconds)"):
+        key = (_spec_key(spec), vocabulary.fingerprint, limits)
+        index = _lru_get(_INDEXES, key)
+        if index is None:
+            automaton = compile_automaton(spec, limits)
+            index = _guarded(lambda: TokenIndex(automaton, vocabulary, limits))
+            index = _lru_put(_INDEXES, key, index, _MAX_INDEXES)
+            compiled = Compiled(spec, index)
+            if persist:
+                diskcache.load_masks(compiled)
+        else:
+            compiled = Compiled(spec, index)
     _bound_indexes(limits.max_cache_bytes)
     return compiled
 

@@ -24,6 +24,10 @@ class RegexError(SpecError):
         super().__init__(text)
 
 
+class SpecTypeError(SpecError, TypeError):
+    """A spec (pattern, grammar text, flags, start rule) is not of the type it must be."""
+
+
 class GrammarError(SpecError):
     """A grammar is invalid (undefined rule, left recursion the engine cannot handle, ...)."""
 

@@ -24,10 +24,12 @@ import weakref
 
 import numpy as np
 
+from . import deadline as _deadline
 from .automata import terms as T
 from .automata.dfa import DFA, bitmask, merge_depth, same_behaviour
 from .automata.grammar import END, UNKNOWN, Automaton, shared_dfa
 from .cache import BoundedCache
+from .deadline import deadline
 from .limits import DEFAULT_LIMITS, Limits
 
 _MARK = UNKNOWN[0]  # the first field of every UNKNOWN element (see Automaton.split)
@@ -506,6 +508,7 @@ def lex_info(
     Without ``exits`` the result may lack them (``exits`` None); an entry without them
     is replaced by one with them when they are asked for. ``maximal``: see
     :class:`LexInfo`."""
+    _deadline.check()
     ident, ck, exc = va.lexkey(dfa, q)
     cache = va.lexcache
     key = (dfa, ident, maximal)
@@ -1637,6 +1640,14 @@ class TokenIndex:
         m = st._mask
         if m is not None:
             return m
+        # a state seen the first time: its mask is one step's first-visit work
+        with deadline(
+            self.limits.max_step_seconds,
+            "a step's first-visit work, a mask (Limits.max_step_seconds)",
+        ):
+            return self._first_mask(st)
+
+    def _first_mask(self, st: State) -> np.ndarray:
         # an element's tokens are those a terminal state reads whole (one array, shared by
         # every element of that state) and a few more, some of them shared by every stack
         # with the same top frames: OR the distinct arrays, then set the few
@@ -1644,6 +1655,7 @@ class TokenIndex:
         by_id = self._elems_by_id()
         for e in st.config:
             if e[0] >= 0:
+                _deadline.check()
                 # the same element (a tuple) is in many configurations: those that an
                 # expansion, memoised, brings in; found by its identity, without a call
                 x = by_id.get(id(e))
@@ -2356,7 +2368,11 @@ class TokenIndex:
         data = self.vocab.tokens[token] if 0 <= token < self.size else None
         res = None
         if data:
-            config = self.automaton.run(st.config, data)
+            with deadline(
+                self.limits.max_step_seconds,
+                "a step's first-visit work, a token (Limits.max_step_seconds)",
+            ):
+                config = self.automaton.run(st.config, data)
             if config:
                 res = self.state(config)
         if len(st.next) >= _MAX_NEXT:

@@ -25,6 +25,7 @@ import re
 
 from . import ir
 from .errors import RegexError
+from .limits import DEFAULT_LIMITS
 
 __all__ = ["OPS_LINE", "ANYWHERE_LINE", "declared", "has_ops", "ops_regex_ir"]
 
@@ -43,6 +44,9 @@ _QUANT = re.compile(r"\*|\+|\?|\{(\d+)(,(\d*))?\}")
 
 def ops_regex_ir(rx: str) -> ir.Expr:
     """The IR of a terminal regex that may use ``&`` and ``~`` (see the module's text)."""
+    from .regex import check_depth
+
+    check_depth(rx, DEFAULT_LIMITS.max_spec_depth)  # (the parser below recurses per group)
     p = _Parser(rx)
     e = p.alt()
     if p.i != len(rx):

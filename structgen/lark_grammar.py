@@ -28,9 +28,10 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from . import ir
-from .errors import GrammarError, RegexError
+from . import deadline, ir
+from .errors import GrammarError, RegexError, SpecTypeError
 from .lark_ext import declared, has_ops, ops_regex_ir
+from .limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["Grammar"]
 
@@ -57,15 +58,32 @@ class Grammar:
 
     __slots__ = ("text", "start", "source", "_ir", "_display")
 
-    def __init__(self, text: str, *, start: str = "start", source: str = "<string>"):
+    def __init__(
+        self,
+        text: str,
+        *,
+        start: str = "start",
+        source: str = "<string>",
+        limits: Limits | None = None,
+    ):
         if not isinstance(text, str):
-            raise TypeError(f"Grammar text must be a str, not {type(text).__name__}")
+            raise SpecTypeError(f"Grammar text must be a str, not {type(text).__name__}")
+        if not isinstance(start, str):
+            raise SpecTypeError(f"Grammar start must be a str, not {type(start).__name__}")
         self.text = text
         self.start = start
         self.source = source
         self._display: dict[str, str] = {}
-        self._ir = _lower(text, start, source, self._display)
-        self._check()
+        limits = limits or DEFAULT_LIMITS
+        with deadline.deadline(
+            limits.max_compile_seconds, "compiling the grammar (Limits.max_compile_seconds)"
+        ):
+            _check_nesting(text, limits.max_spec_depth)
+            try:
+                self._ir = _lower(text, start, source, self._display)
+            except RecursionError:
+                raise _error("the grammar is nested too deeply", text, None) from None
+            self._check(limits)
 
     # -- constructors -----------------------------------------------------------------------
     @classmethod
@@ -125,11 +143,11 @@ class Grammar:
             f"incomplete: the text ends where {_expected(a, config, self._display)} must follow",
         )
 
-    def _check(self) -> None:
+    def _check(self, limits: Limits = DEFAULT_LIMITS) -> None:
         from .compiler import compile_automaton
 
         try:
-            compile_automaton(self)
+            compile_automaton(self, limits)
         except GrammarError as e:
             m = re.search(r"rule '(\w+)'", str(e))
             pos = _definition_pos(self.text, m.group(1)) if m else None
@@ -171,6 +189,38 @@ def _expected(a, config, display: dict) -> str:
     if a.is_accepting(config):
         names.append("the end of the text")
     return "one of: " + ", ".join(names) if names else "nothing (dead end)"
+
+
+def _check_nesting(text: str, max_depth: int) -> None:
+    """Refuse brackets nested deeper than ``max_depth`` (``Limits.max_spec_depth``) in
+    the rules, before Lark's loader and the lowering recurse into them: a GrammarError
+    at the first bracket too deep, not a RecursionError. Strings, regular expressions
+    and comments are skipped."""
+    depth = 0
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == '"' or (c == "/" and text[i + 1 : i + 2] != "/"):
+            j = i + 1
+            while j < n and text[j] != c and text[j] != "\n":
+                j += 2 if text[j] == "\\" else 1
+            i = j + 1
+            continue
+        if c == "/":  # a // comment
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        if c in "([":
+            depth += 1
+            if depth > max_depth:
+                raise _error(
+                    f"the grammar nests brackets deeper than {max_depth} (Limits.max_spec_depth)",
+                    text,
+                    i,
+                )
+        elif c in ")]":
+            depth = max(depth - 1, 0)
+        i += 1
 
 
 def _linecol(text: str, pos: int) -> tuple[int, int]:
@@ -270,6 +320,7 @@ def _lower(text: str, start: str, source: str, display: dict) -> ir.Grammar:
     builder = GrammarBuilder(False, [str(d) for d in _grammar_dirs()])
     try:
         builder.load_grammar(text, source)
+        deadline.check()  # (between Lark's phases: inside them only Lark runs)
         for name, d in builder._definitions.items():
             if d.tree is None:
                 raise _error(
@@ -287,7 +338,9 @@ def _lower(text: str, start: str, source: str, display: dict) -> ir.Grammar:
         if start not in builder._definitions:
             raise _error(f"the start rule {start!r} is not defined", text, None)
         lg = builder.build()
+        deadline.check()
         terminals, rules, ignore = lg.compile([start], set())
+        deadline.check()
     except GrammarError:
         raise
     except lark.exceptions.UnexpectedInput as e:
@@ -305,11 +358,12 @@ def _lower(text: str, start: str, source: str, display: dict) -> ir.Grammar:
 
     ops, anywhere = declared(text)  # structgen's extensions, as `structgen grammar` prints them
     terms: dict[str, ir.Expr] = {}
+    # the names defined in the text (one scan: a search per terminal is n²)
+    defined = set(_DEFINED_RX.findall(text))
     for td in terminals:
+        deadline.check()
         raw = td.pattern.raw
-        if raw and not re.search(
-            rf"^[ \t]*{re.escape(td.name)}\b[ \t]*(\.[-\d]+)?[ \t]*:", text, re.M
-        ):
+        if raw and td.name not in defined:
             display[td.name] = raw  # an anonymous terminal: show it as written
         try:
             rx = td.pattern.to_regexp()
@@ -343,6 +397,9 @@ def _lower(text: str, start: str, source: str, display: dict) -> ir.Grammar:
         ignore=tuple(ignore),
         longest_match=not anywhere,
     )
+
+
+_DEFINED_RX = re.compile(r"^[ \t]*([\w]+)[ \t]*(?:\.[-\d]+)?[ \t]*:", re.M)
 
 
 @lru_cache(maxsize=1024)

@@ -22,9 +22,9 @@ import re
 import warnings
 from functools import lru_cache
 
-from . import ir
+from . import deadline, ir
 from . import unicode as uni
-from .errors import RegexError
+from .errors import RegexError, SpecTypeError
 from .limits import DEFAULT_LIMITS, Limits
 
 try:  # Python 3.11+
@@ -97,6 +97,56 @@ def _data(sub) -> list:
     return getattr(sub, "data", sub)
 
 
+_SURROGATES = (0xD800, 0xDFFF)
+_SURROGATE_ESC = re.compile(
+    r"\\(?:u[dD][89a-fA-F][0-9a-fA-F]{2}|U0000[dD][89a-fA-F][0-9a-fA-F]{2})"
+)
+
+
+def _surrogate_pos(pattern: str) -> int | None:
+    """The offset of the first lone surrogate in ``pattern``: the character itself, or
+    an escape ``\\uD800`` / ``\\U0000D800`` spelling one (escaped backslashes skipped)."""
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            if _SURROGATE_ESC.match(pattern, i):
+                return i
+            i += 2
+            continue
+        if _SURROGATES[0] <= ord(c) <= _SURROGATES[1]:
+            return i
+        i += 1
+    return None
+
+
+def check_depth(pattern: str, max_depth: int) -> None:
+    """Refuse groups nested deeper than ``max_depth`` (``Limits.max_spec_depth``) before
+    the parser and the lowering recurse into them: a RegexError at the first group too
+    deep. Escapes and character classes are skipped."""
+    depth = 0
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            i = class_end(pattern, i)
+            continue
+        if c == "(":
+            depth += 1
+            if depth > max_depth:
+                raise RegexError(
+                    f"groups nested deeper than {max_depth} (Limits.max_spec_depth)",
+                    pattern,
+                    i,
+                )
+        elif c == ")":
+            depth = max(depth - 1, 0)
+        i += 1
+
+
 _ALL = ((0, ir.MAX_UNICODE),)
 _NOT_NEWLINE = ((0, 9), (11, ir.MAX_UNICODE))
 
@@ -116,13 +166,20 @@ class Regex:
         if isinstance(pattern, (bytes, bytearray, memoryview)):
             raise RegexError("bytes patterns are not supported (use a str pattern)")
         if not isinstance(pattern, str):
-            raise TypeError(f"Regex pattern must be a str, not {type(pattern).__name__}")
+            raise SpecTypeError(f"Regex pattern must be a str, not {type(pattern).__name__}")
         if isinstance(flags, bool) or not isinstance(flags, int):
-            raise TypeError(f"Regex flags must be an int (re flags), not {type(flags).__name__}")
+            raise SpecTypeError(
+                f"Regex flags must be an int (re flags), not {type(flags).__name__}"
+            )
         self.pattern = pattern
         self.flags = int(flags)
-        max_size = (limits or DEFAULT_LIMITS).max_regex_size
-        self._ir = lower_regex(pattern, self.flags, max_size)
+        limits = limits or DEFAULT_LIMITS
+        with deadline.deadline(
+            limits.max_compile_seconds, "compiling the regex (Limits.max_compile_seconds)"
+        ):
+            self._ir = lower_regex(
+                pattern, self.flags, limits.max_regex_size, limits.max_spec_depth
+            )
 
     def to_ir(self) -> ir.Expr:
         """The lowered regular expression (a terminal expression of the IR)."""
@@ -157,8 +214,15 @@ class Regex:
 
 
 @lru_cache(maxsize=256)
-def lower_regex(pattern: str, flags: int = 0, max_size: int = DEFAULT_LIMITS.max_regex_size):
-    """Parse, check and lower ``pattern``; raise :class:`RegexError` if that is impossible."""
+def lower_regex(
+    pattern: str,
+    flags: int = 0,
+    max_size: int = DEFAULT_LIMITS.max_regex_size,
+    max_depth: int = DEFAULT_LIMITS.max_spec_depth,
+):
+    """Parse, check and lower ``pattern``; raise :class:`RegexError` if that is impossible
+    (groups nested deeper than ``max_depth``, a lowered expression of more than
+    ``max_size`` nodes, a lone surrogate...)."""
     if flags < 0 or flags & ~(SUPPORTED_FLAGS | int(re.LOCALE)):
         raise RegexError(
             f"unsupported regex flags {flags:#x}"
@@ -168,6 +232,7 @@ def lower_regex(pattern: str, flags: int = 0, max_size: int = DEFAULT_LIMITS.max
         )
     if flags & re.LOCALE:
         raise RegexError("the re.LOCALE flag is not supported", pattern, None)
+    check_depth(pattern, max_depth)
     tree = _parse(pattern, flags)
     gflags = tree.state.flags
     try:
@@ -578,6 +643,8 @@ class _Lowerer:
 
     def count(self, k: int = 1) -> None:
         self.size += k
+        if not self.size & 255:
+            deadline.check()
         if self.size > self.max_size:
             raise RegexError(
                 f"pattern too large (lowered expression exceeds {self.max_size} nodes)",
@@ -591,7 +658,7 @@ class _Lowerer:
             return ir.NOTHING
         if len(ranges) == 1 and ranges[0][0] == ranges[0][1]:
             self.count()
-            return ir.Text(chr(ranges[0][0]))
+            return self.text_of(ranges[0][0])
         node = self.chars.get(ranges)
         if node is None:
             node = self.chars[ranges] = ir.Chars(ranges)
@@ -606,6 +673,8 @@ class _Lowerer:
         exact = not flags & _I
         for op, av in items:
             if op is LITERAL and exact:
+                if _SURROGATES[0] <= av <= _SURROGATES[1]:
+                    self.lone_surrogate()
                 text.append(chr(av))
                 continue
             e = self.node(op, av, flags)
@@ -624,6 +693,21 @@ class _Lowerer:
         if not parts:
             return ir.EMPTY
         return ir.seq(*parts)
+
+    def text_of(self, cp: int) -> ir.Text:
+        if _SURROGATES[0] <= cp <= _SURROGATES[1]:
+            self.lone_surrogate()
+        return ir.Text(chr(cp))
+
+    def lone_surrogate(self) -> None:
+        """Refuse a lone surrogate that must be matched: no UTF-8 text holds one (in a
+        class beside other characters, it is only never generated)."""
+        raise RegexError(
+            "a lone surrogate (U+D800 to U+DFFF) cannot be generated: it is not a character"
+            " UTF-8 can encode",
+            self.pattern,
+            _surrogate_pos(self.pattern),
+        )
 
     def make_text(self, chunks: list[str]) -> ir.Text:
         value = "".join(chunks)

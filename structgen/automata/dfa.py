@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import deadline
 from ..errors import LimitError
 from ..limits import DEFAULT_LIMITS, Limits
 from . import terms as T
@@ -124,6 +125,7 @@ class DFA:
         self.complete: list[bool] = [True]  # rows[s] holds no -1
         self._classes: dict[int, list[int]] = {}  # per-class targets of incomplete rows
         self._reads_chars: dict[int, bool] = {}  # see reads_characters
+        self.terms_built = 0  # new terms its derivatives built (see _target)
         if not self._is_productive(root) or (nonempty and root is T.EPS):
             # keep the numbering convention (start = 1) even for an empty language
             self.start = self._add(T.EMPTY, force=True)
@@ -145,6 +147,7 @@ class DFA:
                 f"terminal {self.name or T.to_text(self.root)[:60]!r} needs more than "
                 f"{self.limits.max_states} DFA states (Limits.max_states)"
             )
+        deadline.check()
         if sid >= self.table.shape[0]:
             cap = self.table.shape[0] * 2
             self.table = np.concatenate([self.table, np.zeros_like(self.table)])
@@ -173,7 +176,17 @@ class DFA:
         return is_productive(term, self.limits, self.name, self.root)
 
     def _target(self, term: T.Term, rep: int) -> int:
+        before = T.built()
         d = T.deriv(term, rep)
+        # the memory a DFA holds is its states' terms: a state's term may be large (one
+        # part per way the text read so far can split between ambiguous counters), so the
+        # terms built are counted as well as the states
+        self.terms_built += T.built() - before
+        if self.terms_built > self.limits.max_terms:
+            raise LimitError(
+                f"terminal {self.name or T.to_text(self.root)[:60]!r} built more than "
+                f"{self.limits.max_terms} regular-expression terms (Limits.max_terms)"
+            )
         if d is T.EMPTY or (d.boolean and not self._is_productive(d)):
             return 0
         return self.state_of(d)

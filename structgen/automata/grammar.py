@@ -41,16 +41,17 @@ behind a nullable prefix, is refused with a :class:`GrammarError`.
 
 from __future__ import annotations
 
-import time
 from collections import OrderedDict
 
 import numpy as np
 
+from .. import deadline
 from ..errors import GrammarError, LimitError
 from ..ir import Alt, And, Bytes, Chars, Expr, Grammar, Not, Ref, Repeat, Seq, Text
 from ..limits import DEFAULT_LIMITS, Limits
 from . import terms as T
 from .dfa import DFA, bitmask
+from .literals import prefix_free_layers
 from .lower import TerminalLowering
 
 END = (-1, 0, None)
@@ -126,11 +127,13 @@ class RuleAlgebra:
 
     def alt(self, items) -> RExpr | None:
         uniq = []
+        seen = set()  # (a set beside the list: thousands of alternatives, not n² tests)
         for x in items:
             if x is None:
                 continue
             for y in x.a if x.kind == R_ALT else (x,):
-                if y not in uniq:
+                if y not in seen:
+                    seen.add(y)
                     uniq.append(y)
         if not uniq:
             return None  # the empty language
@@ -180,6 +183,13 @@ class RuleAlgebra:
 Stack = tuple
 
 
+def _shown(e: Expr) -> str:
+    return e.name if isinstance(e, Ref) else repr(e.value)
+
+
+# alternations of at least this many literal terminals are merged (see _merge_literals)
+_MERGE_LITERALS = 16
+
 _DFA_CACHE: OrderedDict = OrderedDict()
 _DFA_CACHE_SIZE = 4096
 
@@ -212,7 +222,12 @@ class Automaton:
     """A compiled grammar, tokenizer-free: ``initial()``, ``step(config, byte)``."""
 
     def __init__(self, grammar: Grammar, limits: Limits = DEFAULT_LIMITS):
-        t0 = time.perf_counter()
+        with deadline.deadline(
+            limits.max_compile_seconds, "compiling the grammar (Limits.max_compile_seconds)"
+        ):
+            self._build(grammar, limits)
+
+    def _build(self, grammar: Grammar, limits: Limits) -> None:
         self.grammar = grammar
         self.limits = limits
         self.alg = RuleAlgebra()
@@ -236,8 +251,7 @@ class Automaton:
             name = self.rule_names[i]
             self.bodies[i] = self._lower_rule(grammar.rules[name], name)
             i += 1
-            if time.perf_counter() - t0 > limits.max_compile_seconds:
-                raise LimitError("grammar compile exceeded Limits.max_compile_seconds")
+            deadline.check()
         self._prune_unproductive()
         if self._eliminate_left_recursion():
             self._prune_unproductive()
@@ -273,8 +287,7 @@ class Automaton:
             # end the terminal would otherwise pay inside one step
             for t in self._rule_terminals():
                 self._build_guards(t)
-                if time.perf_counter() - t0 > limits.max_compile_seconds:
-                    raise LimitError("grammar compile exceeded Limits.max_compile_seconds")
+                deadline.check()
         self._initial = self.close(self.expand(self.root))
 
     # ---- lowering ---------------------------------------------------------------------------
@@ -330,7 +343,10 @@ class Automaton:
                 out = A.cat(out, x)
             return out
         if isinstance(e, Alt):
-            return A.alt([self._lower_rule(i, where) for i in e.items])
+            lowered, others = (
+                self._merge_literals(e.items, where) if self._tokens else ([], e.items)
+            )
+            return A.alt(lowered + [self._lower_rule(i, where) for i in others])
         if isinstance(e, Repeat):
             x = self._lower_rule(e.item, where)
             if x is None:
@@ -340,6 +356,46 @@ class Automaton:
                 return None
             return A.rep(x, e.min, hi)
         raise GrammarError(f"rule {where!r}: {type(e).__name__} is only allowed inside terminals")
+
+    def _literal_of(self, e: Expr) -> bytes | None:
+        """The bytes of ``e`` when it is a literal terminal (a ``Text``, or a reference to
+        a terminal defined as one), else None."""
+        if isinstance(e, Ref) and e.name not in self.grammar.rules:
+            e = self.grammar.terminals.get(e.name)
+        if isinstance(e, Text) and e.value:
+            try:
+                return e.value.encode("utf-8")
+            except UnicodeEncodeError:  # (a lone surrogate: no text; lowered as it is)
+                return None
+        return None
+
+    def _merge_literals(self, items: tuple, where: str) -> tuple[list, list]:
+        """``(lowered, others)``: the literal terminals among ``items`` merged into one
+        terminal per prefix-free layer (see :mod:`structgen.automata.literals`), when
+        there are many, and the items left to lower one by one."""
+        lits: dict[bytes, Expr] = {}
+        others = []
+        for i in items:
+            b = self._literal_of(i)
+            if b is None or b in lits:
+                others.append(i)
+            else:
+                lits[b] = i
+        if len(lits) < _MERGE_LITERALS:
+            return [], list(items)
+        words = list(lits)
+        lowered: list = []
+        for layer in prefix_free_layers(words):
+            if len(layer) == 1:
+                others.append(lits[words[layer[0]]])
+                continue
+            term = T.alt_of([T.literal(words[k]) for k in layer])
+            if self._ignore_prefix is not None:
+                term = T.cat(self._ignore_prefix, term)
+            shown = [_shown(lits[words[k]]) for k in layer[:3]]
+            more = f" | ... ({len(layer)} literals)" if len(layer) > 3 else ""
+            lowered.append(self._terminal(term, " | ".join(shown) + more))
+        return lowered, others
 
     def _productive(self, e: RExpr | None, prod: set) -> bool:
         if e is None:
@@ -373,14 +429,7 @@ class Automaton:
         return A.rep(inner, e.lo, e.hi)
 
     def _prune_unproductive(self) -> None:
-        prod: set[int] = set()
-        changed = True
-        while changed:
-            changed = False
-            for rid, body in enumerate(self.bodies):
-                if rid not in prod and self._productive(body, prod):
-                    prod.add(rid)
-                    changed = True
+        prod = self._least_fixpoint(self._productive)
         if 0 not in prod:
             raise GrammarError(
                 f"the start rule {self.grammar.start!r} derives no finite text (unproductive)"
@@ -407,14 +456,30 @@ class Automaton:
                 return any(nullable(x) for x in e.a)
             return e.lo == 0 or nullable(e.a)
 
-        changed = True
-        while changed:
-            changed = False
-            for rid, body in enumerate(self.bodies):
-                if rid not in nul and nullable(body):
-                    nul.add(rid)
-                    changed = True
-        return nul
+        return self._least_fixpoint(lambda body, done: nullable(body), nul)
+
+    def _least_fixpoint(self, holds, done: set | None = None) -> set:
+        """The rules whose body ``holds(body, done)``, where ``done`` is the set found so
+        far and ``holds`` is monotone in it (productive, nullable): a worklist that tests a
+        rule again only when a rule it refers to joined, so a chain of n rules costs n
+        tests, not the n² of sweeping every rule until nothing changes."""
+        done = set() if done is None else done
+        users: dict[int, list[int]] = {}
+        for rid, body in enumerate(self.bodies):
+            if body is not None:
+                for s in _symbols((body,)):
+                    if s < 0:
+                        users.setdefault(-1 - s, []).append(rid)
+        todo = list(range(len(self.bodies) - 1, -1, -1))
+        while todo:
+            rid = todo.pop()
+            if rid in done:
+                continue
+            deadline.check()
+            if holds(self.bodies[rid], done):
+                done.add(rid)
+                todo.extend(u for u in users.get(rid, ()) if u not in done)
+        return done
 
     def _left_refs(self, e: RExpr | None, out: set) -> bool:
         """Rules reachable at the left edge of ``e``; returns whether ``e`` is nullable."""
@@ -801,6 +866,8 @@ class Automaton:
                 raise LimitError(
                     f"more than Limits.max_stacks={self.limits.max_stacks} parser stacks"
                 )
+            if not len(seen) & 255:
+                deadline.check()
         res = frozenset(out)
         self._expansions[id(st)] = (st, res)
         return res
@@ -838,6 +905,7 @@ class Automaton:
         frames: dict = {}  # frame number -> the frame, for those a stack may hold
         todo = [(self.frame(self.root), True)]
         while todo:
+            deadline.check()
             frame, held = todo.pop()
             if held:
                 frames[frame.idx] = frame
@@ -867,6 +935,7 @@ class Automaton:
         res = memo.get(key)
         if res is not None:
             return res
+        deadline.check()
         nxt = []
         dfas = self.dfas
         for t, q, s in config:

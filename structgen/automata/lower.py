@@ -104,7 +104,10 @@ class TerminalLowering:
 
     def lower(self, e: Expr) -> T.Term:
         if isinstance(e, Text):
-            return T.literal(e.value.encode("utf-8", "surrogatepass"))
+            try:
+                return T.literal(e.value.encode("utf-8"))
+            except UnicodeEncodeError:  # a lone surrogate: no UTF-8 text holds one
+                return T.EMPTY
         if isinstance(e, Chars):
             return chars_term(e.ranges)
         if isinstance(e, Bytes):

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import weakref
 
+from .. import deadline
+
 ALL_BYTES = (1 << 256) - 1
 
 # kinds
@@ -22,6 +24,12 @@ K_EMPTY, K_EPS, K_BYTES, K_CAT, K_ALT, K_AND, K_NOT, K_REP = range(8)
 
 _intern: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 _counter = [0]
+
+
+def built() -> int:
+    """How many terms were built so far (in this process): the difference over a piece of
+    work is the memory it added."""
+    return _counter[0]
 
 
 class Term:
@@ -55,9 +63,11 @@ def _mk(kind: int, a=None, b=None, lo: int = 0, hi: int = 0) -> Term:
     t = _intern.get(key)
     if t is not None:
         return t
+    _counter[0] += 1
+    if not _counter[0] & 255:
+        deadline.check()  # (a term is built per new derivative: the loop every phase runs)
     t = Term()
     t.kind, t.a, t.b, t.lo, t.hi = kind, a, b, lo, hi
-    _counter[0] += 1
     t.uid = _counter[0]
     t._deriv = {}
     t._classes = None
@@ -214,6 +224,10 @@ def rep(x: Term, lo: int, hi: int | None) -> Term:
         return x
     if x.nullable:
         lo = 0
+    if x.kind == K_REP:
+        flat = _flat_rep(x, lo, h)
+        if flat is not None:
+            return rep(x.a, flat[0], None if flat[1] == -1 else flat[1])
     while lo == 0 and h == -1:
         # (y*)*, (y+)* and (y?)* are y*, and (y+|z)* is (y|z)*: an ignored blank folded
         # in front of a terminal, ([ \t]+)*, would otherwise after its first byte be a
@@ -226,6 +240,28 @@ def rep(x: Term, lo: int, hi: int | None) -> Term:
         else:
             break
     return _mk(K_REP, x, None, lo, h)
+
+
+def _flat_rep(x: Term, lo: int, h: int) -> tuple[int, int] | None:
+    """``(y{a,b}){lo,h}`` as one count ``y{lo*a, h*b}`` (``-1``: unbounded) when that is
+    the same language, else None. ``(y{a,b})^k`` is ``y{k*a, k*b}`` whatever ``y`` is, so
+    the whole is the union of those intervals of counts for ``k`` in ``lo..h``: one
+    interval when each meets the next, ``(k+1)*a <= k*b + 1``. Nested counters,
+    ``((a{1,50}){1,50}){1,50}``, would otherwise derive to a state per way of splitting
+    the text read so far into the three counts (millions of terms)."""
+    a, b = x.lo, x.hi
+    if h == -1 and lo == 0 and a <= 1:
+        return None  # (a star: left to the rules below)
+    k = max(lo, 1)
+    if lo == 0 and a > 1:
+        return None  # {0} and {a..b} do not meet
+    if h != k:  # intervals k and k+1 must meet (the gap only shrinks as k grows)
+        if b == -1:
+            pass
+        elif (k + 1) * a > k * b + 1:
+            return None
+    hi = -1 if (h == -1 or b == -1) else h * b
+    return lo * a, hi
 
 
 def _starred(x: Term) -> bool:
