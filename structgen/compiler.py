@@ -9,7 +9,7 @@ from typing import Any
 
 from . import diskcache
 from .automata.grammar import Automaton
-from .errors import LimitError, SpecError
+from .errors import ArgumentTypeError, LimitError, SpecError
 from .index import TokenIndex
 from .ir import Grammar
 from .limits import DEFAULT_LIMITS, Limits
@@ -155,7 +155,7 @@ def compile(  # noqa: A001 - the public name mirrors re.compile
     spec = as_spec(spec)
     if vocabulary is None:
         if tokenizer is None:
-            raise TypeError("compile() needs a tokenizer or a vocabulary")
+            raise ArgumentTypeError("compile() needs a tokenizer or a vocabulary")
         vocabulary = _vocabulary(tokenizer, vocab_size, eos_token_id)
     key = (_spec_key(spec), vocabulary.fingerprint, limits)
     index = _lru_get(_INDEXES, key)
