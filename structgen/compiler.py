@@ -9,6 +9,7 @@ from typing import Any
 
 from . import diskcache
 from .automata.grammar import Automaton
+from .cache import ENGINE_LOCK, locked
 from .errors import ArgumentTypeError, LimitError, SpecError
 from .index import TokenIndex
 from .ir import Grammar
@@ -81,6 +82,7 @@ def _spec_key(spec: Any):
     return spec
 
 
+@locked
 def compile_automaton(spec: Any, limits: Limits = DEFAULT_LIMITS) -> Automaton:
     spec = as_spec(spec)
     key = (_spec_key(spec), limits)
@@ -121,7 +123,8 @@ class Compiled:
     def save(self) -> bool:
         """Store the masks computed so far in the disk cache (so the next process that
         compiles the same grammar for the same vocabulary starts with them)."""
-        return diskcache.save_compiled(self)
+        with ENGINE_LOCK:
+            return diskcache.save_compiled(self)
 
     def __repr__(self) -> str:
         return f"Compiled({self.spec!r}, vocab_size={self.vocab_size})"
@@ -158,16 +161,19 @@ def compile(  # noqa: A001 - the public name mirrors re.compile
             raise ArgumentTypeError("compile() needs a tokenizer or a vocabulary")
         vocabulary = _vocabulary(tokenizer, vocab_size, eos_token_id)
     key = (_spec_key(spec), vocabulary.fingerprint, limits)
-    index = _lru_get(_INDEXES, key)
-    if index is None:
-        automaton = compile_automaton(spec, limits)
-        index = _lru_put(_INDEXES, key, TokenIndex(automaton, vocabulary, limits), _MAX_INDEXES)
-        compiled = Compiled(spec, index)
-        if persist:
-            diskcache.load_masks(compiled)
-    else:
-        compiled = Compiled(spec, index)
-    _bound_indexes(limits.max_cache_bytes)
+    with ENGINE_LOCK:  # (the automata, DFAs and indexes are shared: see structgen.cache)
+        index = _lru_get(_INDEXES, key)
+        if index is None:
+            automaton = compile_automaton(spec, limits)
+            index = _lru_put(
+                _INDEXES, key, TokenIndex(automaton, vocabulary, limits), _MAX_INDEXES
+            )
+            compiled = Compiled(spec, index)
+            if persist:
+                diskcache.load_masks(compiled)
+        else:
+            compiled = Compiled(spec, index)
+        _bound_indexes(limits.max_cache_bytes)
     return compiled
 
 

@@ -27,7 +27,7 @@ import numpy as np
 from .automata import terms as T
 from .automata.dfa import DFA, bitmask, merge_depth, same_behaviour
 from .automata.grammar import END, UNKNOWN, Automaton, shared_dfa
-from .cache import BoundedCache
+from .cache import ENGINE_LOCK, BoundedCache, locked
 from .limits import DEFAULT_LIMITS, Limits
 
 _MARK = UNKNOWN[0]  # the first field of every UNKNOWN element (see Automaton.split)
@@ -1633,10 +1633,18 @@ class TokenIndex:
 
     # ---- masks --------------------------------------------------------------------------------
     def mask(self, st: State) -> np.ndarray:
-        """bool[size]: tokens allowed next (EOS ids when the text so far is complete)."""
+        """bool[size]: tokens allowed next (EOS ids when the text so far is complete).
+        Read without a lock once computed; computed under ENGINE_LOCK (see cache.py)."""
         m = st._mask
         if m is not None:
             return m
+        with ENGINE_LOCK:
+            return self._mask_of(st)
+
+    def _mask_of(self, st: State) -> np.ndarray:
+        m = st._mask
+        if m is not None:
+            return m  # (another thread computed it first)
         # an element's tokens are those a terminal state reads whole (one array, shared by
         # every element of that state) and a few more, some of them shared by every stack
         # with the same top frames: OR the distinct arrays, then set the few
@@ -2349,7 +2357,15 @@ class TokenIndex:
 
     # ---- moves --------------------------------------------------------------------------------
     def advance(self, st: State, token: int) -> State | None:
-        """The state after ``token`` (not EOS), or None when the token is not allowed."""
+        """The state after ``token`` (not EOS), or None when the token is not allowed.
+        Read without a lock once computed; computed under ENGINE_LOCK (see cache.py)."""
+        nxt = st.next.get(token, False)
+        if nxt is not False:
+            return nxt
+        with ENGINE_LOCK:
+            return self._advance(st, token)
+
+    def _advance(self, st: State, token: int) -> State | None:
         nxt = st.next.get(token, False)
         if nxt is not False:
             return nxt
@@ -2364,6 +2380,7 @@ class TokenIndex:
         st.next[token] = res
         return res
 
+    @locked
     def is_finished(self, st: State) -> bool:
         """Accepting, and no token other than EOS can follow."""
         f = st._finished
