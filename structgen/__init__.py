@@ -11,6 +11,8 @@ from typing import Any
 from . import ir
 from .compiler import Compiled, compile
 from .errors import (
+    ArgumentError,
+    ArgumentTypeError,
     EmptyMaskError,
     GrammarError,
     IncompleteOutputError,
@@ -34,6 +36,8 @@ from .vocab import Vocabulary
 __version__ = "0.1.0"
 
 __all__ = [
+    "ArgumentError",
+    "ArgumentTypeError",
     "Compiled",
     "EmptyMaskError",
     "Grammar",

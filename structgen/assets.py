@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from structgen.errors import StructgenError
+from structgen.errors import ArgumentError, StructgenError
 
 __all__ = [
     "TOKENIZERS",
@@ -157,7 +157,7 @@ def cache_dir() -> Path:
 
 def _check_name(name: str) -> None:
     if name not in _SOURCES:
-        raise ValueError(f"unknown tokenizer {name!r}; known: {', '.join(TOKENIZERS)}")
+        raise ArgumentError(f"unknown tokenizer {name!r}; known: {', '.join(TOKENIZERS)}")
 
 
 def tokenizer_path(name: str) -> Path:

@@ -36,6 +36,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .automata.distance import INF, Distances
+from .cache import ENGINE_LOCK, locked
 from .errors import IncompleteOutputError
 from .index import State, TokenIndex, vocab_arrays
 
@@ -68,11 +69,15 @@ def single_token_bytes(vocab) -> np.ndarray:
 
 
 def budget_for(index: TokenIndex) -> Budget:
-    """The :class:`Budget` of ``index`` (built once, kept on the index)."""
+    """The :class:`Budget` of ``index`` (built once, kept on the index). Its methods run
+    under the engine lock (see :mod:`structgen.cache`)."""
     b = getattr(index, "_structgen_budget", None)
     if b is None:
-        b = Budget(index)
-        index._structgen_budget = b
+        with ENGINE_LOCK:
+            b = getattr(index, "_structgen_budget", None)
+            if b is None:
+                b = Budget(index)
+                index._structgen_budget = b
     return b
 
 
@@ -124,11 +129,13 @@ class Budget:
         self._plans: OrderedDict = OrderedDict()
         self._worst: dict = {}  # config -> worst_next
 
+    @locked
     def bytes_to_complete(self, st: State) -> float:
         """The byte count: tokens that always suffice, one per byte of the shortest
         completion (INF: no completion)."""
         return self.distances.config(st.config)
 
+    @locked
     def tokens_to_complete(self, st: State) -> float:
         """Tokens that suffice to complete the text from ``st`` (INF: none do): the
         smaller of the byte count and the length of the state's plan."""
@@ -139,6 +146,7 @@ class Budget:
         return d if p is None else min(d, len(p))
 
     # ---- token plans --------------------------------------------------------------------------
+    @locked
     def plan(self, st: State) -> tuple | None:
         """A token sequence the index accepts from ``st`` that ends complete, as short as
         one shortest completion cut into the fewest tokens gives (None when none was
@@ -210,6 +218,7 @@ class Budget:
             i = j
         return tuple(reversed(out))
 
+    @locked
     def fits(self, st: State, token: int, n: int) -> bool:
         """Whether after ``token`` (not EOS) the text can be completed within ``n - 1``
         more tokens, by the token bound (a plan is computed when the byte count does
@@ -264,6 +273,7 @@ class Budget:
             self._walks.popitem(last=False)
         return out
 
+    @locked
     def next_distances(self, st: State) -> np.ndarray:
         """float[vocab size]: the completion length after each token (INF when not allowed;
         0 for EOS when the text is complete)."""
@@ -303,6 +313,7 @@ class Budget:
             self._next.move_to_end(st)
         return best
 
+    @locked
     def worst_next(self, st: State) -> float:
         """The largest byte count after any token the constraint allows at ``st`` (INF
         when one leaves no completion): with more than that many tokens left, every
@@ -319,6 +330,7 @@ class Budget:
             self._worst[key] = w
         return w
 
+    @locked
     def allowed(self, st: State, n: int) -> np.ndarray:
         """bool[vocab size]: tokens after which a completion within ``n - 1`` further
         tokens remains by the byte count, and the first token of the state's plan when it

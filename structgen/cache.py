@@ -1,10 +1,41 @@
-"""A bounded LRU cache accounted in bytes (every in-memory cache of structgen is bounded)."""
+"""A bounded LRU cache accounted in bytes (every in-memory cache of structgen is bounded),
+and the lock that makes the engine's caches safe to share between threads.
+
+Thread safety: a compiled constraint (its TokenIndex, the automaton and DFAs it shares
+with other constraints, the vocabulary's arrays) may be used by many threads at once, each
+with its own Matcher or LogitsProcessor. A state's mask and moves, once computed, are read
+without any lock; everything that computes or evicts (a first visit, a cache eviction,
+compiling) runs under :data:`ENGINE_LOCK`, one thread at a time. The caches are shared
+far and wide (a DFA serves every constraint compiled from the same grammar, and
+``%ignore`` DFAs every grammar), so a finer lock would have to guard each of them;
+first visits are Python code under the GIL and would not run in parallel anyway.
+:class:`BoundedCache` itself takes no lock: its users hold :data:`ENGINE_LOCK`.
+"""
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections import OrderedDict
-from collections.abc import Hashable
-from typing import Any
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+# held while the engine computes or evicts anything (see the module docstring); re-entrant:
+# a first visit computes other states' masks, compile() builds an index
+ENGINE_LOCK = threading.RLock()
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def locked(fn: _F) -> _F:
+    """``fn`` run under :data:`ENGINE_LOCK`."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with ENGINE_LOCK:
+            return fn(*args, **kwargs)
+
+    return run  # type: ignore[return-value]
 
 
 class BoundedCache:

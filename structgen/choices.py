@@ -19,6 +19,7 @@ import typing
 from typing import Any
 
 from . import ir
+from .errors import OutputValidationError
 
 __all__ = ["choice_output", "choices"]
 
@@ -68,6 +69,6 @@ def choice_output(tp: Any) -> Any:
         try:
             return by_text[text]
         except KeyError:
-            raise ValueError(f"{text!r} is not one of {list(by_text)}") from None
+            raise OutputValidationError(f"{text!r} is not one of {list(by_text)}") from None
 
     return Output(grammar, parse, tp)

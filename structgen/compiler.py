@@ -8,8 +8,9 @@ from typing import Any
 
 from . import diskcache
 from .automata.grammar import Automaton
+from .cache import ENGINE_LOCK, locked
 from .deadline import deadline
-from .errors import LimitError, SpecError
+from .errors import ArgumentTypeError, LimitError, SpecError
 from .index import TokenIndex
 from .ir import Grammar
 from .limits import DEFAULT_LIMITS, Limits
@@ -79,6 +80,7 @@ def _spec_key(spec: Any):
     return spec
 
 
+@locked
 def compile_automaton(spec: Any, limits: Limits = DEFAULT_LIMITS) -> Automaton:
     spec = as_spec(spec)
     with deadline(limits.max_compile_seconds, "compiling the spec (Limits.max_compile_seconds)"):
@@ -127,7 +129,8 @@ class Compiled:
     def save(self) -> bool:
         """Store the masks computed so far in the disk cache (so the next process that
         compiles the same grammar for the same vocabulary starts with them)."""
-        return diskcache.save_compiled(self)
+        with ENGINE_LOCK:
+            return diskcache.save_compiled(self)
 
     def __repr__(self) -> str:
         return f"Compiled({self.spec!r}, vocab_size={self.vocab_size})"
@@ -161,11 +164,14 @@ def compile(  # noqa: A001 - the public name mirrors re.compile
     spec = as_spec(spec)
     if vocabulary is None:
         if tokenizer is None:
-            raise TypeError("compile() needs a tokenizer or a vocabulary")
+            raise ArgumentTypeError("compile() needs a tokenizer or a vocabulary")
         vocabulary = _vocabulary(tokenizer, vocab_size, eos_token_id)
-    # one phase: lowering, the automaton, and the index with the initial state's mask
-    with deadline(limits.max_compile_seconds, "compiling the spec (Limits.max_compile_seconds)"):
-        key = (_spec_key(spec), vocabulary.fingerprint, limits)
+    key = (_spec_key(spec), vocabulary.fingerprint, limits)
+    # the automata, DFAs and indexes are shared (see structgen.cache); one phase holds the
+    # lowering, the automaton, and the index with the initial state's mask
+    with ENGINE_LOCK, deadline(
+        limits.max_compile_seconds, "compiling the spec (Limits.max_compile_seconds)"
+    ):
         index = _lru_get(_INDEXES, key)
         if index is None:
             automaton = compile_automaton(spec, limits)
@@ -176,7 +182,7 @@ def compile(  # noqa: A001 - the public name mirrors re.compile
                 diskcache.load_masks(compiled)
         else:
             compiled = Compiled(spec, index)
-    _bound_indexes(limits.max_cache_bytes)
+        _bound_indexes(limits.max_cache_bytes)
     return compiled
 
 

@@ -73,3 +73,13 @@ class OutputValidationError(StructgenError, ValueError):
         super().__init__(msg)
         self.text = text
         self.index = index
+
+
+class ArgumentError(StructgenError, ValueError):
+    """An argument has a bad value: a count that is not positive, an unknown option,
+    lengths or tensor shapes that do not agree."""
+
+
+class ArgumentTypeError(StructgenError, TypeError):
+    """An argument has the wrong type (a regex where a compiled constraint is expected, a
+    list where a tensor is)."""

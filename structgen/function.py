@@ -32,7 +32,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, get_type_hints
 
-from .errors import SpecError
+from .errors import ArgumentTypeError, SpecError
 
 __all__ = ["TypedFunction", "function", "messages"]
 
@@ -104,7 +104,7 @@ class TypedFunction:
         try:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as e:
-            raise TypeError(f"{self.__qualname__}(): {e}") from None
+            raise ArgumentTypeError(f"{self.__qualname__}(): {e}") from None
         bound.apply_defaults()
         returned = self.fn(*bound.args, **bound.kwargs)
         if isinstance(returned, str):

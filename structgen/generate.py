@@ -6,6 +6,12 @@
 validated value: a pydantic model instance, a dataclass, ... ; the parsed JSON for a plain
 JSON Schema; the ``str`` for a regex or a grammar.
 
+``output_type`` may also be a :class:`~structgen.Compiled` (``structgen.compile(spec,
+tokenizer)``), used as it is (its spec's value: parsed JSON for a schema, the ``str`` for
+a regex or a grammar). It, and the constraints of any structgen ``LogitsProcessor`` among
+``logits_processor``, must have been compiled for ``tokenizer`` and the model's logits
+width: otherwise :class:`~structgen.errors.VocabularyError` is raised before generating.
+
 Prompts:
 
 * a ``str``: when the tokenizer has a chat template it is sent as the one user message
@@ -48,8 +54,9 @@ from typing import Any
 
 from .budget import check_budget
 from .compiler import Compiled, compile
-from .errors import IncompleteOutputError, OutputValidationError
+from .errors import ArgumentError, ArgumentTypeError, IncompleteOutputError, OutputValidationError
 from .types import Output, output_spec
+from .vocab_match import check_tokenizer, check_width
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +78,13 @@ def _render(tokenizer: Any, prompt: Any) -> tuple[str, bool]:
         messages = [{"role": "user", "content": prompt}]
     elif _is_messages(prompt):
         if not has_template:
-            raise ValueError(
+            raise ArgumentError(
                 "the prompt is a list of chat messages but the tokenizer has no chat "
                 "template: pass the prompt as a string"
             )
         messages = list(prompt)
     else:
-        raise TypeError(
+        raise ArgumentTypeError(
             "a prompt is a str or a list of {'role': ..., 'content': ...} messages, "
             f"not {type(prompt).__name__}"
         )
@@ -150,15 +157,15 @@ def generate(
     """
     from .hf.batch import pad_token_id, run_rows
 
-    if not isinstance(retries, int) or retries < 0:
-        raise ValueError(f"retries must be a non-negative int, not {retries!r}")
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ArgumentError(f"retries must be a non-negative int, not {retries!r}")
     batch = isinstance(prompt, (list, tuple)) and not _is_messages(prompt)
     prompts = list(prompt) if batch else [prompt]
     if not prompts:
         return []
     if isinstance(output_type, (list, tuple)):
         if not batch or len(output_type) != len(prompts):
-            raise ValueError(
+            raise ArgumentError(
                 "a list of output types needs a list of prompts of the same length "
                 "(one output type per prompt)"
             )
@@ -170,21 +177,22 @@ def generate(
         options["whitespace"] = whitespace
     if spelling is not None:
         options["spelling"] = spelling
-    outputs: list[Output] = []
-    by_id: dict[int, Output] = {}
-    for t in types:  # compile each distinct output type once
-        o = by_id.get(id(t))
-        if o is None:
-            o = by_id[id(t)] = output_spec(t, **options)
-        outputs.append(o)
     width = _logits_width(model)
-    compiled_by_id: dict[int, Compiled] = {}
-    compiled = []
-    for o in outputs:
-        c = compiled_by_id.get(id(o))
-        if c is None:
-            c = compiled_by_id[id(o)] = compile(o.spec, tokenizer, vocab_size=width)
-        compiled.append(c)
+    outputs: list[Output] = []
+    compiled: list[Compiled] = []
+    by_id: dict[int, tuple[Output, Compiled]] = {}
+    for t in types:  # compile each distinct output type once
+        hit = by_id.get(id(t))
+        if hit is None:
+            if isinstance(t, Compiled):  # compiled already: for this tokenizer?
+                _check_fits(t, tokenizer, width)
+                hit = (output_spec(t.spec, **options), t)
+            else:
+                o = output_spec(t, **options)
+                hit = (o, compile(o.spec, tokenizer, vocab_size=width))
+            by_id[id(t)] = hit
+        outputs.append(hit[0])
+        compiled.append(hit[1])
 
     gen_cfg = generate_kwargs.get("generation_config") or getattr(model, "generation_config", None)
     budget = generate_kwargs.pop("max_new_tokens", None)
@@ -197,11 +205,16 @@ def generate(
     rendered = [_render(tokenizer, p) for p in prompts]
     templated = {flag for _, flag in rendered}
     if len(templated) > 1:
-        raise ValueError("mix of chat and plain prompts in one batch")
+        raise ArgumentError("mix of chat and plain prompts in one batch")
     add_special = not templated.pop()
     from .hf.processor import LogitsProcessor
 
     user_procs = list(generate_kwargs.pop("logits_processor", None) or [])
+    for proc in user_procs:  # structgen processors of the caller's: for this tokenizer?
+        if isinstance(proc, LogitsProcessor):
+            own = proc.compiled if isinstance(proc.compiled, list) else [proc.compiled]
+            for c in own:
+                _check_fits(c, tokenizer, width)
     pad = generate_kwargs.pop("pad_token_id", None)
     if pad is None:
         pad = getattr(gen_cfg, "pad_token_id", None)
@@ -270,6 +283,14 @@ def generate(
     if per > 1:
         results = [results[k * per : (k + 1) * per] for k in range(len(prompts))]
     return results if batch else results[0]
+
+
+def _check_fits(compiled: Compiled, tokenizer: Any, width: int | None) -> None:
+    """Raise :class:`~structgen.errors.VocabularyError` unless ``compiled`` was compiled
+    for ``tokenizer`` and the model's logits ``width`` (see :mod:`structgen.vocab_match`)."""
+    check_tokenizer(compiled.vocabulary, tokenizer, "generate(): ")
+    if width is not None:
+        check_width(compiled.vocab_size, int(width), "generate(): ")
 
 
 def _rejected(e: Exception, text: str, index: int | None, output: Output) -> OutputValidationError:

@@ -28,7 +28,7 @@ from . import deadline as _deadline
 from .automata import terms as T
 from .automata.dfa import DFA, bitmask, merge_depth, same_behaviour
 from .automata.grammar import END, UNKNOWN, Automaton, shared_dfa
-from .cache import BoundedCache
+from .cache import ENGINE_LOCK, BoundedCache, locked
 from .deadline import deadline
 from .limits import DEFAULT_LIMITS, Limits
 
@@ -1636,18 +1636,23 @@ class TokenIndex:
 
     # ---- masks --------------------------------------------------------------------------------
     def mask(self, st: State) -> np.ndarray:
-        """bool[size]: tokens allowed next (EOS ids when the text so far is complete)."""
+        """bool[size]: tokens allowed next (EOS ids when the text so far is complete).
+        Read without a lock once computed; computed under ENGINE_LOCK (see cache.py)."""
         m = st._mask
         if m is not None:
             return m
-        # a state seen the first time: its mask is one step's first-visit work
-        with deadline(
+        # a state seen the first time: its mask is one step's first-visit work, done under
+        # the engine lock (the DFAs and caches are shared, see structgen.cache)
+        with ENGINE_LOCK, deadline(
             self.limits.max_step_seconds,
             "a step's first-visit work, a mask (Limits.max_step_seconds)",
         ):
             return self._first_mask(st)
 
     def _first_mask(self, st: State) -> np.ndarray:
+        m = st._mask
+        if m is not None:
+            return m  # (another thread computed it first)
         # an element's tokens are those a terminal state reads whole (one array, shared by
         # every element of that state) and a few more, some of them shared by every stack
         # with the same top frames: OR the distinct arrays, then set the few
@@ -2361,7 +2366,15 @@ class TokenIndex:
 
     # ---- moves --------------------------------------------------------------------------------
     def advance(self, st: State, token: int) -> State | None:
-        """The state after ``token`` (not EOS), or None when the token is not allowed."""
+        """The state after ``token`` (not EOS), or None when the token is not allowed.
+        Read without a lock once computed; computed under ENGINE_LOCK (see cache.py)."""
+        nxt = st.next.get(token, False)
+        if nxt is not False:
+            return nxt
+        with ENGINE_LOCK:
+            return self._advance(st, token)
+
+    def _advance(self, st: State, token: int) -> State | None:
         nxt = st.next.get(token, False)
         if nxt is not False:
             return nxt
@@ -2380,6 +2393,7 @@ class TokenIndex:
         st.next[token] = res
         return res
 
+    @locked
     def is_finished(self, st: State) -> bool:
         """Accepting, and no token other than EOS can follow."""
         f = st._finished

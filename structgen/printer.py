@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 
+from .errors import ArgumentTypeError
 from .ir import Alt, And, Bytes, Chars, Expr, Grammar, Not, Ref, Repeat, Seq, Text
 from .lark_ext import ANYWHERE_LINE, OPS_LINE
 
@@ -97,7 +98,7 @@ def _regex_text(e: Expr, prec: int, terms: dict[str, Expr]) -> str:
         if e.name in terms:
             return f"(?:{regex_text(terms[e.name], 0)})"
         return "{" + e.name + "}"
-    raise TypeError(f"not an IR expression: {e!r}")
+    raise ArgumentTypeError(f"not an IR expression: {e!r}")
 
 
 def _is_atom(rx: str) -> bool:
@@ -199,7 +200,7 @@ def rule_text(e: Expr, prec: int = 0, names: dict[str, str] | None = None) -> st
         return f"{inner}~{e.min}" if e.min == e.max else f"{inner}~{e.min}..{e.max}"
     if _is_regular(e):
         return "/" + regex_text(e) + "/"
-    raise TypeError(f"not a rule expression: {e!r}")
+    raise ArgumentTypeError(f"not a rule expression: {e!r}")
 
 
 def _refs(e: Expr, out: set[str]) -> None:

@@ -10,6 +10,7 @@ import threading
 import weakref
 from typing import Any
 
+from structgen.errors import ArgumentTypeError, VocabularyError
 from structgen.vocab import Vocabulary
 
 __all__ = ["brute_force_mask", "token_ids_for_text"]
@@ -29,11 +30,11 @@ def token_ids_for_text(tokenizer: Any, text: str) -> list[int]:
     ``prepend_scheme="never"``. That is how the tokenizer splits text that continues a
     sequence, which is what generation produces; it is the same model, merges and vocabulary.
 
-    Raises ValueError when no tokenization with exactly these bytes comes out (``text``
+    Raises :class:`~structgen.errors.VocabularyError` (a ValueError) when no tokenization with exactly these bytes comes out (``text``
     contains a special token's text, or characters the tokenizer normalizes, such as ``▁``).
     """
     if not isinstance(text, str):
-        raise TypeError(f"text must be str, got {type(text).__name__}")
+        raise ArgumentTypeError(f"text must be str, got {type(text).__name__}")
     if not text:
         return []
     vocab = Vocabulary.from_tokenizer(tokenizer)
@@ -49,7 +50,7 @@ def token_ids_for_text(tokenizer: Any, text: str) -> list[int]:
         got = _concat(vocab, ids)
         if got == want:
             return ids
-    raise ValueError(
+    raise VocabularyError(
         f"the tokenizer has no tokenization of {text!r} with exactly its bytes "
         f"(its encoding gives {first!r})"
     )

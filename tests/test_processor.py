@@ -54,8 +54,8 @@ def _run(proc, prompts: torch.Tensor, steps: int, rng: random.Random, shuffle: b
         nxt = []
         for i in range(ids.shape[0]):
             allowed = torch.nonzero(out[i] > -float("inf")).flatten().tolist()
-            if done[i]:  # finished rows are passed through untouched
-                assert len(allowed) == WIDTH
+            if done[i]:  # finished rows are offered EOS only (generate() pads them)
+                assert allowed == [EOS]
                 nxt.append(PAD)
                 continue
             assert allowed and all(a < VOCAB.size for a in allowed)
@@ -87,7 +87,7 @@ def test_rows_follow_their_prefix(name, shuffle):
                 assert ok(text), text
 
 
-def test_finished_rows_are_left_alone_and_eos_forced():
+def test_finished_rows_offer_eos_only_and_a_chained_call_starts_afresh():
     compiled = structgen.compile(regular_grammar(Text("12")), vocabulary=VOCAB)
     proc = structgen.LogitsProcessor(compiled)
     ids = torch.tensor([[5, 5]])
@@ -97,12 +97,19 @@ def test_finished_rows_are_left_alone_and_eos_forced():
     ids = torch.tensor([[5, 5, VOCAB.tokens.index(b"12")]])
     out = proc(ids, torch.zeros(1, WIDTH))
     assert torch.nonzero(out[0] > -float("inf")).flatten().tolist() == [EOS]
-    ids = torch.cat([ids, torch.tensor([[EOS]])], 1)
-    out = proc(ids, torch.zeros(1, WIDTH))  # a finished row: untouched
-    assert bool((out[0] == 0).all())
-    ids = torch.cat([ids, torch.tensor([[PAD]])], 1)
-    out = proc(ids, torch.zeros(1, WIDTH))
-    assert bool((out[0] == 0).all())
+    # two rows, one finished: it is offered EOS only, the other goes on
+    ids = torch.tensor([[5, 5, VOCAB.tokens.index(b"12")], [5, 5, VOCAB.tokens.index(b"1")]])
+    proc.reset()
+    proc(ids[:, :2], torch.zeros(2, WIDTH))
+    out = proc(ids, torch.zeros(2, WIDTH))
+    ids = torch.cat([ids, torch.tensor([[EOS], [VOCAB.tokens.index(b"2")]])], 1)
+    out = proc(ids, torch.zeros(2, WIDTH))
+    assert _allowed(out[0]) == [EOS] and _allowed(out[1]) == [EOS]
+    # every row ended: generate() would have stopped, so this is a new call on its output
+    ids = torch.cat([ids, torch.tensor([[PAD], [EOS]])], 1)
+    out = proc(ids, torch.zeros(2, WIDTH))
+    for row in out:
+        assert sorted(VOCAB.tokens[a] for a in _allowed(row)) == [b"1", b"12"]
 
 
 def test_dead_end_raises_a_clear_error():
@@ -197,6 +204,8 @@ def test_budget_steering_always_completes(name):
             proc = structgen.LogitsProcessor(compiled, max_new_tokens=budget, margin=2)
             ids = torch.tensor([[7]] * 4)
             for _ in range(budget):
+                if ids.shape[1] > 1 and all(t in (EOS, PAD) for t in ids[:, -1].tolist()):
+                    break  # every row ended: generate() stops
                 out = proc(ids, torch.randn(ids.shape[0], WIDTH).to(dtype))
                 assert out.dtype == dtype
                 nxt = []

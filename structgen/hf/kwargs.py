@@ -21,6 +21,7 @@ from transformers import LogitsProcessorList
 
 from ..budget import check_budget
 from ..compiler import Compiled
+from ..errors import ArgumentError
 from .processor import LogitsProcessor
 
 __all__ = ["generate_kwargs"]
@@ -33,6 +34,7 @@ def generate_kwargs(
     generation_config: Any = None,
     logits_processor: Any = None,
     margin: int = 32,
+    tokenizer: Any = None,
 ) -> dict[str, Any]:
     """Keyword arguments for ``model.generate(**inputs, **kwargs)`` that constrain it to
     ``compiled`` (one compiled constraint, or a list of them, one per prompt) within one
@@ -42,19 +44,21 @@ def generate_kwargs(
 
     ``n`` is ``max_new_tokens``, else ``generation_config.max_new_tokens``; one of them
     is required. ``logits_processor``: processors of your own, run before structgen's.
+    ``tokenizer`` (optional): the model's tokenizer, to check that ``compiled`` was
+    compiled for it (:class:`~structgen.errors.VocabularyError` otherwise).
     Raises :class:`~structgen.errors.IncompleteOutputError` when no output fits in ``n``
     tokens of the tokenizer ``compiled`` was built for."""
     budget = max_new_tokens
     if budget is None and generation_config is not None:
         budget = getattr(generation_config, "max_new_tokens", None)
     if budget is None:
-        raise ValueError(
+        raise ArgumentError(
             "generate_kwargs needs the token budget: pass max_new_tokens, or a "
             "generation_config whose max_new_tokens is set"
         )
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
-        raise ValueError(f"max_new_tokens must be a positive int, not {budget!r}")
-    processor = LogitsProcessor(compiled, max_new_tokens=budget, margin=margin)
+        raise ArgumentError(f"max_new_tokens must be a positive int, not {budget!r}")
+    processor = LogitsProcessor(compiled, max_new_tokens=budget, margin=margin, tokenizer=tokenizer)
     items = compiled if isinstance(compiled, (list, tuple)) else [compiled]
     for i, c in enumerate(items):
         check_budget(c, budget, i if len(items) > 1 else None)

@@ -3,9 +3,19 @@
 Rows are matched to parser states by their generated-token prefix, never by position:
 at every call each row's parent is found among the previous call's rows (the row minus
 its last token), and the parent's matcher is forked and advanced by that token. Beams
-may reorder, duplicate or drop rows between calls; finished rows (EOS, then padding) are
-left alone. A call whose rows extend none of the previous call's rows starts a new
-generation, so one processor can serve several ``generate()`` calls in a row.
+may reorder, duplicate or drop rows between calls; a finished row (EOS, then padding) is
+offered EOS only (``generate()`` writes padding there; a row it does not know is finished
+stays finished). A call whose rows extend none of the previous call's rows starts a new
+generation, so one processor can serve several ``generate()`` calls in a row; so does a
+call in which every row has ended (``generate()`` stops once all rows end, so this is a
+new call on the previous call's output, ``model.generate(out, ...)``): the text generated
+after it must match the constraint from its start.
+
+Every call checks that the logits are as wide as the compiled vocabulary (a few padding
+rows more pass, see :mod:`structgen.vocab_match`); given the ``tokenizer``, the processor
+also checks that the constraint was compiled for it. Misuse (arguments or tensors of the
+wrong type or shape) raises :class:`~structgen.errors.ArgumentError` /
+:class:`~structgen.errors.ArgumentTypeError`.
 
 A list of compiled constraints gives one per prompt: at the start of a generation row
 ``i`` gets constraint ``i // (rows // len(list))``, which is how ``generate()`` lays out
@@ -33,6 +43,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
+from typing import Any
 
 import numpy as np
 import torch
@@ -40,8 +51,16 @@ from transformers import LogitsProcessor as _HFLogitsProcessor
 
 from ..budget import budget_for
 from ..compiler import Compiled
-from ..errors import EmptyMaskError, IncompleteOutputError, StructgenError
+from ..errors import (
+    ArgumentError,
+    ArgumentTypeError,
+    EmptyMaskError,
+    IncompleteOutputError,
+    StructgenError,
+    VocabularyError,
+)
 from ..matcher import Matcher
+from ..vocab_match import check_tokenizer, check_width
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +88,11 @@ class LogitsProcessor(_HFLogitsProcessor):
     completion within the budget are allowed, so the text is complete when the budget
     runs out (:func:`structgen.generate_kwargs` gives both numbers at once). The mask is built in the dtype and on the
     device of the logits (float32/16, bfloat16; CPU or CUDA). Measurements of the time
-    spent inside the processor accumulate in ``self.stats``.
+    spent inside the processor accumulate in ``self.stats``. ``tokenizer`` (optional): the
+    model's tokenizer, to check that ``compiled`` was compiled for it.
+
+    A processor follows one generation at a time: give each thread its own (a compiled
+    constraint may be shared by many threads, see docs/concepts.md).
     """
 
     def __init__(
@@ -78,21 +101,36 @@ class LogitsProcessor(_HFLogitsProcessor):
         *,
         max_new_tokens: int | None = None,
         margin: int = 32,
+        tokenizer: Any = None,
     ):
         many = isinstance(compiled, (list, tuple))
         items = list(compiled) if many else [compiled]
         if not items:
-            raise ValueError("LogitsProcessor needs at least one compiled constraint")
+            raise ArgumentError("LogitsProcessor needs at least one compiled constraint")
         for c in items:
             if not isinstance(c, Compiled):
-                raise TypeError(
+                raise ArgumentTypeError(
                     "LogitsProcessor expects the result of structgen.compile(spec, tokenizer) "
                     f"(or a list of them, one per prompt), got {type(c).__name__}"
                 )
         if max_new_tokens is not None and (
-            not isinstance(max_new_tokens, int) or max_new_tokens < 1
+            isinstance(max_new_tokens, bool)
+            or not isinstance(max_new_tokens, int)
+            or max_new_tokens < 1
         ):
-            raise ValueError(f"max_new_tokens must be a positive int, not {max_new_tokens!r}")
+            raise ArgumentError(f"max_new_tokens must be a positive int, not {max_new_tokens!r}")
+        if isinstance(margin, bool) or not isinstance(margin, int) or margin < 0:
+            raise ArgumentError(f"margin must be a non-negative int, not {margin!r}")
+        first = items[0].vocabulary
+        for i, c in enumerate(items[1:], 1):
+            if c.vocabulary is not first and c.vocabulary != first:
+                raise VocabularyError(
+                    f"constraint {i} was compiled for another vocabulary than constraint 0 "
+                    f"({c.vocab_size} and {first.size} tokens): compile every one for the "
+                    "model's tokenizer"
+                )
+        if tokenizer is not None:
+            check_tokenizer(first, tokenizer, "LogitsProcessor: ")
         self.compiled = items if many else items[0]
         self._constraints = items
         self.max_new_tokens = max_new_tokens
@@ -103,6 +141,7 @@ class LogitsProcessor(_HFLogitsProcessor):
         self._masks: OrderedDict = OrderedDict()
         self.stats = {"calls": 0, "seconds": 0.0}
         self._prompt_len = 0
+        self._width_ok = -1  # the logits width checked last
 
     # ---- row bookkeeping ------------------------------------------------------------------
     def reset(self) -> None:
@@ -150,9 +189,13 @@ class LogitsProcessor(_HFLogitsProcessor):
                             "overridden structgen's mask"
                         )
                     out.append(m)
-                return out
-            if bool(has.any()):
-                raise StructgenError(
+                if not all(m.ended for m in out):
+                    return out
+                # every row has ended: generate() stops then, so this is a new call on the
+                # previous call's output; its text is constrained from its first token
+                log.debug("every row has ended: a new generation begins at %d tokens", length)
+            elif bool(has.any()):
+                raise ArgumentError(
                     "some rows extend the previous step's rows and some do not; structgen "
                     "cannot tell which generation they belong to (call processor.reset() "
                     "between generate() calls)"
@@ -163,7 +206,7 @@ class LogitsProcessor(_HFLogitsProcessor):
         if len(cons) == 1:
             return [cons[0].matcher() for _ in range(n)]
         if n % len(cons):
-            raise StructgenError(
+            raise ArgumentError(
                 f"{len(cons)} constraints (one per prompt) but the batch has {n} rows, "
                 "not a multiple of it"
             )
@@ -249,6 +292,15 @@ class LogitsProcessor(_HFLogitsProcessor):
             self._masks.popitem(last=False)
         return t
 
+    def _eos_bias(self, m: Matcher, scores: torch.Tensor):
+        """0 at the EOS ids, -inf elsewhere, in the dtype and on the device of ``scores``."""
+        width = scores.shape[-1]
+        bias = np.full(width, np.float32(-np.inf), dtype=np.float32)
+        bias[[e for e in m.index.vocab.eos_ids if e < width]] = 0
+        if _numpy_path(scores):
+            return bias.astype(_NP_DTYPES[scores.dtype], copy=False)
+        return torch.from_numpy(bias).to(device=scores.device, dtype=scores.dtype)
+
     # ---- reading the outputs back ------------------------------------------------------------
     def decode(
         self, sequences, *, prompt_length: int | None = None, errors: str = "raise"
@@ -261,12 +313,27 @@ class LogitsProcessor(_HFLogitsProcessor):
         text returned. ``prompt_length``: where the generated tokens begin (default: the
         length of the rows at the first step of this processor's last generation)."""
         if errors not in ("raise", "warn"):
-            raise ValueError(f"errors must be 'raise' or 'warn', not {errors!r}")
+            raise ArgumentError(f"errors must be 'raise' or 'warn', not {errors!r}")
         seqs = getattr(sequences, "sequences", sequences)
-        rows = seqs.tolist() if torch.is_tensor(seqs) else [list(r) for r in seqs]
+        try:
+            if isinstance(seqs, (str, bytes)):
+                raise TypeError
+            rows = seqs.tolist() if torch.is_tensor(seqs) else [list(r) for r in seqs]
+            rows = [[int(t) for t in r] for r in rows]
+        except (TypeError, ValueError):
+            raise ArgumentTypeError(
+                "decode() reads what model.generate() returned (a tensor of token ids, "
+                f"one row per sequence), not {type(seqs).__name__}"
+            ) from None
         start = self._prompt_len if prompt_length is None else int(prompt_length)
+        if prompt_length is not None and (
+            isinstance(prompt_length, bool)
+            or not isinstance(prompt_length, int)
+            or prompt_length < 0
+        ):
+            raise ArgumentError(f"prompt_length must be a non-negative int, not {prompt_length!r}")
         if prompt_length is None and self.stats["calls"] == 0:
-            raise ValueError(
+            raise ArgumentError(
                 "this processor has not generated anything yet: pass prompt_length "
                 "(the prompt's length in tokens)"
             )
@@ -302,7 +369,42 @@ class LogitsProcessor(_HFLogitsProcessor):
         return data.decode("utf-8", "replace")
 
     # ---- the hook -------------------------------------------------------------------------
+    def _check_inputs(self, input_ids, scores) -> None:
+        """Refuse what ``generate()`` never passes: non-tensors, ids that are not integers,
+        logits that are not floats, shapes that do not agree, logits of another width."""
+        for name, x in (("input_ids", input_ids), ("scores", scores)):
+            if not torch.is_tensor(x):
+                raise ArgumentTypeError(
+                    f"LogitsProcessor is called by model.generate() with torch tensors; "
+                    f"{name} is a {type(x).__name__}"
+                )
+            if x.dim() != 2:
+                raise ArgumentError(
+                    f"{name} must be 2-D (rows, {'tokens' if name == 'input_ids' else 'vocabulary'})"
+                    f", not of shape {tuple(x.shape)}"
+                )
+        if (
+            input_ids.dtype.is_floating_point
+            or input_ids.dtype.is_complex
+            or (input_ids.dtype == torch.bool)
+        ):
+            raise ArgumentTypeError(f"input_ids must hold integer token ids, not {input_ids.dtype}")
+        if not scores.dtype.is_floating_point:
+            raise ArgumentTypeError(f"scores must be floating-point logits, not {scores.dtype}")
+        if input_ids.shape[0] != scores.shape[0]:
+            raise ArgumentError(
+                f"input_ids has {input_ids.shape[0]} rows but scores has {scores.shape[0]}"
+            )
+        if input_ids.shape[0] == 0:
+            raise ArgumentError("input_ids has no rows")
+        width = scores.shape[1]
+        if width != self._width_ok:
+            for c in self._constraints:
+                check_width(c.vocab_size, width, "LogitsProcessor: ")
+            self._width_ok = width
+
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        self._check_inputs(input_ids, scores)
         t0 = time.perf_counter()
         ids = input_ids.detach()
         if ids.device.type != "cpu":
@@ -311,18 +413,16 @@ class LogitsProcessor(_HFLogitsProcessor):
         self._prev_ids = ids
         self._prev_matchers = matchers
         rows = []
-        zeros = None
+        ended = None
         use_np = _numpy_path(scores)
         generated = ids.shape[1] - self._prompt_len
         for i, m in enumerate(matchers):
-            if m.ended:  # finished row: generate() replaces its token with padding
-                if zeros is None:
-                    zeros = (
-                        np.zeros(scores.shape[-1], dtype=_NP_DTYPES[scores.dtype])
-                        if use_np
-                        else torch.zeros(scores.shape[-1], dtype=scores.dtype, device=scores.device)
-                    )
-                rows.append(zeros)
+            if m.ended:
+                # a finished row: generate() replaces its token with padding; a row it does
+                # not know is finished (another EOS id) can only repeat EOS, never go on
+                if ended is None:
+                    ended = self._eos_bias(m, scores)
+                rows.append(ended)
             else:
                 left = self._left(m, generated)
                 bias = self._row_bias(m, scores, ids[i], left)
