@@ -26,6 +26,11 @@ processor and ``generate()``'s ``max_new_tokens`` from one number.
 :class:`~structgen.errors.IncompleteOutputError` for a row that the budget cut off
 mid-value (or warns, with ``errors="warn"``), so a partial text never passes for a
 complete one.
+
+Rows whose constraint is a JSON Schema with ``repeats="avoid"`` (the canonical default)
+also get :class:`~structgen.hf.fresh_items.FreshItems`, applied to the masked logits: a
+token that would complete an array item repeating an earlier one is refused while another
+token is allowed.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from ..budget import budget_for
 from ..compiler import Compiled
 from ..errors import EmptyMaskError, IncompleteOutputError, StructgenError
 from ..matcher import Matcher
+from .fresh_items import FreshItems
 
 log = logging.getLogger(__name__)
 
@@ -103,11 +109,15 @@ class LogitsProcessor(_HFLogitsProcessor):
         self._masks: OrderedDict = OrderedDict()
         self.stats = {"calls": 0, "seconds": 0.0}
         self._prompt_len = 0
+        # refuses repeated array items after the mask (None: no constraint asks for it)
+        self._fresh = FreshItems.for_constraints(items)
 
     # ---- row bookkeeping ------------------------------------------------------------------
     def reset(self) -> None:
         self._prev_ids = None
         self._prev_matchers = []
+        if self._fresh is not None:
+            self._fresh.reset()
 
     def _parents(self, eq: torch.Tensor) -> list[int]:
         """Parents when rows of different constraints may share a prefix (equal prompts):
@@ -337,6 +347,8 @@ class LogitsProcessor(_HFLogitsProcessor):
         else:
             bias = rows[0].unsqueeze(0) if len(rows) == 1 else torch.stack(rows)
             out = scores + bias
+        if self._fresh is not None:
+            out = self._fresh(ids, out, restart=generated == 0)
         self.stats["calls"] += 1
         self.stats["seconds"] += time.perf_counter() - t0
         return out
