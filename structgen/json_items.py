@@ -47,7 +47,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["Item", "ItemTracker", "TokenTable", "repeat_tokens", "token_table"]
+__all__ = ["Item", "ItemTracker", "TokenTable", "copy_tokens", "repeat_tokens", "token_table"]
 
 _WS = b" \t\n\r"
 _NUM = frozenset(b"0123456789+-.eE")
@@ -72,8 +72,8 @@ _ARRAY, _OBJECT = 0, 1
 
 class Item(NamedTuple):
     """An array item completed by :meth:`ItemTracker.feed`: its spelling, where it starts
-    and ends in the text, its array's nesting depth (1: the top-level array), and whether
-    an earlier item of the same array is spelled the same."""
+    and ends in the text, its depth (the containers around it: 1 for an item of the
+    top-level array), and whether an earlier item of the same array is spelled the same."""
 
     text: bytes
     start: int
@@ -295,6 +295,11 @@ class _Sorted:
                 keep[a - lo : z - lo] = False
         return self.ids[lo:hi][keep]
 
+    def exact(self, p: bytes) -> np.ndarray:
+        """Ids of the keys equal to ``p``."""
+        lo, hi = self._range(p, p + b"\x00")
+        return self.ids[lo:hi]
+
 
 # byte ranges [first, last) of the bytes that continue a number
 _NUM_RANGES = ((b"+", b","), (b"-", b"/"), (b"0", b":"), (b"E", b"F"), (b"e", b"f"))
@@ -334,6 +339,15 @@ class TokenTable:
             found = np.concatenate([found, self._tables[PLAIN].with_prefix(prefix, number)])
         return found
 
+    def prefixes(self, table: int, prefix: bytes, number: bool) -> np.ndarray:
+        """Ids of the tokens that, in ``table``, are a non-empty proper prefix of
+        ``prefix`` (``number``: or ``prefix`` itself, since a number ends only with the
+        byte after it)."""
+        stop = len(prefix) + 1 if number else len(prefix)
+        tables = [self._tables[table]] + ([self._tables[PLAIN]] if table == AFTER_WS else [])
+        parts = [t.exact(prefix[:j]) for t in tables for j in range(1, stop)]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
 
 _TABLES: weakref.WeakKeyDictionary[Any, TokenTable] = weakref.WeakKeyDictionary()
 _TABLES_LOCK = threading.Lock()
@@ -356,4 +370,17 @@ def repeat_tokens(tracker: ItemTracker, table: TokenTable) -> np.ndarray:
     if not wanted:
         return np.zeros(0, dtype=np.int64)
     parts = [table.lookup(t, p, n) for t, p, n in wanted]
+    return np.unique(np.concatenate(parts))
+
+
+def copy_tokens(tracker: ItemTracker, table: TokenTable) -> np.ndarray:
+    """Sorted ids of the tokens that, fed next to ``tracker``, would carry on copying an
+    earlier item of an array without completing it: the current item (or the next one)
+    stays a proper prefix of an earlier item's spelling. Refused only under a tight token
+    budget (:mod:`structgen.hf.fresh_items`), where a copy would otherwise be completed
+    because nothing else fits."""
+    wanted = tracker.wanted()
+    if not wanted:
+        return np.zeros(0, dtype=np.int64)
+    parts = [table.prefixes(t, p, n) for t, p, n in wanted]
     return np.unique(np.concatenate(parts))

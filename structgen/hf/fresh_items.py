@@ -15,7 +15,12 @@ processor does it on the logits, after structgen's constraint has masked them:
   already set every other token to ``-inf``) are set to ``-inf`` too, *unless* that would
   leave the row no token at all. So the policy never creates a dead end and never makes a
   valid output impossible: where the schema forces a repeat (``minItems`` larger than the
-  number of distinct values), every way on repeats, and the repeat is allowed.
+  number of distinct values), every way on repeats, and the repeat is allowed;
+* under a tight token budget (rows the caller marks ``tight``: those
+  :class:`structgen.LogitsProcessor` steers to close within ``max_new_tokens``), tokens
+  that carry on copying an earlier item (:func:`~structgen.json_items.copy_tokens`) are
+  refused too, by the same rule: there a copy would otherwise run until the only tokens
+  that fit complete it.
 
 :class:`structgen.LogitsProcessor` applies it itself for every row whose constraint is a
 :class:`~structgen.JsonSchema` with ``repeats="avoid"``; ``FreshItems`` can also be used on
@@ -31,7 +36,7 @@ import numpy as np
 import torch
 from transformers import LogitsProcessor as _HFLogitsProcessor
 
-from ..json_items import ItemTracker, repeat_tokens, token_table
+from ..json_items import ItemTracker, copy_tokens, repeat_tokens, token_table
 
 __all__ = ["FreshItems", "avoids_repeats"]
 
@@ -113,10 +118,13 @@ class FreshItems(_HFLogitsProcessor):
         input_ids: torch.LongTensor,
         scores: torch.FloatTensor,
         restart: bool | None = None,
+        tight: Sequence[bool] | None = None,
     ) -> torch.FloatTensor:
         """``scores`` with the tokens that would complete a repeated item at ``-inf``.
         ``restart=True``: these rows begin a new generation (the caller knows it; by
-        default a call whose rows extend none of the previous call's rows begins one)."""
+        default a call whose rows extend none of the previous call's rows begins one).
+        ``tight``: per row, whether its token budget is tight (then copies are refused
+        too)."""
         ids = input_ids.detach()
         if ids.device.type != "cpu":
             ids = ids.cpu()
@@ -127,19 +135,28 @@ class FreshItems(_HFLogitsProcessor):
         for i, t in enumerate(trackers):
             if t is None or t.done:
                 continue
-            cand = repeat_tokens(t, self._table)
-            if cand.size == 0:
-                continue
-            cand = cand[cand < width]
+            levels = [repeat_tokens(t, self._table)]
+            if tight is not None and tight[i]:
+                copies = copy_tokens(t, self._table)
+                if copies.size:
+                    levels.insert(0, np.union1d(levels[0], copies))
             row = out[i]
-            live = torch.isfinite(row[torch.from_numpy(cand).to(row.device)]).cpu().numpy()
-            refuse = cand[live]
-            if refuse.size == 0:
-                continue
-            if int(torch.isfinite(row).sum()) <= refuse.size:
-                continue  # every allowed token repeats: the repeat is allowed
-            if out is scores:
-                out = scores.clone()
-            out[i, torch.from_numpy(refuse).to(out.device)] = -np.inf
-            self.stats["refused"] += int(refuse.size)
+            allowed = None
+            for cand in levels:  # the widest refusal that leaves a token allowed
+                cand = cand[cand < width]
+                if cand.size == 0:
+                    continue
+                live = torch.isfinite(row[torch.from_numpy(cand).to(row.device)]).cpu().numpy()
+                refuse = cand[live]
+                if refuse.size == 0:
+                    continue
+                if allowed is None:
+                    allowed = int(torch.isfinite(row).sum())
+                if allowed <= refuse.size:
+                    continue  # nothing else allowed: the copy or repeat goes through
+                if out is scores:
+                    out = scores.clone()
+                out[i, torch.from_numpy(refuse).to(out.device)] = -np.inf
+                self.stats["refused"] += int(refuse.size)
+                break
         return out

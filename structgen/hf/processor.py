@@ -324,7 +324,9 @@ class LogitsProcessor(_HFLogitsProcessor):
         zeros = None
         use_np = _numpy_path(scores)
         generated = ids.shape[1] - self._prompt_len
+        tight = []  # per row: steered by the budget (for self._fresh)
         for i, m in enumerate(matchers):
+            tight.append(False)
             if m.ended:  # finished row: generate() replaces its token with padding
                 if zeros is None:
                     zeros = (
@@ -335,6 +337,7 @@ class LogitsProcessor(_HFLogitsProcessor):
                 rows.append(zeros)
             else:
                 left = self._left(m, generated)
+                tight[-1] = left is not None
                 bias = self._row_bias(m, scores, ids[i], left)
                 if left is not None:
                     bias = self._widen(m, scores[i], bias, left)
@@ -348,7 +351,7 @@ class LogitsProcessor(_HFLogitsProcessor):
             bias = rows[0].unsqueeze(0) if len(rows) == 1 else torch.stack(rows)
             out = scores + bias
         if self._fresh is not None:
-            out = self._fresh(ids, out, restart=generated == 0)
+            out = self._fresh(ids, out, restart=generated == 0, tight=tight)
         self.stats["calls"] += 1
         self.stats["seconds"] += time.perf_counter() - t0
         return out
