@@ -130,6 +130,7 @@ def generate(
     whitespace: str | None = None,
     spelling: str | None = None,
     strict: bool = True,
+    repeats: str | None = None,
     retries: int = 0,
     seed: int = 0,
     **generate_kwargs: Any,
@@ -138,8 +139,10 @@ def generate(
 
     ``generate_kwargs`` go to ``model.generate()`` (``max_new_tokens``, ``do_sample``,
     ``temperature``, ``num_beams``, ``num_return_sequences``, ``logits_processor``,
-    ``streamer``, ``generation_config``, ...). ``whitespace``, ``spelling`` and ``strict``
-    apply to JSON Schemas (``whitespace`` and ``spelling`` are passed on only when given).
+    ``streamer``, ``generation_config``, ...). ``whitespace``, ``spelling``, ``repeats`` and
+    ``strict`` apply to JSON Schemas (all but ``strict`` are passed on only when given):
+    ``repeats="allow"`` lets array items repeat, which the canonical spelling's
+    ``"avoid"`` refuses where another token is allowed.
 
     An output that the grammar admits but the output type's own validation rejects (a
     pydantic ``field_validator`` / ``model_validator``, a JSON Schema check) raises
@@ -170,6 +173,8 @@ def generate(
         options["whitespace"] = whitespace
     if spelling is not None:
         options["spelling"] = spelling
+    if repeats is not None:
+        options["repeats"] = repeats
     outputs: list[Output] = []
     by_id: dict[int, Output] = {}
     for t in types:  # compile each distinct output type once
