@@ -105,6 +105,8 @@ def _spelling_options(args: argparse.Namespace) -> dict[str, str]:
         whitespace = "compact"
     if whitespace is not None:
         out["whitespace"] = whitespace
+    if getattr(args, "repeats", None):
+        out["repeats"] = args.repeats
     return out
 
 
@@ -780,6 +782,12 @@ def _add_spec_options(p: argparse.ArgumentParser) -> None:
         help="JSON layout (default: spaced for canonical, bounded for any)",
     )
     p.add_argument("--compact", action="store_true", help="the same as --whitespace compact")
+    p.add_argument(
+        "--repeats",
+        choices=["avoid", "allow"],
+        help="JSON: refuse array items repeating an earlier item while generating (avoid; "
+        "default of canonical) or leave them to the model (allow)",
+    )
     p.add_argument(
         "--lenient",
         action="store_true",

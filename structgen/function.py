@@ -94,7 +94,7 @@ class TypedFunction:
 
         options = {
             k: self.generate_kwargs[k]
-            for k in ("whitespace", "spelling", "strict")
+            for k in ("whitespace", "spelling", "repeats", "strict")
             if k in self.generate_kwargs
         }
         return output_spec(self.output_type, **options)
@@ -234,7 +234,7 @@ def function(
     returned string is the prompt, the return annotation the output type.
     ``model``/``tokenizer`` default to the built-in SmolLM2 model; ``system`` adds a system
     message. Extra keyword arguments go to :func:`structgen.generate` (``spelling``,
-    ``whitespace``, ``retries``, ``steer``) and from there to ``model.generate()``
+    ``whitespace``, ``repeats``, ``retries``, ``steer``) and from there to ``model.generate()``
     (``temperature``, ``do_sample``, ``num_beams``, ``logits_processor``,
     ``generation_config``, ...)."""
     # the scope of the decorated function, to resolve string annotations with

@@ -137,6 +137,7 @@ def generate(
     whitespace: str | None = None,
     spelling: str | None = None,
     strict: bool = True,
+    repeats: str | None = None,
     retries: int = 0,
     seed: int = 0,
     **generate_kwargs: Any,
@@ -145,8 +146,10 @@ def generate(
 
     ``generate_kwargs`` go to ``model.generate()`` (``max_new_tokens``, ``do_sample``,
     ``temperature``, ``num_beams``, ``num_return_sequences``, ``logits_processor``,
-    ``streamer``, ``generation_config``, ...). ``whitespace``, ``spelling`` and ``strict``
-    apply to JSON Schemas (``whitespace`` and ``spelling`` are passed on only when given).
+    ``streamer``, ``generation_config``, ...). ``whitespace``, ``spelling``, ``repeats`` and
+    ``strict`` apply to JSON Schemas (all but ``strict`` are passed on only when given):
+    ``repeats="allow"`` lets array items repeat, which the canonical spelling's
+    ``"avoid"`` refuses where another token is allowed.
 
     An output that the grammar admits but the output type's own validation rejects (a
     pydantic ``field_validator`` / ``model_validator``, a JSON Schema check) raises
@@ -177,6 +180,8 @@ def generate(
         options["whitespace"] = whitespace
     if spelling is not None:
         options["spelling"] = spelling
+    if repeats is not None:
+        options["repeats"] = repeats
     width = _logits_width(model)
     outputs: list[Output] = []
     compiled: list[Compiled] = []

@@ -97,12 +97,13 @@ def output_spec(
     whitespace: str | None = None,
     spelling: str | None = None,
     strict: bool = True,
+    repeats: str | None = None,
 ) -> Output:
     """The :class:`Output` for ``output_type`` (see the module docstring for the types).
 
-    ``whitespace``, ``spelling`` and ``strict`` are passed to
-    :class:`~structgen.jsonschema.JsonSchema`; ``whitespace`` and ``spelling`` only when
-    given (``None`` keeps :class:`~structgen.jsonschema.JsonSchema`'s defaults).
+    ``whitespace``, ``spelling``, ``repeats`` and ``strict`` are passed to
+    :class:`~structgen.jsonschema.JsonSchema`; all but ``strict`` only when given
+    (``None`` keeps :class:`~structgen.jsonschema.JsonSchema`'s defaults).
     """
     from .jsonschema import JsonSchema
 
@@ -111,6 +112,8 @@ def output_spec(
         options["whitespace"] = whitespace
     if spelling is not None:
         options["spelling"] = spelling
+    if repeats is not None:
+        options["repeats"] = repeats
 
     if isinstance(output_type, Output):
         return output_type

@@ -36,6 +36,11 @@ processor and ``generate()``'s ``max_new_tokens`` from one number.
 :class:`~structgen.errors.IncompleteOutputError` for a row that the budget cut off
 mid-value (or warns, with ``errors="warn"``), so a partial text never passes for a
 complete one.
+
+Rows whose constraint is a JSON Schema with ``repeats="avoid"`` (the canonical default)
+also get :class:`~structgen.hf.fresh_items.FreshItems`, applied to the masked logits: a
+token that would complete an array item repeating an earlier one is refused while another
+token is allowed.
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ from ..errors import (
 )
 from ..matcher import Matcher
 from ..vocab_match import check_tokenizer, check_width
+from .fresh_items import FreshItems
 
 log = logging.getLogger(__name__)
 
@@ -142,11 +148,15 @@ class LogitsProcessor(_HFLogitsProcessor):
         self.stats = {"calls": 0, "seconds": 0.0}
         self._prompt_len = 0
         self._width_ok = -1  # the logits width checked last
+        # refuses repeated array items after the mask (None: no constraint asks for it)
+        self._fresh = FreshItems.for_constraints(items)
 
     # ---- row bookkeeping ------------------------------------------------------------------
     def reset(self) -> None:
         self._prev_ids = None
         self._prev_matchers = []
+        if self._fresh is not None:
+            self._fresh.reset()
 
     def _parents(self, eq: torch.Tensor) -> list[int]:
         """Parents when rows of different constraints may share a prefix (equal prompts):
@@ -416,7 +426,9 @@ class LogitsProcessor(_HFLogitsProcessor):
         ended = None
         use_np = _numpy_path(scores)
         generated = ids.shape[1] - self._prompt_len
+        tight = []  # per row: steered by the budget (for self._fresh)
         for i, m in enumerate(matchers):
+            tight.append(False)
             if m.ended:
                 # a finished row: generate() replaces its token with padding; a row it does
                 # not know is finished (another EOS id) can only repeat EOS, never go on
@@ -425,6 +437,7 @@ class LogitsProcessor(_HFLogitsProcessor):
                 rows.append(ended)
             else:
                 left = self._left(m, generated)
+                tight[-1] = left is not None
                 bias = self._row_bias(m, scores, ids[i], left)
                 if left is not None:
                     bias = self._widen(m, scores[i], bias, left)
@@ -437,6 +450,8 @@ class LogitsProcessor(_HFLogitsProcessor):
         else:
             bias = rows[0].unsqueeze(0) if len(rows) == 1 else torch.stack(rows)
             out = scores + bias
+        if self._fresh is not None:
+            out = self._fresh(ids, out, restart=generated == 0, tight=tight)
         self.stats["calls"] += 1
         self.stats["seconds"] += time.perf_counter() - t0
         return out

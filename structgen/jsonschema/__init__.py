@@ -1,7 +1,7 @@
 """JSON Schema front end: ``JsonSchema(schema)`` lowered to the Grammar IR.
 
 ``JsonSchema(schema, *, spelling="canonical", whitespace=None, key_order=None,
-extra_keys=None, strict=True)`` takes a schema as a dict (or a boolean) or as JSON text.
+extra_keys=None, repeats=None, strict=True)`` takes a schema as a dict (or a boolean) or as JSON text.
 ``to_grammar()`` returns an :class:`structgen.ir.Grammar` whose texts are JSON texts of valid
 instances (``jsonschema`` Draft 2020-12 semantics, draft-04/06/07 forms accepted:
 ``definitions``, ``dependencies``, ``additionalItems``, ``items`` as an array, boolean
@@ -38,6 +38,14 @@ Canonical texts:
 * ``enum`` / ``const`` values exactly as ``json.dumps`` writes them (``1.0``, ``1e+20``, the
   key order of an object value as written in the schema);
 * nothing before or after the top-level value: once it closes, only EOS may follow.
+
+**Repeated items.** ``repeats="avoid"`` (the canonical default; ``"allow"`` the any-spelling
+one) is a generation policy, not part of the grammar: an array item that would be completed
+spelled like an earlier item of the same array is refused while another token is allowed,
+so the model writes a new item or closes the array, and a schema that forces a repeat
+(``minItems`` above the number of distinct values) still gets it. A grammar cannot forbid
+the repeat of an arbitrary string; ``uniqueItems`` over a small finite set of values is
+exact in the grammar (below). See :mod:`structgen.hf.fresh_items`.
 
 **Whitespace.** ``whitespace`` picks one layout: ``"spaced"`` (``", "`` and ``": "``, as
 ``json.dumps`` writes by default; the canonical default, :data:`DEFAULT_CANONICAL_WHITESPACE`),
@@ -140,8 +148,10 @@ class JsonSchema:
     default) admits one text per value, the one ``json.dumps`` writes; ``spelling="any"``
     admits every valid JSON spelling (for checking texts written elsewhere). ``whitespace``
     is ``"compact"``, ``"spaced"``, ``"indent"`` or ``"bounded"``; ``key_order`` is
-    ``"schema"`` or ``"any"``; ``extra_keys`` is ``"explicit"`` or ``"any"``: each ``None``
-    takes the spelling's default (see :mod:`structgen.jsonschema.options`).
+    ``"schema"`` or ``"any"``; ``extra_keys`` is ``"explicit"`` or ``"any"``; ``repeats`` is
+    ``"avoid"`` (refuse an array item spelled like an earlier one while generating, where
+    another token is allowed) or ``"allow"``: each ``None`` takes the spelling's default
+    (see :mod:`structgen.jsonschema.options`).
     ``strict=False`` ignores (with a warning) what cannot be enforced exactly instead of
     raising :class:`~structgen.errors.UnsupportedSchemaError`. Equality and hashing use a
     canonical JSON dump of the schema plus the options.
@@ -157,6 +167,7 @@ class JsonSchema:
         whitespace: str | None = None,
         key_order: str | None = None,
         extra_keys: str | None = None,
+        repeats: str | None = None,
         strict: bool = True,
     ):
         if isinstance(schema, (str, bytes, bytearray)):
@@ -168,7 +179,7 @@ class JsonSchema:
             raise SpecError(
                 f"a JSON Schema must be an object or a boolean, not {type(schema).__name__}"
             )
-        options = Options.resolve(spelling, whitespace, key_order, extra_keys)
+        options = Options.resolve(spelling, whitespace, key_order, extra_keys, repeats)
         try:
             dump = json.dumps(schema, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError) as e:
@@ -194,6 +205,10 @@ class JsonSchema:
     @property
     def extra_keys(self) -> str:
         return self.options.extra_keys
+
+    @property
+    def repeats(self) -> str:
+        return self.options.repeats
 
     def to_grammar(self) -> Grammar:
         """The grammar of the valid instances' JSON texts (built once, then cached)."""
@@ -222,12 +237,26 @@ class JsonSchema:
         o = self.options
         return (
             _rebuild,
-            (self._key[0], o.spelling, o.whitespace, o.key_order, o.extra_keys, self.strict),
+            (
+                self._key[0],
+                o.spelling,
+                o.whitespace,
+                o.key_order,
+                o.extra_keys,
+                self.strict,
+                o.repeats,
+            ),
         )
 
 
 def _rebuild(
-    text: str, spelling: str, whitespace: str, key_order: str, extra_keys: str, strict: bool
+    text: str,
+    spelling: str,
+    whitespace: str,
+    key_order: str,
+    extra_keys: str,
+    strict: bool,
+    repeats: str | None = None,
 ) -> JsonSchema:
     return JsonSchema(
         text,
@@ -235,5 +264,6 @@ def _rebuild(
         whitespace=whitespace,
         key_order=key_order,
         extra_keys=extra_keys,
+        repeats=repeats,
         strict=strict,
     )

@@ -9,7 +9,12 @@ option         canonical                          any
 whitespace     :data:`DEFAULT_CANONICAL_WHITESPACE`  ``"bounded"``
 key_order      ``"schema"``                       ``"any"``
 extra_keys     ``"explicit"``                     ``"any"``
+repeats        ``"avoid"``                        ``"allow"``
 =============  =================================  ===========
+
+``repeats`` is not part of the grammar: with ``"avoid"``, generation refuses an array item
+spelled like an earlier item of its array wherever another continuation is allowed
+(:mod:`structgen.hf.fresh_items`); ``"allow"`` leaves repeats to the model.
 
 A :class:`Layout` gives the punctuation terminals of one whitespace style, per nesting depth
 (only ``"indent"`` depends on it).
@@ -26,6 +31,7 @@ SPELLINGS = ("canonical", "any")
 WHITESPACES = ("compact", "spaced", "indent", "bounded")
 KEY_ORDERS = ("schema", "any")
 EXTRA_KEYS = ("explicit", "any")
+REPEATS = ("avoid", "allow")
 
 #: the whitespace style of ``spelling="canonical"`` when none is given: ``json.dumps``'
 #: default separators, ``", "`` and ``": "``
@@ -54,9 +60,12 @@ class Options:
     whitespace: str = DEFAULT_CANONICAL_WHITESPACE
     key_order: str = "schema"
     extra_keys: str = "explicit"
+    repeats: str = "avoid"
 
     @classmethod
-    def resolve(cls, spelling="canonical", whitespace=None, key_order=None, extra_keys=None):
+    def resolve(
+        cls, spelling="canonical", whitespace=None, key_order=None, extra_keys=None, repeats=None
+    ):
         _check("spelling", spelling, SPELLINGS)
         canonical = spelling == "canonical"
         if whitespace is None:
@@ -65,10 +74,13 @@ class Options:
             key_order = "schema" if canonical else "any"
         if extra_keys is None:
             extra_keys = "explicit" if canonical else "any"
+        if repeats is None:
+            repeats = "avoid" if canonical else "allow"
         _check("whitespace", whitespace, WHITESPACES)
         _check("key_order", key_order, KEY_ORDERS)
         _check("extra_keys", extra_keys, EXTRA_KEYS)
-        return cls(spelling, whitespace, key_order, extra_keys)
+        _check("repeats", repeats, REPEATS)
+        return cls(spelling, whitespace, key_order, extra_keys, repeats)
 
     @property
     def canonical(self) -> bool:
@@ -80,7 +92,7 @@ class Options:
         out = {}
         if self.spelling != "canonical":
             out["spelling"] = self.spelling
-        for name in ("whitespace", "key_order", "extra_keys"):
+        for name in ("whitespace", "key_order", "extra_keys", "repeats"):
             if getattr(self, name) != getattr(base, name):
                 out[name] = getattr(self, name)
         return out
