@@ -455,6 +455,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise CliError(f"--max-new-tokens must be at least 1, got {args.max_new_tokens}")
     gen_kwargs = _gen_kwargs(args)
     inputs = _read_inputs(args.input) if args.input is not None else [(0, args.prompt, None)]
+    out_path = Path(args.output) if args.output is not None else None
+    done = done_lines(out_path) if out_path is not None else set()
 
     clock = _Clock(args.timings)
     model, tok = load_model(args.model, args.device, verbose=not args.quiet)
@@ -484,8 +486,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             **gen_kwargs,
         )
 
-    out_path = Path(args.output) if args.output is not None else None
-    done = done_lines(out_path) if out_path is not None else set()
     todo = [x for x in inputs if x[0] not in done]
     progress = None
     tally = _Tally(len(inputs), len(inputs) - len(todo), out_path)
