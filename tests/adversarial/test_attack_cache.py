@@ -230,3 +230,23 @@ def test_temp_files_of_dead_writers_are_removed_and_counted(tmp_path):
     assert cache.put("k", 2, {"a": np.zeros(200_000, dtype=np.int64)})
     assert cache.get("k", 1) is None  # evicted
     assert cache.size() <= 4 << 20
+
+
+# --------------------------------------------------------------------------- the folder
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX permissions")
+def test_a_folder_anyone_may_write_to_is_not_used(filled, tmp_path, caplog):
+    """Whoever may write there could plant entries: such a folder is neither read nor
+    written, and a warning says why."""
+    folder = tmp_path / "shared"
+    shutil.copytree(filled[0], folder)
+    folder.chmod(0o777)
+    cache = diskcache.DiskCache(folder)
+    before = sorted(p.name for p in folder.iterdir())
+    with caplog.at_level("WARNING", logger="structgen.diskcache"):
+        assert cache.put("k", 1, {"a": np.zeros(3)}) is False
+    assert sorted(p.name for p in folder.iterdir()) == before
+    assert "writable by every user" in caplog.text
+    got = compile_in_fresh_process(folder)
+    assert got["bad"] == 0 and "not using it" in got["stderr"]  # compiled without it
