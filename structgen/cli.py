@@ -26,16 +26,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+from .cli_files import (
+    MAX_DATA_BYTES,
+    MAX_INPUT_BYTES,
+    CliError,
+    deferred_sigint,
+    done_lines,
+    interrupted,
+    load_json,
+    read_text,
+)
 from .errors import StructgenError
 
 __all__ = ["main", "CliError"]
 
 EXIT_OK, EXIT_REJECTED, EXIT_ERROR = 0, 1, 2
-
-
-class CliError(StructgenError):
-    """A usage error reported by the command line (bad file, bad flag, unknown model...)."""
-
 
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a bad flag as one line and exit status 2."""
@@ -59,31 +64,6 @@ class Spec:
     def __post_init__(self) -> None:
         if self.output_type is None:
             self.output_type = self.spec
-
-
-def _read_text(path: str, what: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CliError(f"{what} {path}: no such file") from None
-    except IsADirectoryError:
-        raise CliError(f"{what} {path}: is a directory") from None
-    except UnicodeDecodeError as e:
-        raise CliError(f"{what} {path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    except OSError as e:
-        raise CliError(f"{what} {path}: cannot read it ({e.strerror or e})") from None
-
-
-def _load_json(path: str, what: str) -> Any:
-    text = _read_text(path, what)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise CliError(
-            f"{what} {path} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}"
-        ) from None
 
 
 def _json_schema(schema: Any, args: argparse.Namespace) -> Any:
@@ -117,11 +97,11 @@ def _lark_grammar(source: str) -> Any:
         raise CliError("Lark grammars are not available in this version of structgen") from None
     if source.startswith("builtin:"):
         return Grammar.builtin(source[len("builtin:") :])
-    if not Path(source).is_file():
+    if not os.path.exists(source):
         raise CliError(
             f"grammar {source}: no such file (use a .lark file or builtin:NAME, e.g. builtin:sql)"
         )
-    return Grammar.from_file(source)
+    return Grammar(read_text(source, "grammar"), source=source)
 
 
 def _import_type(ref: str) -> Any:
@@ -164,7 +144,7 @@ def _spec_from_args(args: argparse.Namespace, schema_path: str | None) -> Spec:
         where = f"schema {schema_path}"
         with _naming(where):
             try:
-                schema = _load_json(schema_path, "schema")
+                schema = load_json(schema_path, "schema")
             except CliError as e:
                 if schema_path.endswith(".lark"):
                     raise CliError(
@@ -369,7 +349,7 @@ def _read_inputs(path: str) -> list[tuple[int, str, Any]]:
     """(line number, prompt, id) per non-empty line: a JSON string or an object with a
     ``prompt`` (and optionally an ``id``)."""
     out = []
-    for n, line in enumerate(_read_text(path, "input").splitlines(), 1):
+    for n, line in enumerate(read_text(path, "input", MAX_INPUT_BYTES).splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -383,26 +363,6 @@ def _read_inputs(path: str) -> list[tuple[int, str, Any]]:
         else:
             raise CliError(f'input {path}, line {n}: expected a JSON string or {{"prompt": "..."}}')
     return out
-
-
-def _done_lines(path: Path) -> set[int]:
-    """Input line numbers already in the output; a trailing partial line is cut off."""
-    if not path.exists():
-        return set()
-    data = path.read_bytes()
-    keep = data.rfind(b"\n") + 1
-    if keep < len(data):  # an interrupted write: drop the partial line
-        with open(path, "r+b") as f:
-            f.truncate(keep)
-    done = set()
-    for line in data[:keep].splitlines():
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(item, dict) and isinstance(item.get("line"), int):
-            done.add(item["line"])
-    return done
 
 
 class _Progress:
@@ -497,6 +457,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise CliError(f"--max-new-tokens must be at least 1, got {args.max_new_tokens}")
     gen_kwargs = _gen_kwargs(args)
     inputs = _read_inputs(args.input) if args.input is not None else [(0, args.prompt, None)]
+    out_path = Path(args.output) if args.output is not None else None
+    done = done_lines(out_path) if out_path is not None else set()
 
     clock = _Clock(args.timings)
     model, tok = load_model(args.model, args.device, verbose=not args.quiet)
@@ -526,8 +488,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             **gen_kwargs,
         )
 
-    out_path = Path(args.output) if args.output is not None else None
-    done = _done_lines(out_path) if out_path is not None else set()
     todo = [x for x in inputs if x[0] not in done]
     progress = None
     tally = _Tally(len(inputs), len(inputs) - len(todo), out_path)
@@ -565,8 +525,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                             rec["output"] = _jsonable(value)
                         else:
                             rec["error"] = value
-                        sink.write(json.dumps(rec, ensure_ascii=False) + "\n")
-                        sink.flush()
+                        with deferred_sigint():  # only complete lines: resumable
+                            sink.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                            sink.flush()
                         tally.count(status == "ok")
                     progress.advance(len(chunk))
             tally.finished = True
@@ -610,7 +571,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             raise CliError("usage: structgen check SCHEMA DATA (or --regex P DATA)")
         schema_path, data_path = files
     spec = _spec_from_args(args, schema_path)
-    text = _read_text(data_path, "data")
+    text = read_text(data_path, "data", MAX_DATA_BYTES)
     if text.endswith("\n") and not args.exact:
         text = text[:-1]  # the newline editors add at the end of a file
     report = check_text(spec.spec, text)
@@ -889,8 +850,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         if debug:
             raise
-        print("structgen: interrupted", file=sys.stderr)
-        return 130
+        return interrupted()
     except BrokenPipeError:
         return EXIT_OK
     except (StructgenError, OSError, ValueError, ImportError, TypeError, RuntimeError) as e:
