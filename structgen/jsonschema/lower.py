@@ -1070,7 +1070,11 @@ class Lowerer:
             keys = set(v) - ANNOTATIONS
             if keys == {"type"}:
                 types = [v["type"]] if isinstance(v["type"], str) else v["type"]
-                if isinstance(types, list) and all(t in _TYPE_KINDS for t in types):
+                if (
+                    isinstance(types, list)
+                    and all(t in _TYPE_KINDS for t in types)
+                    and not self._literal_integers(types)
+                ):
                     drop = set()
                     for t in types:
                         drop |= _TYPE_KINDS[t]
@@ -1170,6 +1174,12 @@ class Lowerer:
                     isinstance(t, str) and t in _TYPE_KINDS for t in types
                 ):
                     raise SpecError(f"type at {show(ptr)}: invalid type {v!r}")
+                if self._literal_integers(types):
+                    raise _NoComplement(
+                        join(ptr, kw),
+                        "the complement of integer in a draft-04 document (1.0 is a number "
+                        "there, not an integer)",
+                    )
                 kinds = set()
                 for t in types:
                     kinds |= _TYPE_KINDS[t]
@@ -1368,11 +1378,20 @@ class Lowerer:
         for kind in common:
             if self._kind_disjoint(a, b, kind, 0):
                 continue
-            if _trivial_on(a, kind) and _trivial_on(b, kind):
+            if _trivial_on(a, kind) and _trivial_on(b, kind) and self._whole_kind(a, b, kind):
                 excluded.add(kind)
                 continue
             return False
         return True
+
+    def _literal_integers(self, types) -> bool:
+        """Whether ``type`` names integers without numbers in a draft-04 document, where
+        ``1.0`` is a number but not an integer: the "int" kind is then not the type's."""
+        return self.doc.integer_literals and "integer" in types and "number" not in types
+
+    def _whole_kind(self, a: Node, b: Node, kind: str) -> bool:
+        """Whether nodes trivial on ``kind`` accept all of it (draft-04 integers do not)."""
+        return kind != "int" or not self.doc.integer_literals or "frac" in a.kinds & b.kinds
 
     def disjoint(self, a: Node, b: Node, depth: int = 0) -> bool:
         """True only when no instance satisfies both (a sufficient test)."""
@@ -1621,6 +1640,7 @@ class Lowerer:
             node.lo_x,
             node.hi,
             node.hi_x,
+            "int" in node.kinds,
             "frac" in node.kinds,
             node.mult,
             node.decimals,
