@@ -78,6 +78,9 @@ def _read_text(path: str, what: str) -> str:
 
 def _load_json(path: str, what: str) -> Any:
     text = _read_text(path, what)
+    from .jsonschema.depth import check_text
+
+    check_text(text, what=f"{what} {path}")  # before json.loads can meet the recursion limit
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:

@@ -15,6 +15,7 @@ class Limits:
     max_stacks: parser stacks alive at one point (ambiguous grammars multiply them).
     max_stack_depth: nesting depth of the parser stack (recursion depth of the text).
     max_regex_size: nodes in one lowered regular expression (after bounded-repeat counting).
+    max_spec_depth: nesting of a schema or model (128: real ones nest tens; far from recursion limit).
     """
 
     max_states: int = 50_000
@@ -23,6 +24,7 @@ class Limits:
     max_stacks: int = 10_000
     max_stack_depth: int = 2_000
     max_regex_size: int = 200_000
+    max_spec_depth: int = 128
 
 
 DEFAULT_LIMITS = Limits()

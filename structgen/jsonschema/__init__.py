@@ -119,6 +119,7 @@ from typing import Any
 
 from ..errors import SpecError, UnsupportedSchemaError
 from ..ir import Grammar
+from .depth import check_text, check_value
 from .lower import ANY_ORDER_MAX, MAX_WS, Lowerer, SchemaApproximationWarning
 from .options import DEFAULT_CANONICAL_WHITESPACE, MAX_INDENT_DEPTH, Options
 
@@ -160,6 +161,9 @@ class JsonSchema:
         strict: bool = True,
     ):
         if isinstance(schema, (str, bytes, bytearray)):
+            check_text(
+                schema if isinstance(schema, str) else bytes(schema).decode("utf-8", "replace")
+            )
             try:
                 schema = json.loads(schema)
             except ValueError as e:
@@ -169,6 +173,7 @@ class JsonSchema:
                 f"a JSON Schema must be an object or a boolean, not {type(schema).__name__}"
             )
         options = Options.resolve(spelling, whitespace, key_order, extra_keys)
+        check_value(schema)
         try:
             dump = json.dumps(schema, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError) as e:
