@@ -115,6 +115,34 @@ SCHEMAS = {
         "then": {"required": ["one"]},
         "else": {"properties": {"one": {"type": "string"}}},
     },
+    "counts": {
+        "oneOf": [
+            {"type": "object", "minProperties": 2},
+            {"type": "object", "maxProperties": 2, "required": ["a"]},
+        ]
+    },
+    "dependent_required": {
+        "oneOf": [
+            {"dependentRequired": {"a": ["b"]}},
+            {"properties": {"a": {"type": "string"}}, "required": ["a"]},
+        ]
+    },
+    "one_of_inside_not": {
+        "not": {"oneOf": [{"type": "integer"}, {"minimum": 3}]},
+    },
+    "all_of_with_one_of": {
+        "allOf": [
+            {"properties": {"a": {"type": "integer"}}},
+            {"oneOf": [{"required": ["a"]}, {"required": ["b"]}]},
+        ]
+    },
+    "strings_lengths_patterns": {
+        "oneOf": [
+            {"type": "string", "pattern": "^a"},
+            {"type": "string", "maxLength": 2},
+            {"const": "b"},
+        ]
+    },
     "draft4_integer_string": {"$schema": D4, "oneOf": [{"type": "integer"}, {"type": "string"}]},
 }
 
@@ -220,6 +248,12 @@ def test_overlapping_branches_match_jsonschema(name):
             "oneOf": [
                 {"type": "array", "prefixItems": [{"type": "integer"}]},
                 {"type": "array", "items": {"type": "string"}},
+            ]
+        },
+        {
+            "oneOf": [
+                {"enum": [{"a": 1}, {"a": 1, "b": 2}, [1], "x"]},
+                {"properties": {"a": {"type": "integer"}}, "required": ["a"]},
             ]
         },
         # draft-04: 1.0 is a number but not an integer, which the kinds do not tell apart
