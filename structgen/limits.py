@@ -15,7 +15,8 @@ class Limits:
     max_stacks: parser stacks alive at one point (ambiguous grammars multiply them).
     max_stack_depth: nesting depth of the parser stack (recursion depth of the text).
     max_regex_size: nodes in one lowered regular expression (after bounded-repeat counting).
-    max_spec_depth: nesting depth of a spec (JSON Schema, regex group, grammar rule expression).
+    max_spec_depth: nesting depth of a spec (JSON Schema or model, regex group, grammar rule
+        expression); 128: real schemas nest tens of levels, far below Python's recursion limit.
     max_step_seconds: wall-clock budget for one step's first-visit work (a mask, a transition).
     max_terms: regular-expression terms one terminal's DFA may build (the memory of its states).
     """
@@ -26,7 +27,7 @@ class Limits:
     max_stacks: int = 10_000
     max_stack_depth: int = 2_000
     max_regex_size: int = 200_000
-    max_spec_depth: int = 100
+    max_spec_depth: int = 128
     max_step_seconds: float = 5.0
     max_terms: int = 500_000
 

@@ -57,7 +57,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .choices import choice_output
-from .errors import SpecError, UnsupportedSchemaError
+from .errors import LimitError, SpecError, UnsupportedSchemaError
 from .ir import Grammar
 from .regex import Regex
 
@@ -163,12 +163,16 @@ def _python_type(tp: Any, options: dict[str, Any]) -> Output:
     import pydantic
 
     from .jsonschema import JsonSchema
+    from .jsonschema.depth import check_type
 
     if inspect.isroutine(tp) or isinstance(tp, functools.partial):
         raise SpecError(f"{tp!r} is a function, not a supported output type")
+    check_type(tp)  # before pydantic's recursive schema writer meets the recursion limit
     try:
         adapter = pydantic.TypeAdapter(tp)
         schema = adapter.json_schema(schema_generator=_schema_generator())
+    except RecursionError:
+        raise LimitError(f"{tp!r} is nested too deeply for its JSON Schema to be written") from None
     except pydantic.errors.PydanticUserError as e:
         raise SpecError(f"cannot derive a JSON Schema from {tp!r}: {e}") from None
     except (pydantic.errors.PydanticSchemaGenerationError, TypeError) as e:

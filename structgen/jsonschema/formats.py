@@ -13,9 +13,13 @@ must be an e-mail address is a practical one, :data:`EMAIL`).
 :data:`RFC` holds the formats enforced by the grammar of the RFC they name: ``uri``,
 ``uri-reference`` (RFC 3986), ``iri``, ``iri-reference`` (RFC 3987), ``hostname`` (RFC 1123:
 labels, lengths, at most 253 characters), ``duration`` (RFC 3339 appendix A), ``uuid``
-(RFC 4122). ``jsonschema`` checks the first five only when optional packages are installed
-(``rfc3987``, ``fqdn``; the tests compare with them when present) and its ``uuid`` check is
-laxer than the RFC (it accepts braces, ``urn:uuid:`` prefixes, missing hyphens in places).
+(RFC 4122). ``jsonschema`` checks the first six only when optional packages are installed
+(``rfc3987``, ``fqdn``, ``isoduration``: the ``dev`` extra; the tests fail without them).
+Where those checkers accept more than the RFC (a trailing newline, Unicode digits in host
+names, decimal durations...), :data:`CHECKED` holds their exact language: the any spelling
+and complements use it, generation the RFC grammar. Its ``uuid`` check is laxer than the RFC
+(what ``uuid.UUID()`` parses with hyphens at 8, 13, 18, 23: more hyphens after those);
+structgen enforces the RFC form, a subset, in both spellings.
 
 :data:`APPROXIMATE` holds formats with no exact regular form here (``regex`` is not a
 regular language; ``idn-hostname``, ``uri-template``, ...): strict mode refuses them,
@@ -165,6 +169,48 @@ RFC: dict[str, tuple[str, ...]] = {
     "uuid": (UUID,),
 }
 
+# --------------------------------------------------------------------------- as checked
+# The languages of jsonschema's checkers where they differ from the RFC grammars above (with
+# the jsonschema[format] packages installed; the tests fail without them): what a string
+# must match in the any spelling and what ``not: {format}`` complements. Generation keeps
+# the RFC grammars, a subset of each.
+#
+# * uri, uri-reference, iri, iri-reference: rfc3987 matches with a regex ending in ``$``, so
+#   one trailing newline is accepted;
+# * hostname: fqdn's regex ``[-A-Z\d]`` under re.IGNORECASE also takes the Unicode decimal
+#   digits (``\d``) and the three letters that fold into A-Z (U+0131 dotless i, U+017F long
+#   s, U+212A Kelvin sign), and its ``$`` one trailing newline (counted in the 253);
+# * duration: isoduration parses decimal values (``PT1.5S``, ``P1,5D``, ``P1e3D``, signs),
+#   any subsequence of the designators Y M D (W only after zero values), an optional sign
+#   before the ``P``, ignores digits left before ``T`` after a designator, and jsonschema
+#   then asks that the text end in a designator.
+
+_HOST_CHAR = "A-Za-z\\d\u0131\u017f\u212a"
+_CHECKED_LABEL = rf"[{_HOST_CHAR}](?:[{_HOST_CHAR}-]{{0,61}}[{_HOST_CHAR}])?"
+_NUM_CHARS = r"[+\-0-9.,eE]"
+
+
+def _iso_number(digit: str) -> str:
+    return rf"[+\-]?(?:{digit}+(?:[.,]{digit}*)?|[.,]{digit}+)(?:[eE][+\-]?[0-9]+)?"
+
+
+def _iso_duration() -> str:
+    num, zero = _iso_number("[0-9]"), _iso_number("0")
+    week = rf"(?:{zero}Y)?(?:{zero}M)?(?:{zero}D)?{num}W"
+    time = rf"T(?:{num}H(?:{num}M)?(?:{num}S)?|{num}M(?:{num}S)?|{num}S)"
+    some_date = rf"(?:{num}Y(?:{num}M)?(?:{num}D)?|{num}M(?:{num}D)?|{num}D|{week})"
+    return rf"[+\-]?P(?:{some_date}(?:{_NUM_CHARS}*{time})?|{time})"
+
+
+CHECKED: dict[str, tuple[str, ...]] = {
+    "uri": (URI + r"\n?",),
+    "uri-reference": (URI_REFERENCE + r"\n?",),
+    "iri": (IRI + r"\n?",),
+    "iri-reference": (IRI_REFERENCE + r"\n?",),
+    "hostname": (rf"{_CHECKED_LABEL}(?:\.{_CHECKED_LABEL})*\.?\n?", HOSTNAME_LENGTH),
+    "duration": (_iso_duration(),),
+}
+
 # --------------------------------------------------------------------------- e-mail addresses
 # jsonschema's "email" check only asks for an "@", so "@", "x@" and "a b@c" are e-mail
 # addresses to it: a poor grammar to generate with. A generated e-mail address is a practical
@@ -232,6 +278,8 @@ def regexes(name: str) -> tuple[str, ...]:
     must be of the format: for ``email`` a practical address (:data:`EMAIL`)."""
     if name == "email":
         return EMAIL
+    if name in RFC:
+        return RFC[name]
     return checked_regexes(name)
 
 
@@ -240,6 +288,8 @@ def checked_regexes(name: str) -> tuple[str, ...]:
     complement (``not: {format: name}``) is taken of."""
     if name in EXACT:
         return (EXACT[name],)
+    if name in CHECKED:
+        return CHECKED[name]
     if name in RFC:
         return RFC[name]
     return (APPROXIMATE[name],)

@@ -24,15 +24,18 @@ import warnings
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from .. import ir
+from .. import deadline, ir
 from ..errors import LimitError, RegexError, SpecError, UnsupportedSchemaError
 from ..ir import Ref, Repeat, Text, alt, seq
+from ..limits import DEFAULT_LIMITS
 from ..regex import Regex, class_end
 from . import formats as F
 from . import numbers as N
 from . import strings as S
+from .depth import check_value, too_deep
 from .document import FALSE_PTR, Document, join, show
 from .options import MAX_INDENT_DEPTH, MAX_WS, WS_CHAR, Layout, Options  # noqa: F401
+from .values import unique
 
 try:  # Python 3.11+
     from re import _constants as _c
@@ -587,6 +590,9 @@ class Lowerer:
         if isinstance(options, str):  # a whitespace style: the any-spelling grammar
             options = Options.resolve("any", whitespace=options)
         self.opts = options
+        self.max_depth = DEFAULT_LIMITS.max_spec_depth
+        self._nesting = 0  # rules being lowered inside one another
+        check_value(schema, self.max_depth)
         self.doc = Document(schema)
         self.strict = strict
         self.sp = S.CANONICAL if options.canonical else S.ANY
@@ -598,7 +604,7 @@ class Lowerer:
         self._rule_of: dict[tuple, str | None] = {}
         self._nodes: dict[str, Node] = {}
         self._busy: set[str] = set()
-        self._validators: dict[str, object] = {}
+        self._validators: dict[tuple, object] = {}
         self._warned: set = set()
         self._counter = 0
         self._empty_time = 0.0
@@ -690,7 +696,10 @@ class Lowerer:
             warnings.warn(msg, SchemaApproximationWarning, stacklevel=4)
 
     # ---- validation with jsonschema (enum filtering, disjointness) ------------------------
-    def valid(self, value, ptrs) -> bool:
+    def valid(self, value, ptrs, members: bool = False) -> bool:
+        """Whether ``value`` satisfies every schema of ``ptrs``; ``members``: it is known to
+        be in their top-level ``enum`` / ``const`` (not checked again: linear, not
+        quadratic, in the size of an enum)."""
         import jsonschema
 
         for ptr in ptrs:
@@ -700,18 +709,22 @@ class Lowerer:
                 continue
             if ptr.startswith("!") and ptr != FALSE_PTR:
                 continue  # pieces of a rewrite: their sources are listed beside them
-            v = self._validators.get(ptr)
+            v = self._validators.get((ptr, members))
             if v is None:
-                if not isinstance(self.doc.get(ptr), (dict, bool)):
+                sub = self.doc.get(ptr)
+                if not isinstance(sub, (dict, bool)):
                     raise SpecError(f"the schema at {show(ptr)} is not an object or a boolean")
                 root = self.doc.root
                 cls = jsonschema.validators.validator_for(
                     root if isinstance(root, dict) else {}, default=jsonschema.Draft202012Validator
                 )
                 v = cls(root, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
-                if ptr != "":
-                    v = v.evolve(schema=self.doc.get(ptr))
-                self._validators[ptr] = v
+                if members and isinstance(sub, dict) and ("enum" in sub or "const" in sub):
+                    sub = {k: x for k, x in sub.items() if k not in ("enum", "const")}
+                    v = v.evolve(schema=sub)
+                elif ptr != "":
+                    v = v.evolve(schema=sub)
+                self._validators[(ptr, members)] = v
             try:
                 if not v.is_valid(value):
                     return False
@@ -753,6 +766,9 @@ class Lowerer:
             return n
         if ptr in self._busy:
             raise _err("$ref", ptr, "the reference cycle never reaches a schema")
+        if len(self._busy) >= self.max_depth:
+            raise too_deep(_real(ptr), self.max_depth)
+        deadline.check()
         self._busy.add(ptr)
         try:
             if ptr.startswith(NOT_PREFIX):
@@ -810,6 +826,7 @@ class Lowerer:
         if any(k in s for k in ("properties", "additionalProperties", "patternProperties")):
             own = merge(own, self._object_keywords(s, ptr))
         for kw, v in s.items():
+            deadline.check()
             own = self._keyword(own, s, kw, v, ptr)
         return merge(node, own)
 
@@ -993,6 +1010,7 @@ class Lowerer:
             overlap: dict = {i: [] for i in range(len(nodes))}
             for i in range(len(nodes)):
                 for j in range(i + 1, len(nodes)):
+                    deadline.check()
                     if not self._branches_disjoint(nodes[i], nodes[j], excluded):
                         overlap[i].append(j)
                         overlap[j].append(i)
@@ -1070,7 +1088,11 @@ class Lowerer:
             keys = set(v) - ANNOTATIONS
             if keys == {"type"}:
                 types = [v["type"]] if isinstance(v["type"], str) else v["type"]
-                if isinstance(types, list) and all(t in _TYPE_KINDS for t in types):
+                if (
+                    isinstance(types, list)
+                    and all(t in _TYPE_KINDS for t in types)
+                    and not self._literal_integers(types)
+                ):
                     drop = set()
                     for t in types:
                         drop |= _TYPE_KINDS[t]
@@ -1140,6 +1162,7 @@ class Lowerer:
             return Node(ptr, (), **kw)
 
         for kw, v in s.items():
+            deadline.check()
             if kw in ANNOTATIONS or kw in (
                 "then",
                 "else",
@@ -1170,6 +1193,12 @@ class Lowerer:
                     isinstance(t, str) and t in _TYPE_KINDS for t in types
                 ):
                     raise SpecError(f"type at {show(ptr)}: invalid type {v!r}")
+                if self._literal_integers(types):
+                    raise _NoComplement(
+                        join(ptr, kw),
+                        "the complement of integer in a draft-04 document (1.0 is a number "
+                        "there, not an integer)",
+                    )
                 kinds = set()
                 for t in types:
                     kinds |= _TYPE_KINDS[t]
@@ -1337,11 +1366,13 @@ class Lowerer:
 
     # ---- disjointness (oneOf) --------------------------------------------------------------
     def _values(self, n: Node) -> list:
+        """The enum's distinct values that satisfy the whole conjunction (each is in every
+        source's own enum / const already: those keywords are not checked again)."""
         out = []
-        for v in n.enum:
-            if any(_json_equal(v, w) for w in out):
-                continue
-            if self.valid(v, n.srcs):
+        for i, v in enumerate(unique(n.enum)):
+            if not i & 255:
+                deadline.check()
+            if self.valid(v, n.srcs, members=True):
                 out.append(v)
         return out
 
@@ -1368,11 +1399,20 @@ class Lowerer:
         for kind in common:
             if self._kind_disjoint(a, b, kind, 0):
                 continue
-            if _trivial_on(a, kind) and _trivial_on(b, kind):
+            if _trivial_on(a, kind) and _trivial_on(b, kind) and self._whole_kind(a, b, kind):
                 excluded.add(kind)
                 continue
             return False
         return True
+
+    def _literal_integers(self, types) -> bool:
+        """Whether ``type`` names integers without numbers in a draft-04 document, where
+        ``1.0`` is a number but not an integer: the "int" kind is then not the type's."""
+        return self.doc.integer_literals and "integer" in types and "number" not in types
+
+    def _whole_kind(self, a: Node, b: Node, kind: str) -> bool:
+        """Whether nodes trivial on ``kind`` accept all of it (draft-04 integers do not)."""
+        return kind != "int" or not self.doc.integer_literals or "frac" in a.kinds & b.kinds
 
     def disjoint(self, a: Node, b: Node, depth: int = 0) -> bool:
         """True only when no instance satisfies both (a sufficient test)."""
@@ -1403,6 +1443,16 @@ class Lowerer:
     # ---- rules ------------------------------------------------------------------------------
     def rule(self, c: tuple) -> Ref | None:
         """The rule for a conjunction of schemas, or None when it is unsatisfiable."""
+        deadline.check()
+        if self._nesting >= self.max_depth:
+            raise too_deep(_real(c[0]) if c else "", self.max_depth)
+        self._nesting += 1
+        try:
+            return self._rule(c)
+        finally:
+            self._nesting -= 1
+
+    def _rule(self, c: tuple) -> Ref | None:
         c = tuple(sorted(set(c)))
         if FALSE_PTR in c:
             return None
@@ -1485,6 +1535,7 @@ class Lowerer:
             rest = replace(node, groups=node.groups[1:])
             alts = []
             for b in group:
+                deadline.check()
                 if not rest.trivial():
                     merged = _prune(merge(rest, self.node_of(b)))
                     if merged.enum is None and not merged.kinds:
@@ -1528,6 +1579,7 @@ class Lowerer:
         numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
         lits = [v for v in values if v is None or isinstance(v, bool)]
         other = [v for v in values if isinstance(v, (list, dict))]
+        deadline.check()
         alts = []
         if strings:
             alts.append(
@@ -1538,6 +1590,7 @@ class Lowerer:
         if lits:
             alts.append(self.term(alt(*[Text(json.dumps(v)) for v in lits]), "LITERAL_ENUM"))
         for v in other:
+            deadline.check()
             alts.append(self.value_expr(v))
         return alt(*alts) if alts else ir.NOTHING
 
@@ -1621,6 +1674,7 @@ class Lowerer:
             node.lo_x,
             node.hi,
             node.hi_x,
+            "int" in node.kinds,
             "frac" in node.kinds,
             node.mult,
             node.decimals,
@@ -1975,7 +2029,7 @@ class Lowerer:
         if extra is None and lo > n:
             return ir.NOTHING
         cap = hi if hi is not None else lo  # counter saturates at cap (0: no counting)
-        if (n + 1) * (cap + 1) > _MAX_COUNTED_RULES:
+        if cap and (n + 1) * (cap + 1) > _MAX_COUNTED_RULES:  # (without counting: 3n rules)
             raise _err(
                 "maxProperties" if hi is not None else "minProperties",
                 node.ptr,
@@ -2012,6 +2066,7 @@ class Lowerer:
 
         # every rule body refers to the others by name: built without recursion
         for i in range(n, -1, -1):
+            deadline.check()
             for c in range(cap, -1, -1):
                 alts = []
                 if req_after[i] == 0 and c >= lo:
@@ -2115,8 +2170,8 @@ class Lowerer:
         sys.setrecursionlimit(max(limit, 20_000))
         try:
             return self._grammar()
-        except RecursionError:
-            raise _err("$ref", "", "the schema is nested too deeply") from None
+        except RecursionError:  # pragma: no cover - max_spec_depth stops nesting long before
+            raise too_deep("", self.max_depth) from None
         finally:
             sys.setrecursionlimit(limit)
 
