@@ -133,6 +133,10 @@ def read_text(path: str, what: str, limit: int = MAX_SPEC_BYTES) -> str:
 
 def load_json(path: str, what: str, limit: int = MAX_SPEC_BYTES) -> Any:
     text = read_text(path, what, limit)
+    from .jsonschema.depth import check_text
+
+    # a spec nested deeper than Limits.max_spec_depth: refused with its JSON pointer
+    check_text(text, what=f"{what} {path}")
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:

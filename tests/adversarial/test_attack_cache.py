@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from diskcache_files import read_entry, write_entry
+from peak_memory import SOURCE
 
 from structgen import diskcache
 
@@ -57,7 +58,7 @@ for _ in range(40):
             break
 if sys.argv[2] == "fill":
     c.save()
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+rss = peak_bytes()
 print(json.dumps({"rebuilt": rebuilt, "bad": bad, "rss": rss}))
 """
 
@@ -66,7 +67,7 @@ def compile_in_fresh_process(folder: Path, mode: str = "check", max_bytes: int =
     t0 = time.monotonic()
     try:
         proc = subprocess.run(
-            [sys.executable, "-c", SCRIPT, str(folder), mode, str(max_bytes)],
+            [sys.executable, "-c", SOURCE + SCRIPT, str(folder), mode, str(max_bytes)],
             capture_output=True,
             text=True,
             timeout=TIMEOUT,

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from peak_memory import AT_EXIT
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 60
@@ -42,13 +43,15 @@ def _env() -> dict:
 def run_cli(*args, stdin=None, stub=False) -> tuple[int, str, int]:
     """(exit status, stderr, peak RSS in bytes) of ``structgen ARGS`` (``stub``: with the
     stand-in model below)."""
-    with tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryFile() as err, tempfile.TemporaryDirectory() as tmp:
+        peak_file = Path(tmp) / "peak"
+        env = dict(_env(), STRUCTGEN_TEST_PEAK_FILE=str(peak_file))
         p = subprocess.Popen(
-            [sys.executable, "-c", (STUB if stub else "") + _entry(), *map(str, args)],
+            [sys.executable, "-c", AT_EXIT + (STUB if stub else "") + _entry(), *map(str, args)],
             stdin=stdin if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=err,
-            env=_env(),
+            env=env,
         )
         timer = threading.Timer(TIMEOUT, p.kill)
         timer.start()
@@ -59,8 +62,9 @@ def run_cli(*args, stdin=None, stub=False) -> tuple[int, str, int]:
         p.returncode = code = os.waitstatus_to_exitcode(status)
         err.seek(0)
         text = err.read().decode("utf-8", "replace")
+        peak = int(peak_file.read_text()) if peak_file.exists() else usage.ru_maxrss * 1024
     assert code != -signal.SIGKILL, f"structgen did not finish within {TIMEOUT} s"
-    return code, text, usage.ru_maxrss * 1024
+    return code, text, peak
 
 
 def assert_one_line_error(code: int, err: str, rss: int, pattern: str) -> None:

@@ -1,7 +1,7 @@
 """Attacks on the limits of the regex, Lark grammar, automata and token-index layers.
 
 Each attack runs in a child process (so a hang is a timeout, not a stuck suite, and its
-peak memory is its own ``ru_maxrss``) and asserts the structgen error class (or a fast
+peak memory is its own, see peak_memory) and asserts the structgen error class (or a fast
 success), and generous bounds on time and memory that catch a hang or a blow-up.
 """
 
@@ -13,6 +13,7 @@ import sys
 import textwrap
 
 import pytest
+from peak_memory import SOURCE
 
 import structgen
 from structgen.errors import GrammarError, RegexError, SpecTypeError, StructgenError
@@ -48,14 +49,14 @@ except StructgenError as e:
     out["error"] = type(e).__name__
     out["message"] = str(e)[:300]
 out["seconds"] = time.perf_counter() - t0
-out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+out["rss_mb"] = peak_bytes() / (1 << 20)
 print(json.dumps(out))
 """
 
 
 def attack(body: str, timeout: float = 60) -> dict:
     """Run ``body`` (indented into a try block, with ``tok`` and ``walk``) in a child."""
-    code = _PRELUDE + textwrap.indent(textwrap.dedent(body), "    ") + _POSTLUDE
+    code = SOURCE + _PRELUDE + textwrap.indent(textwrap.dedent(body), "    ") + _POSTLUDE
     try:
         proc = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout

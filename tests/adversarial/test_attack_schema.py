@@ -6,7 +6,6 @@ hang or a blow-up, not benchmarks)."""
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
 import textwrap
@@ -15,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from peak_memory import SOURCE, peak_bytes, reset_peak
 
 import structgen
 from structgen import JsonSchema, LimitError
@@ -29,11 +29,13 @@ PEAK_BYTES = 2 << 30  # the whole test process, torch included if loaded
 @contextmanager
 def bounded(seconds: float = SECONDS, peak: int = PEAK_BYTES):
     """The body ran within ``seconds`` and the process's peak resident size stayed under
-    ``peak`` (``ru_maxrss``: cheap enough to leave the timing alone, unlike tracemalloc)."""
+    ``peak`` (the high-water mark: cheap enough to leave the timing alone, unlike
+    tracemalloc; see peak_memory)."""
+    reset_peak()
     t0 = time.perf_counter()
     yield
     elapsed = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    rss = peak_bytes()
     assert elapsed < seconds, f"took {elapsed:.1f} s"
     assert rss < peak, f"peak resident size {rss >> 20} MiB"
 
@@ -93,12 +95,12 @@ def test_ref_chain_2000_long_is_a_limit_error():
 
 
 def _run_cli(args: list[str]) -> tuple[int, str, int]:
-    code = textwrap.dedent(
+    code = SOURCE + textwrap.dedent(
         f"""
-        import resource, sys
+        import sys
         from structgen.cli import main
         rc = main({args!r})
-        sys.stderr.write("\\nMAXRSS %d\\n" % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        sys.stderr.write("\\nMAXRSS %d\\n" % (peak_bytes() // 1024))
         sys.exit(rc)
         """
     )
