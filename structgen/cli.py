@@ -42,6 +42,7 @@ __all__ = ["main", "CliError"]
 
 EXIT_OK, EXIT_REJECTED, EXIT_ERROR = 0, 1, 2
 
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a bad flag as one line and exit status 2."""
 

@@ -200,6 +200,7 @@ def deferred_sigint() -> Iterator[None]:
     finally:
         signal.signal(signal.SIGINT, previous)
     if caught:
+        # internal: the entry point turns it into one line and exit 130
         raise KeyboardInterrupt
 
 

@@ -169,8 +169,9 @@ def compile(  # noqa: A001 - the public name mirrors re.compile
     key = (_spec_key(spec), vocabulary.fingerprint, limits)
     # the automata, DFAs and indexes are shared (see structgen.cache); one phase holds the
     # lowering, the automaton, and the index with the initial state's mask
-    with ENGINE_LOCK, deadline(
-        limits.max_compile_seconds, "compiling the spec (Limits.max_compile_seconds)"
+    with (
+        ENGINE_LOCK,
+        deadline(limits.max_compile_seconds, "compiling the spec (Limits.max_compile_seconds)"),
     ):
         index = _lru_get(_INDEXES, key)
         if index is None:

@@ -80,9 +80,7 @@ TEMP_MAX_AGE = 300.0
 """Seconds after which a temporary file is taken for a dead writer's and removed (a
 writer renames its file within a second or so)."""
 _MAX_SAVED_MASKS = 4096
-_DTYPES = frozenset(
-    {"|b1", "|u1", "|i1", "<u2", "<i2", "<u4", "<i4", "<u8", "<i8", "<f4", "<f8"}
-)
+_DTYPES = frozenset({"|b1", "|u1", "|i1", "<u2", "<i2", "<u4", "<i4", "<u8", "<i8", "<f4", "<f8"})
 _LEN = struct.Struct("<I")
 _OLD_ENTRY = re.compile(r"[a-z]+-[0-9a-f]{40}\.npz")  # format 1 (numpy .npz) entries
 
@@ -313,6 +311,7 @@ class DiskCache:
             a = np.asarray(a)
             dt = a.dtype.newbyteorder("<") if a.dtype.itemsize > 1 else a.dtype
             if dt.str not in _DTYPES:
+                # internal: a bug: structgen stores its own arrays
                 raise TypeError(f"disk cache array {name!r}: unsupported dtype {a.dtype}")
             a = np.ascontiguousarray(a, dtype=dt)
             specs.append([name, dt.str, list(a.shape)])
@@ -560,6 +559,7 @@ def load_vocabulary(tokenizer: Any, vocab_size: int | None, eos_token_id: Any) -
 
         lens, blob, eos = arr["lens"], arr["bytes"], arr["eos"]
         if int(lens[lens > 0].sum()) != blob.size:
+            # internal: caught below: the entry is discarded
             raise ValueError("token lengths do not add up to the stored bytes")
         data = blob.tobytes()
         tokens: list[bytes | None] = []
@@ -572,6 +572,7 @@ def load_vocabulary(tokenizer: Any, vocab_size: int | None, eos_token_id: Any) -
                 pos += k
         v = Vocabulary(tokens, eos.tolist(), n)
         if v.fingerprint != meta["fingerprint"]:
+            # internal: caught below: the entry is discarded
             raise ValueError("fingerprint mismatch")
         return v
     except (KeyError, ValueError, TypeError) as e:
@@ -688,6 +689,7 @@ def load_masks(compiled: Any) -> int:
             or bool(np.any(np.diff(offsets) < 0))
             or (flat.size and (int(flat.min()) < 0 or int(flat.max()) >= index.size))
         ):
+            # internal: caught below: the entry is discarded
             raise ValueError("inconsistent arrays")
         tokens = flat.tolist()
         offs = offsets.tolist()
@@ -697,6 +699,7 @@ def load_masks(compiled: Any) -> int:
             for t in tokens[offs[k] : offs[k + 1]]:
                 st = index.advance(st, t)
                 if st is None:
+                    # internal: caught below: the entry is discarded
                     raise ValueError("a stored path is not valid for this grammar")
             states.append(st)
         attached = 0
@@ -722,6 +725,7 @@ def load_ranges(key: list) -> tuple | None:
     cache = get_cache()
     if cache is None:
         return None
+
     def expect(meta: dict, shapes: dict) -> bool:  # (lo, hi) pairs
         shape = shapes.get("ranges", ("", ()))
         return shape[0] == "<i8" and len(shape[1]) == 2 and shape[1][1] == 2

@@ -1643,9 +1643,12 @@ class TokenIndex:
             return m
         # a state seen the first time: its mask is one step's first-visit work, done under
         # the engine lock (the DFAs and caches are shared, see structgen.cache)
-        with ENGINE_LOCK, deadline(
-            self.limits.max_step_seconds,
-            "a step's first-visit work, a mask (Limits.max_step_seconds)",
+        with (
+            ENGINE_LOCK,
+            deadline(
+                self.limits.max_step_seconds,
+                "a step's first-visit work, a mask (Limits.max_step_seconds)",
+            ),
         ):
             return self._first_mask(st)
 

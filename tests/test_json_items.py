@@ -102,9 +102,7 @@ def _completes_repeat(tracker: ItemTracker, cut: bytes, token: bytes) -> bool:
     style=st.sampled_from(["spaced", "compact", "indent"]),
     data=st.data(),
 )
-def test_refused_tokens_are_exactly_those_completing_a_repeat(
-    smollm2_vocab, value, style, data
-):
+def test_refused_tokens_are_exactly_those_completing_a_repeat(smollm2_vocab, value, style, data):
     """Cut the text of an array (tokenized by SmolLM2's tokenizer) after some token:
     repeat_tokens() gives exactly the vocabulary's tokens that, fed next, complete a
     repeated item."""
@@ -153,9 +151,7 @@ def test_refused_tokens_at_the_end_of_a_repeat(smollm2_vocab, text):
         tracker = ItemTracker()
         tracker.feed(cut)
         refused = set(repeat_tokens(tracker, token_table(vocab)).tolist())
-        brute = {
-            i for i, t in enumerate(vocab.tokens) if t and _completes_repeat(tracker, cut, t)
-        }
+        brute = {i for i, t in enumerate(vocab.tokens) if t and _completes_repeat(tracker, cut, t)}
         assert refused == brute, (text, cut)
         hit += [ids[k]] if ids[k] in refused else []
     assert len(hit) == 1, (text, [vocab.tokens[i] for i in ids])  # the token ending the repeat

@@ -160,6 +160,7 @@ _URI_PIECES = [
 @given(st.lists(st.sampled_from(_URI_PIECES), max_size=7).map("".join))
 def test_uri_regexes_agree_with_rfc3987(s):
     import rfc3987  # the dev extra: jsonschema's uri / iri checker (a failure if absent)
+
     for fmt, rule in (
         ("uri", "URI"),
         ("uri-reference", "URI_reference"),
@@ -178,6 +179,7 @@ def test_uri_regexes_agree_with_rfc3987(s):
 )
 def test_hostname_regexes_agree_with_fqdn(s):
     import fqdn  # the dev extra: jsonschema's hostname checker (a failure if absent)
+
     try:
         theirs = fqdn.FQDN(s, min_labels=1).is_valid
     except ValueError:

@@ -49,6 +49,7 @@ class Distances:
             alphabet = np.ones(256, dtype=bool)
         alphabet = np.asarray(alphabet, dtype=bool)
         if alphabet.shape != (256,):
+            # internal: a bug: callers pass the lexer's own alphabet
             raise ValueError("alphabet must be a bool array of 256 entries")
         self.alphabet = alphabet
         self._bytes = np.flatnonzero(alphabet)

@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from transformers import LogitsProcessor as _HFLogitsProcessor
 
+from ..errors import ArgumentError
 from ..json_items import ItemTracker, copy_tokens, repeat_tokens, token_table
 
 __all__ = ["FreshItems", "avoids_repeats"]
@@ -63,7 +64,7 @@ class FreshItems(_HFLogitsProcessor):
         self._eos = vocabulary.eos_ids
         self._enabled = [bool(enabled)] if isinstance(enabled, bool) else [bool(e) for e in enabled]
         if not self._enabled:
-            raise ValueError("FreshItems needs at least one flag in enabled")
+            raise ArgumentError("FreshItems needs at least one flag in enabled")
         self._prev_ids: torch.Tensor | None = None
         self._prev: list[ItemTracker | None] = []
         self.stats = {"refused": 0}
@@ -109,9 +110,7 @@ class FreshItems(_HFLogitsProcessor):
         # a new generation
         per = max(n // len(self._enabled), 1)
         flags = self._enabled
-        return [
-            ItemTracker() if flags[min(i // per, len(flags) - 1)] else None for i in range(n)
-        ]
+        return [ItemTracker() if flags[min(i // per, len(flags) - 1)] else None for i in range(n)]
 
     def __call__(
         self,

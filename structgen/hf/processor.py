@@ -327,6 +327,7 @@ class LogitsProcessor(_HFLogitsProcessor):
         seqs = getattr(sequences, "sequences", sequences)
         try:
             if isinstance(seqs, (str, bytes)):
+                # internal: caught below
                 raise TypeError
             rows = seqs.tolist() if torch.is_tensor(seqs) else [list(r) for r in seqs]
             rows = [[int(t) for t in r] for r in rows]

@@ -21,8 +21,7 @@ __all__ = ["check_value", "check_text", "too_deep"]
 
 def too_deep(ptr: str, limit: int, what: str = "the schema") -> LimitError:
     return LimitError(
-        f"{what} is nested more than {limit} levels deep at {show(ptr)} "
-        "(Limits.max_spec_depth)"
+        f"{what} is nested more than {limit} levels deep at {show(ptr)} (Limits.max_spec_depth)"
     )
 
 

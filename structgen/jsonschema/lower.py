@@ -547,12 +547,14 @@ def search_regex(pattern: str) -> ir.Expr:
 
 def _search_regex(pattern: str) -> ir.Expr:
     if not isinstance(pattern, str):
+        # internal: the callers refuse the pattern with its JSON pointer
         raise ValueError("the pattern is not a string")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tree = _p.parse(pattern, 0)
     except Exception as e:  # re.error and friends
+        # internal: the callers refuse the pattern with its JSON pointer
         raise ValueError(f"invalid regex: {e}") from None
     items = list(tree.data)
     start = bool(items) and items[0][0] is _c.AT and items[0][1] in _START
@@ -561,8 +563,10 @@ def _search_regex(pattern: str) -> ir.Expr:
         end_op = None
     n = _count_anchors(items)
     if n != int(start) + int(end_op is not None):
+        # internal: the callers refuse the pattern with its JSON pointer
         raise ValueError("anchors other than a leading ^ and a trailing $ are not supported")
     if n and tree.state.flags & re.MULTILINE:
+        # internal: the callers refuse the pattern with its JSON pointer
         raise ValueError("anchors in MULTILINE mode are not supported")
     body = Regex(pattern).to_ir()
     anything = Repeat(_ANY_CHAR, 0, None)

@@ -440,6 +440,7 @@ def _to_decimal(x) -> Decimal | None:
     if isinstance(x, float):
         return Decimal(repr(x))
     if isinstance(x, Fraction):
+        # internal: schemas are JSON (no fractions): JsonSchema refuses others first
         raise TypeError("fractions are not supported")
     return Decimal(x)
 

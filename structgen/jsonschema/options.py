@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import ir
+from ..errors import ArgumentError
 from ..ir import Repeat, Text, seq
 
 SPELLINGS = ("canonical", "any")
@@ -49,7 +50,7 @@ INDENT = "  "
 
 def _check(name: str, value, allowed: tuple) -> None:
     if value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}, not {value!r}")
+        raise ArgumentError(f"{name} must be one of {allowed}, not {value!r}")
 
 
 @dataclass(frozen=True)

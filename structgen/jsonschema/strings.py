@@ -255,6 +255,7 @@ def _spell_with(e: ir.Expr, text, chars, body: ir.Expr) -> ir.Expr:
         elif isinstance(x, Not):
             r = And((body, Not(go(x.item))))
         else:
+            # internal: a bug: every IR node type is spelled above
             raise TypeError(f"cannot spell {type(x).__name__}")
         memo[x] = r
         return r
