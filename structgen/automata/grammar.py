@@ -567,20 +567,67 @@ class Automaton:
         return True
 
     def _check_left_recursion(self) -> None:
+        """Refuse a rule that reaches itself through left edges: one in a strongly connected
+        component of the left-edge graph with a cycle (Tarjan's algorithm, iterative: linear
+        in rules and edges, where a search from every rule was quadratic)."""
         edges = self._left_edges()
-        for rid in range(len(self.bodies)):
-            seen, todo = set(), list(edges[rid])
-            while todo:
-                r = todo.pop()
-                if r == rid:
-                    raise GrammarError(
-                        f"rule {self.rule_names[rid]!r} is left-recursive behind a prefix that "
-                        "can be empty (or through a cycle that reads nothing); rewrite it with "
-                        'repetition (e.g. `expr: term ("+" term)*`)'
-                    )
-                if r not in seen:
-                    seen.add(r)
-                    todo.extend(edges[r])
+        n = len(self.bodies)
+        index = [-1] * n
+        low = [0] * n
+        on_stack = [False] * n
+        stack: list[int] = []
+        cyclic = [False] * n
+        counter = 0
+        for root in range(n):
+            if index[root] >= 0:
+                continue
+            work = [(root, iter(edges[root]))]
+            index[root] = low[root] = counter
+            counter += 1
+            stack.append(root)
+            on_stack[root] = True
+            while work:
+                v, it = work[-1]
+                advanced = False
+                for w in it:
+                    if w == v:
+                        cyclic[v] = True
+                    if index[w] < 0:
+                        index[w] = low[w] = counter
+                        counter += 1
+                        stack.append(w)
+                        on_stack[w] = True
+                        work.append((w, iter(edges[w])))
+                        advanced = True
+                        break
+                    if on_stack[w]:
+                        low[v] = min(low[v], index[w])
+                if advanced:
+                    continue
+                work.pop()
+                if work:
+                    u = work[-1][0]
+                    low[u] = min(low[u], low[v])
+                if low[v] == index[v]:
+                    component = []
+                    while True:
+                        w = stack.pop()
+                        on_stack[w] = False
+                        component.append(w)
+                        if w == v:
+                            break
+                    if len(component) > 1:
+                        for w in component:
+                            cyclic[w] = True
+                if counter & 255 == 0:
+                    deadline.check()
+        for rid in range(n):
+            if cyclic[rid]:
+                raise GrammarError(
+                    f"rule {self.rule_names[rid]!r} is left-recursive behind a prefix that "
+                    "can be empty (or through a cycle that reads nothing); rewrite it with "
+                    'repetition (e.g. `expr: term ("+" term)*`)'
+                )
 
     def _ignore_term(self) -> T.Term | None:
         """``S*`` for the union ``S`` of the ignored terminals that fold into tokens (None
