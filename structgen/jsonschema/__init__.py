@@ -131,8 +131,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..deadline import deadline
 from ..errors import SpecError, UnsupportedSchemaError
 from ..ir import Grammar
+from ..limits import DEFAULT_LIMITS, Limits
 from .depth import check_text, check_value
 from .lower import ANY_ORDER_MAX, MAX_WS, Lowerer, SchemaApproximationWarning
 from .options import DEFAULT_CANONICAL_WHITESPACE, MAX_INDENT_DEPTH, Options
@@ -160,11 +162,14 @@ class JsonSchema:
     another token is allowed) or ``"allow"``: each ``None`` takes the spelling's default
     (see :mod:`structgen.jsonschema.options`).
     ``strict=False`` ignores (with a warning) what cannot be enforced exactly instead of
-    raising :class:`~structgen.errors.UnsupportedSchemaError`. Equality and hashing use a
-    canonical JSON dump of the schema plus the options.
+    raising :class:`~structgen.errors.UnsupportedSchemaError`. ``limits``: its
+    ``max_spec_depth`` bounds how deep the schema may nest, and its
+    ``max_compile_seconds`` how long lowering may take (default: ``Limits()``; lowering
+    inside :func:`structgen.compile` also stays within the compile's own limits).
+    Equality and hashing use a canonical JSON dump of the schema plus the options.
     """
 
-    __slots__ = ("schema", "options", "strict", "_key", "_grammar")
+    __slots__ = ("schema", "options", "strict", "limits", "_key", "_grammar")
 
     def __init__(
         self,
@@ -176,10 +181,13 @@ class JsonSchema:
         extra_keys: str | None = None,
         repeats: str | None = None,
         strict: bool = True,
+        limits: Limits | None = None,
     ):
+        limits = limits or DEFAULT_LIMITS
         if isinstance(schema, (str, bytes, bytearray)):
             check_text(
-                schema if isinstance(schema, str) else bytes(schema).decode("utf-8", "replace")
+                schema if isinstance(schema, str) else bytes(schema).decode("utf-8", "replace"),
+                limits.max_spec_depth,
             )
             try:
                 schema = json.loads(schema)
@@ -190,7 +198,7 @@ class JsonSchema:
                 f"a JSON Schema must be an object or a boolean, not {type(schema).__name__}"
             )
         options = Options.resolve(spelling, whitespace, key_order, extra_keys, repeats)
-        check_value(schema)
+        check_value(schema, limits.max_spec_depth)
         try:
             dump = json.dumps(schema, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError) as e:
@@ -198,6 +206,7 @@ class JsonSchema:
         self.schema = json.loads(dump)
         self.options = options
         self.strict = bool(strict)
+        self.limits = limits
         self._key = (dump, options, self.strict)
         self._grammar: Grammar | None = None
 
@@ -224,7 +233,12 @@ class JsonSchema:
     def to_grammar(self) -> Grammar:
         """The grammar of the valid instances' JSON texts (built once, then cached)."""
         if self._grammar is None:
-            self._grammar = Lowerer(self.schema, self.options, self.strict).grammar()
+            lim = self.limits
+            with deadline(
+                lim.max_compile_seconds, "lowering the schema (Limits.max_compile_seconds)"
+            ):
+                lowerer = Lowerer(self.schema, self.options, self.strict, lim.max_spec_depth)
+                self._grammar = lowerer.grammar()
         return self._grammar
 
     def __eq__(self, other: object) -> bool:

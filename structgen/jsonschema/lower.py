@@ -586,7 +586,13 @@ def _search_regex(pattern: str) -> ir.Expr:
 class Lowerer:
     """Lowers one schema document (see the module docstring)."""
 
-    def __init__(self, schema, options: Options | str = "bounded", strict: bool = True):
+    def __init__(
+        self,
+        schema,
+        options: Options | str = "bounded",
+        strict: bool = True,
+        max_depth: int | None = None,
+    ):
         if not isinstance(schema, (dict, bool)):
             raise SpecError(
                 f"a JSON Schema must be an object or a boolean, not {type(schema).__name__}"
@@ -594,7 +600,7 @@ class Lowerer:
         if isinstance(options, str):  # a whitespace style: the any-spelling grammar
             options = Options.resolve("any", whitespace=options)
         self.opts = options
-        self.max_depth = DEFAULT_LIMITS.max_spec_depth
+        self.max_depth = DEFAULT_LIMITS.max_spec_depth if max_depth is None else max_depth
         self._nesting = 0  # rules being lowered inside one another
         check_value(schema, self.max_depth)
         self.doc = Document(schema)

@@ -194,3 +194,19 @@ def test_deadline_fires_during_one_of_pairs():
         with deadline(0.2, "lowering"):
             spec.to_grammar()
     assert time.perf_counter() - t0 < 3.0
+
+
+def test_the_depth_bound_is_the_schemas_own_limits():
+    schema = _nested("properties", 150)
+    with pytest.raises(LimitError, match="nested more than 128 levels"):
+        JsonSchema(schema)
+    deeper = structgen.Limits(max_spec_depth=400)
+    automaton = Automaton(JsonSchema(schema, limits=deeper).to_grammar())
+    instance = 7
+    for _ in range(150):
+        instance = {"a": instance}
+    text = json.dumps(instance).encode()  # (the canonical spelling: json.dumps's)
+    assert automaton.matches(text)
+    assert not automaton.matches(text.replace(b"7", b'"7"'))
+    with pytest.raises(LimitError, match="nested more than 20 levels"):
+        JsonSchema(_nested("properties", 30), limits=structgen.Limits(max_spec_depth=20))
