@@ -1028,6 +1028,8 @@ class Lowerer:
                     f"cannot be written exactly ({e})",
                 )
                 return replace(node, groups=node.groups + (branches,))
+            # a kind on which two branches accept every value has no valid value (above)
+            node = replace(node, kinds=node.kinds - excluded)
             return merge(node, self._pieces_node("oneOf", ptr, (), pieces))
         if kw == "if":
             if "then" not in s and "else" not in s:
