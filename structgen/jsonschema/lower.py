@@ -1650,6 +1650,8 @@ class Lowerer:
             v for v in node.not_values if isinstance(v, (int, float)) and not isinstance(v, bool)
         ]
         if excl:
+            if e == N.JSON_NUMBER:  # a value has spellings past counting: canonical ones only
+                e = seq(ir.opt(Text("-")), N.UNSIGNED)
             e = ir.And((e, ir.Not(alt(*[N.value_text(v) for v in excl]))))
         check = isinstance(e, (ir.And, ir.Alt))
         if e != ir.NOTHING:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import gzip
 import json
+import math
 import os
 import random
 import time
@@ -515,11 +516,13 @@ def _sample_text(c, rnd: random.Random, prefix: int) -> bytes | None:
             out += c.vocabulary.tokens[t]
         plan = m.completion_tokens()
         if plan is None:
+            event("no completion found" if m.mask().any() else "dead end")
             return None
         for t in plan:
             assert m.advance(t), "a completion token was refused"
             out += c.vocabulary.tokens[t]
-    except StructgenError:
+    except StructgenError as e:
+        event(f"walk stopped by {type(e).__name__}")
         return None
     assert m.is_accepting()
     return bytes(out)
@@ -530,14 +533,17 @@ class _Unjudged(Exception):
 
 
 def _number(text: str):
-    """A JSON number as jsonschema judges it best: an int when integral (``1e300`` is an
-    integer, not a float), else a float. Beyond the float range, the text is not judged."""
+    """A JSON number as jsonschema judges it: the float Python reads, or the exact integer
+    where that float overflows (``1e960`` is an integer). Not judged: texts past that."""
     d = Decimal(text)
-    if abs(d.adjusted()) > 300:
+    if abs(d.adjusted()) > 1000:
         raise _Unjudged("a number beyond the float range")
+    f = float(text)
+    if math.isfinite(f) and (f != 0 or d == 0):
+        return f
     if d == d.to_integral_value():
         return int(d)
-    return float(text)
+    raise _Unjudged("a number beyond the float range")
 
 
 def _no_repeats(pairs: list) -> dict:
@@ -656,6 +662,17 @@ def test_oneof_with_equal_branches_among_overlapping_ones(spelling):
     c = _compiled({"oneOf": [{"type": "string"}, {"type": "string"}, {"minimum": 0}]}, spelling)
     assert _accepts(c, b"1") and _accepts(c, b"null")
     assert not _accepts(c, b"-1") and not _accepts(c, b'"a"')
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_complement_of_a_number_excludes_its_every_spelling(spelling):
+    # spelling="any" read "0e5", "-0e+12" or "10e-1" as numbers other than 0 and 1
+    c = _compiled({"not": {"enum": [0, 1, 0.5]}}, spelling)
+    for text in (b"0", b"-0", b"0.0", b"0e5", b"-0e+12", b"0E0", b"10e-1", b"0.1e1", b"50E-2"):
+        assert not _accepts(c, text), text
+    assert _accepts(c, b"2") and _accepts(c, b"-0.25")
+    if spelling == "any":
+        assert _accepts(c, b"1e5") and _accepts(c, b"2.5E-1")
 
 
 @pytest.mark.xfail(
