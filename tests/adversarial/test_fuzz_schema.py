@@ -252,7 +252,7 @@ def _keyword(children):
         ),
         st.tuples(st.sampled_from(["unevaluatedProperties", "$dynamicRef"]), children),
     )
-    bad = st.tuples(st.sampled_from(KEYWORD_NAMES), _bad | any_json)
+    bad = st.tuples(st.sampled_from([*KEYWORD_NAMES, "$schema", "$id"]), _bad | any_json)
     return st.one_of(good, good, good, bad)
 
 
@@ -673,6 +673,14 @@ def test_complement_of_a_number_excludes_its_every_spelling(spelling):
     assert _accepts(c, b"2") and _accepts(c, b"-0.25")
     if spelling == "any":
         assert _accepts(c, b"1e5") and _accepts(c, b"2.5E-1")
+
+
+@pytest.mark.parametrize("meta", [[], 39, None, {"a": 1}])
+def test_dollar_schema_not_a_string(meta):
+    # jsonschema, asked which draft the document is (to check enum values against the
+    # schema), raised TypeError / AttributeError
+    with pytest.raises(structgen.errors.SpecError, match=r"\$schema at / must be a string"):
+        _compiled({"$schema": meta, "enum": ["a"]}, "canonical")
 
 
 @pytest.mark.xfail(
