@@ -33,6 +33,7 @@ from . import numbers as N
 from . import strings as S
 from .document import FALSE_PTR, Document, join, show
 from .options import MAX_INDENT_DEPTH, MAX_WS, WS_CHAR, Layout, Options  # noqa: F401
+from .recursion import shallow_call
 
 try:  # Python 3.11+
     from re import _constants as _c
@@ -713,7 +714,7 @@ class Lowerer:
                     v = v.evolve(schema=self.doc.get(ptr))
                 self._validators[ptr] = v
             try:
-                if not v.is_valid(value):
+                if not shallow_call(v.is_valid, value):
                     return False
             except Exception as e:  # noqa: BLE001 - a schema jsonschema itself cannot run
                 raise _err(
