@@ -716,7 +716,11 @@ class Lowerer:
             try:
                 if not shallow_call(v.is_valid, value):
                     return False
-            except Exception as e:  # noqa: BLE001 - a schema jsonschema itself cannot run
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as e:  # noqa: BLE001 - a schema jsonschema itself cannot run
+                # (a RecursionError inside referencing's Rust code is a PanicException,
+                # which derives from BaseException)
                 raise _err(
                     "enum", ptr, f"jsonschema cannot evaluate it ({type(e).__name__}: {e})"
                 ) from None

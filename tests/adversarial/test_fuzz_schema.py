@@ -403,14 +403,31 @@ def _retype(v, draw):
     if isinstance(v, bool):
         return draw(st.sampled_from([str(v).lower(), int(v), None]))
     if isinstance(v, (int, float)):
-        return draw(st.sampled_from([str(v), [v], -v, v * 10**20, v + 0.5, True]))
+        return draw(
+            st.sampled_from(
+                [
+                    str(v),
+                    [v],
+                    -v,
+                    v * 10**20 if isinstance(v, int) else v / 3,
+                    v // 2 if isinstance(v, int) else v + 0.5,
+                    True,
+                ]
+            )
+        )
     if isinstance(v, str):
         return draw(st.sampled_from([len(v), [v], {v: {}}, None, v * 50, v[:1]]))
     if isinstance(v, list):
         return draw(st.sampled_from([{str(i): x for i, x in enumerate(v)}, v[:1], v * 3, len(v)]))
     if isinstance(v, dict):
         return draw(st.sampled_from([list(v.values()), list(v), True, {}, "object"]))
-    return draw(any_json)
+    return _fresh(draw(any_json))
+
+
+def _fresh(v):
+    """A copy of a drawn value: strategies hand out shared objects (``sampled_from``), and
+    the mutations change what they insert."""
+    return json.loads(json.dumps(v))
 
 
 @st.composite
@@ -426,7 +443,7 @@ def mutated_schemas(draw):
         if op == "drop":
             del node[key]
         elif op == "replace":
-            node[key] = draw(any_json | structured_schemas)
+            node[key] = _fresh(draw(any_json | structured_schemas))
         elif op == "retype":
             node[key] = _retype(node[key], draw)
         elif op == "move":  # the keyword and its value copied into another object
@@ -436,7 +453,7 @@ def mutated_schemas(draw):
             node[key] = {draw(st.sampled_from(["anyOf", "allOf", "oneOf"])): [node[key], {}]}
         else:
             kw, v = draw(_keyword(structured_schemas))
-            node[kw] = v
+            node[kw] = _fresh(v)
     return schema
 
 
@@ -546,10 +563,16 @@ class _Unjudged(Exception):
 
 def _number(text: str):
     """A JSON number as jsonschema judges it: the float Python reads, or the exact integer
-    where that float overflows (``1e960`` is an integer). Not judged: texts past that."""
+    where that float overflows (``1e960`` is an integer). Not judged: texts past that, and
+    texts with more digits than a float holds (structgen compares decimal values, where
+    ``36673973351411180`` equals the schema's ``3.667397335141118e+16``; Python does not)."""
     d = Decimal(text)
     if abs(d.adjusted()) > 1000:
         raise _Unjudged("a number beyond the float range")
+    if len(d.normalize().as_tuple().digits) > 15:
+        raise _Unjudged("a number with more digits than a float")
+    if text.lstrip("-").isdigit():
+        return int(text)  # (an integer literal: draft-04 tells 1 from 1.0)
     f = float(text)
     if math.isfinite(f) and (f != 0 or d == 0):
         return f
@@ -583,7 +606,9 @@ def _check_texts(schema, compiled: dict, seed: int, n: int = 3) -> None:
                 continue
             text = raw.decode("utf-8")  # not UTF-8: fails
             try:
-                value = json.loads(text, parse_float=_number, object_pairs_hook=_no_repeats)
+                value = json.loads(
+                    text, parse_float=_number, parse_int=_number, object_pairs_hook=_no_repeats
+                )
             except _Unjudged as e:
                 event(f"instance not judged ({e.args[0]})")
                 continue
