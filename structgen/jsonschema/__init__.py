@@ -76,8 +76,9 @@ regular (lookaround, backreferences) are refused. ``format``: see
 
 **Numbers (any spelling).** Compared by exact decimal value (``1`` equals ``1.0``; ``1.0`` is an
 integer, except under a ``$schema`` of draft-03/04, where an integer is an integer literal). An unconstrained ``number`` accepts any JSON number text. With a value constraint
-(``integer``, bounds, ``multipleOf``, numeric ``const`` / ``enum``) the texts are the
-canonical ones, plain decimals and normalized scientific notation (``1.5e-07``, ``1e+16``:
+(``integer``, bounds, ``multipleOf``, numeric ``const`` / ``enum``, or a complement of one)
+the texts are the canonical ones, plain decimals and normalized scientific notation
+(``1.5e-07``, ``1e+16``:
 what ``json.dumps`` writes), see :mod:`structgen.jsonschema.numbers`. Python parses some
 texts that are valid decimals to floats that are not (``1e400`` becomes ``inf``); those
 edge cases follow the decimal value.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import unquote, urldefrag, urljoin
 
 from ..errors import SpecError, UnsupportedSchemaError
@@ -67,6 +68,10 @@ class Document:
         self.id_key = "$id"
         if isinstance(root, dict):
             sch = root.get("$schema")
+            if "$schema" in root and not isinstance(sch, str):
+                raise SpecError(
+                    f"$schema at / must be a string (a URI), not {json.dumps(sch)[:40]}"
+                )
             if isinstance(sch, str) and any(d in sch for d in DRAFT_OLD):
                 self.draft_old = True
                 if "draft-03" in sch or "draft-04" in sch:

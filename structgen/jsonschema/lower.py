@@ -35,6 +35,7 @@ from . import strings as S
 from .depth import check_value, too_deep
 from .document import FALSE_PTR, Document, join, show
 from .options import MAX_INDENT_DEPTH, MAX_WS, WS_CHAR, Layout, Options  # noqa: F401
+from .recursion import shallow_call
 from .values import unique
 
 try:  # Python 3.11+
@@ -736,9 +737,13 @@ class Lowerer:
                     v = v.evolve(schema=sub)
                 self._validators[(ptr, members)] = v
             try:
-                if not v.is_valid(value):
+                if not shallow_call(v.is_valid, value):
                     return False
-            except Exception as e:  # noqa: BLE001 - a schema jsonschema itself cannot run
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as e:  # noqa: BLE001 - a schema jsonschema itself cannot run
+                # (a RecursionError inside referencing's Rust code is a PanicException,
+                # which derives from BaseException)
                 raise _err(
                     "enum", ptr, f"jsonschema cannot evaluate it ({type(e).__name__}: {e})"
                 ) from None
@@ -1056,6 +1061,8 @@ class Lowerer:
                     f"cannot be written exactly ({e})",
                 )
                 return replace(node, groups=node.groups + (branches,))
+            # a kind on which two branches accept every value has no valid value (above)
+            node = replace(node, kinds=node.kinds - excluded)
             return merge(node, self._pieces_node("oneOf", ptr, (), pieces))
         if kw == "if":
             if "then" not in s and "else" not in s:
@@ -1712,6 +1719,8 @@ class Lowerer:
             v for v in node.not_values if isinstance(v, (int, float)) and not isinstance(v, bool)
         ]
         if excl:
+            if e == N.JSON_NUMBER:  # a value has spellings past counting: canonical ones only
+                e = seq(ir.opt(Text("-")), N.UNSIGNED)
             e = ir.And((e, ir.Not(alt(*[N.value_text(v) for v in excl]))))
         check = isinstance(e, (ir.And, ir.Alt))
         if e != ir.NOTHING:

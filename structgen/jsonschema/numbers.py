@@ -8,7 +8,8 @@ Number syntax (see the package docstring):
 
 * an unconstrained ``number`` is any JSON number text (:data:`JSON_NUMBER`);
 * as soon as a value constraint applies (``integer``, bounds, ``multipleOf``, ``const`` /
-  ``enum``), the admitted texts are the *canonical* ones: plain decimals
+  ``enum``, or a complement of one: a value's spellings cannot all be excluded), the
+  admitted texts are the *canonical* ones: plain decimals
   ``-?(0|[1-9][0-9]*)(\\.[0-9]+)?`` and normalized scientific notation
   ``-?[1-9](\\.[0-9]+)?[eE][+-]?[0-9]+`` (one non-zero digit before the point), which is
   what ``json.dumps`` and ``JSON.stringify`` write. A value is *integral* when its decimal
