@@ -636,12 +636,6 @@ def test_any_json_value(schema, seed):
     _run(schema, seed)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RecursionError,
-    reason="JsonSchema() of a schema nested ~600 deep raises RecursionError (json.dumps); "
-    "to be refused with LimitError past Limits.max_spec_depth",
-)
 @fuzz_settings(20, shrink=False)  # (shrinking a 3,000-deep schema takes minutes)
 @given(schema=deep_schemas())
 def test_deep_nesting(schema):
