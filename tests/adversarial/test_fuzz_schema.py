@@ -571,8 +571,11 @@ def _number(text: str):
         raise _Unjudged("a number beyond the float range")
     if len(d.normalize().as_tuple().digits) > 15:
         raise _Unjudged("a number with more digits than a float")
-    if text.lstrip("-").isdigit():
-        return int(text)  # (an integer literal: draft-04 tells 1 from 1.0)
+    if text.lstrip("-").isdigit():  # an integer literal (draft-04 tells 1 from 1.0)
+        f = float(text)
+        if math.isfinite(f) and int(f) != int(text):  # (Python compares it to floats exactly)
+            raise _Unjudged("an integer that is no float")
+        return int(text)
     f = float(text)
     if math.isfinite(f) and (f != 0 or d == 0):
         return f
