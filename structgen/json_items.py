@@ -397,6 +397,14 @@ class TokenTable:
         self._tables = (_Sorted(plain), _Sorted(after_ws), _Sorted(after_comma))
         #: the longest token's length: no token holds a longer prefix
         self.longest = max((len(t) for t in tokens if t), default=0)
+        # the tokens that begin (after whitespace; after whitespace and a comma) with a
+        # whole JSON string: its spelling -> their ids (see :meth:`whole_strings`)
+        self._strings: tuple[dict[bytes, list[int]], ...] = ({}, {}, {})
+        for table, pairs in ((AFTER_WS, plain), (AFTER_WS, after_ws), (AFTER_COMMA, after_comma)):
+            for t, i in pairs:
+                s = _leading_string(t)
+                if s is not None:
+                    self._strings[table].setdefault(s, []).append(i)
 
     def lookup(self, table: int, prefix: bytes, number: bool) -> np.ndarray:
         """Ids of the tokens that begin with ``prefix`` in ``table`` (PLAIN, AFTER_WS or
@@ -407,6 +415,14 @@ class TokenTable:
             found = np.concatenate([found, self._tables[PLAIN].with_prefix(prefix, number)])
         return found
 
+    def whole_strings(self, table: int, strings: Sequence[bytes]) -> np.ndarray:
+        """Ids of the tokens that, in ``table`` (AFTER_WS, which includes the tokens as
+        they are, or AFTER_COMMA), begin with one of ``strings``, each a whole JSON string
+        spelling (quotes included): a dictionary look-up per string."""
+        found = self._strings[table]
+        ids = [i for s in strings for i in found.get(s, ())]
+        return np.array(ids, dtype=np.int64)
+
     def prefixes(self, table: int, prefix: bytes, number: bool) -> np.ndarray:
         """Ids of the tokens that, in ``table``, are a non-empty proper prefix of
         ``prefix`` (``number``: or ``prefix`` itself, since a number ends only with the
@@ -415,6 +431,22 @@ class TokenTable:
         tables = [self._tables[table]] + ([self._tables[PLAIN]] if table == AFTER_WS else [])
         parts = [t.exact(prefix[:j]) for t in tables for j in range(1, stop)]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def _leading_string(t: bytes) -> bytes | None:
+    """The JSON string spelling ``t`` begins with (quotes included), or None."""
+    if t[:1] != b'"':
+        return None
+    esc = False
+    for k in range(1, len(t)):
+        b = t[k]
+        if esc:
+            esc = False
+        elif b == 0x5C:
+            esc = True
+        elif b == 0x22:
+            return t[: k + 1]
+    return None
 
 
 _TABLES: weakref.WeakKeyDictionary[Any, TokenTable] = weakref.WeakKeyDictionary()
@@ -446,7 +478,12 @@ def repeat_key_tokens(tracker: ItemTracker, table: TokenTable) -> np.ndarray:
     spelled like an earlier key of the same object (:meth:`ItemTracker.keys_wanted`).
     Empty in the common case, where the key so far is a prefix of no earlier key (or
     between keys, where no token holds a whole earlier key)."""
-    parts = [table.lookup(t, p, False) for t, p in tracker.keys_wanted() if len(p) <= table.longest]
+    wanted = tracker.keys_wanted()
+    if not wanted:
+        return np.zeros(0, dtype=np.int64)
+    if wanted[0][0] != PLAIN:  # the next key: whole earlier keys, one table
+        return np.unique(table.whole_strings(wanted[0][0], [p for _, p in wanted]))
+    parts = [table.lookup(PLAIN, p, False) for _, p in wanted if len(p) <= table.longest]
     if not parts:
         return np.zeros(0, dtype=np.int64)
     return np.unique(np.concatenate(parts))
