@@ -35,6 +35,20 @@ An item that begins after another one ended inside the same token (a token holdi
 none), and the item is still recorded once fed. The work per step is a few ``startswith``
 comparisons of the current item with the earlier ones; the table is consulted only when
 the current item is a prefix of one of them.
+
+**Object keys.** The tracker also records, per open object, the keys completed so far, as
+spelled (from the opening quote to the closing one), and :func:`repeat_key_tokens` gives
+the tokens that would complete a key spelled like an earlier key of the same object: the
+key in progress followed by the token is an earlier key, or (after ``{``/``,``, or after a
+value with the token's comma) the token writes a whole earlier key. A grammar cannot
+forbid an undeclared key equal to an earlier one, and unlike a repeated item a repeated
+key makes the text invalid (a JSON parser keeps one of them, so ``minProperties`` counts
+one property less): :mod:`structgen.hf.fresh_items` refuses these tokens for every JSON
+Schema constraint. Keys are compared as spelled: with the canonical spelling (raw UTF-8,
+only the escapes JSON requires) that is by decoded key, exactly; in the any spelling a key
+written once raw and once with an escape (``"a"`` and ``"\\u0061"``) is not seen as a
+repeat. As with items, a key that begins after a string or literal value ended inside the
+same token is not looked at.
 """
 
 from __future__ import annotations
@@ -47,7 +61,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["Item", "ItemTracker", "TokenTable", "copy_tokens", "repeat_tokens", "token_table"]
+__all__ = [
+    "Item",
+    "ItemTracker",
+    "TokenTable",
+    "copy_tokens",
+    "repeat_key_tokens",
+    "repeat_tokens",
+    "token_table",
+]
 
 _WS = b" \t\n\r"
 _NUM = frozenset(b"0123456789+-.eE")
@@ -85,21 +107,24 @@ class Item(NamedTuple):
 class ItemTracker:
     """Scans a JSON text as it is generated (see the module docstring)."""
 
-    __slots__ = ("text", "_stack", "_mode", "_esc", "_key", "_lit")
+    __slots__ = ("text", "_stack", "_mode", "_esc", "_key", "_lit", "_kout")
 
     def __init__(self) -> None:
         self.text = b""
-        # one frame per open container: (kind, start of the current item or -1, items)
+        # one frame per open container: (kind, start of the current item or -1, items); an
+        # object's frame: (kind, start of the key being read or -1, the keys completed)
         self._stack: tuple[tuple[int, int, tuple[bytes, ...]], ...] = ()
         self._mode = _VALUE
         self._esc = False  # inside a string, after a backslash
         self._key = False  # the string being read is an object key
         self._lit = b""  # the rest of a true/false/null being read
+        self._kout: list[Item] | None = None  # where feed() reports completed keys
 
     def fork(self) -> ItemTracker:
         t = ItemTracker.__new__(ItemTracker)
         t.text, t._stack, t._mode = self.text, self._stack, self._mode
         t._esc, t._key, t._lit = self._esc, self._key, self._lit
+        t._kout = None
         return t
 
     @property
@@ -111,16 +136,23 @@ class ItemTracker:
         """Stop scanning (the generation ended)."""
         self._mode = _DONE
 
-    def feed(self, data: bytes) -> list[Item]:
-        """Scan ``data`` (the next bytes of the text); the array items it completed."""
+    def feed(self, data: bytes, keys: list[Item] | None = None) -> list[Item]:
+        """Scan ``data`` (the next bytes of the text); the array items it completed. With
+        ``keys``, the object keys it completed are appended there (as :class:`Item`, the
+        depth counting the object itself; ``repeat``: an earlier key of the same object is
+        spelled the same)."""
         out: list[Item] = []
         if self._mode >= _DONE or not data:
             return out
         base = len(self.text)
         self.text += data
-        for k, b in enumerate(data):
-            if not self._step(b, base + k, out) or self._mode >= _DONE:
-                break
+        self._kout = keys
+        try:
+            for k, b in enumerate(data):
+                if not self._step(b, base + k, out) or self._mode >= _DONE:
+                    break
+        finally:
+            self._kout = None
         return out
 
     # ---- the scanner ---------------------------------------------------------------------
@@ -135,6 +167,7 @@ class ItemTracker:
             elif b == 0x22:  # closing quote
                 if self._key:
                     self._mode = _COLON
+                    self._key_completed(pos + 1)
                 else:
                     self._completed(pos + 1, out)
             return True
@@ -173,7 +206,9 @@ class ItemTracker:
             return False
         if mode in (_OBJ_FIRST, _KEY):
             if b == 0x22:
-                self._mode, self._key = _STRING, True
+                self._mode, self._key, self._esc = _STRING, True, False
+                _, _, keys = self._stack[-1]
+                self._stack = (*self._stack[:-1], (_OBJECT, pos, keys))
                 return True
             if b == 0x7D and mode == _OBJ_FIRST:
                 self._stack = self._stack[:-1]
@@ -225,6 +260,14 @@ class ItemTracker:
         out.append(Item(text, start, end, len(self._stack), text in items))
         self._stack = (*self._stack[:-1], (_ARRAY, -1, (*items, text)))
 
+    def _key_completed(self, end: int) -> None:
+        """An object key ended just before ``end``: record it in its object's frame."""
+        _, start, keys = self._stack[-1]
+        text = self.text[start:end]
+        if self._kout is not None:
+            self._kout.append(Item(text, start, end, len(self._stack), text in keys))
+        self._stack = (*self._stack[:-1], (_OBJECT, -1, (*keys, text)))
+
     # ---- what a next token could repeat --------------------------------------------------
     def wanted(self) -> list[tuple[int, bytes, bool]]:
         """What a token must begin with to complete a repeated item: ``(table, prefix,
@@ -258,6 +301,29 @@ class ItemTracker:
                 for e in set(items):
                     out.append((AFTER_COMMA, e, e[0] in _NUM_START))
         return out
+
+    def keys_wanted(self) -> list[tuple[int, bytes]]:
+        """What a token must begin with to complete an object key spelled like an earlier
+        key of the same object: ``(table, prefix)`` pairs, tables as in :meth:`wanted`.
+        Only the innermost object can have a key completed by the next token: its key in
+        progress (the key so far is a prefix of an earlier key), or its next key (after
+        ``{`` or ``,``: whitespace then a whole earlier key; after a value: a comma first)."""
+        mode = self._mode
+        if mode >= _DONE or not self._stack:
+            return []
+        kind, start, keys = self._stack[-1]
+        if kind != _OBJECT or not keys:
+            return []
+        if mode == _STRING:
+            if not self._key or start < 0:
+                return []
+            c = self.text[start:]
+            return [(PLAIN, e[len(c) :]) for e in set(keys) if len(e) > len(c) and e.startswith(c)]
+        if mode == _KEY:
+            return [(AFTER_WS, e) for e in set(keys)]
+        if mode in (_AFTER, _NUMBER):  # a number in an object ends at the comma too
+            return [(AFTER_COMMA, e) for e in set(keys)]
+        return []
 
 
 #: :meth:`ItemTracker.wanted` tables: the token's bytes, after leading whitespace, after
@@ -329,6 +395,16 @@ class TokenTable:
             if rest[:1] == b",":
                 after_comma.append((rest[1:].lstrip(_WS), i))
         self._tables = (_Sorted(plain), _Sorted(after_ws), _Sorted(after_comma))
+        #: the longest token's length: no token holds a longer prefix
+        self.longest = max((len(t) for t in tokens if t), default=0)
+        # the tokens that begin (after whitespace; after whitespace and a comma) with a
+        # whole JSON string: its spelling -> their ids (see :meth:`whole_strings`)
+        self._strings: tuple[dict[bytes, list[int]], ...] = ({}, {}, {})
+        for table, pairs in ((AFTER_WS, plain), (AFTER_WS, after_ws), (AFTER_COMMA, after_comma)):
+            for t, i in pairs:
+                s = _leading_string(t)
+                if s is not None:
+                    self._strings[table].setdefault(s, []).append(i)
 
     def lookup(self, table: int, prefix: bytes, number: bool) -> np.ndarray:
         """Ids of the tokens that begin with ``prefix`` in ``table`` (PLAIN, AFTER_WS or
@@ -339,6 +415,14 @@ class TokenTable:
             found = np.concatenate([found, self._tables[PLAIN].with_prefix(prefix, number)])
         return found
 
+    def whole_strings(self, table: int, strings: Sequence[bytes]) -> np.ndarray:
+        """Ids of the tokens that, in ``table`` (AFTER_WS, which includes the tokens as
+        they are, or AFTER_COMMA), begin with one of ``strings``, each a whole JSON string
+        spelling (quotes included): a dictionary look-up per string."""
+        found = self._strings[table]
+        ids = [i for s in strings for i in found.get(s, ())]
+        return np.array(ids, dtype=np.int64)
+
     def prefixes(self, table: int, prefix: bytes, number: bool) -> np.ndarray:
         """Ids of the tokens that, in ``table``, are a non-empty proper prefix of
         ``prefix`` (``number``: or ``prefix`` itself, since a number ends only with the
@@ -347,6 +431,22 @@ class TokenTable:
         tables = [self._tables[table]] + ([self._tables[PLAIN]] if table == AFTER_WS else [])
         parts = [t.exact(prefix[:j]) for t in tables for j in range(1, stop)]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def _leading_string(t: bytes) -> bytes | None:
+    """The JSON string spelling ``t`` begins with (quotes included), or None."""
+    if t[:1] != b'"':
+        return None
+    esc = False
+    for k in range(1, len(t)):
+        b = t[k]
+        if esc:
+            esc = False
+        elif b == 0x5C:
+            esc = True
+        elif b == 0x22:
+            return t[: k + 1]
+    return None
 
 
 _TABLES: weakref.WeakKeyDictionary[Any, TokenTable] = weakref.WeakKeyDictionary()
@@ -370,6 +470,22 @@ def repeat_tokens(tracker: ItemTracker, table: TokenTable) -> np.ndarray:
     if not wanted:
         return np.zeros(0, dtype=np.int64)
     parts = [table.lookup(t, p, n) for t, p, n in wanted]
+    return np.unique(np.concatenate(parts))
+
+
+def repeat_key_tokens(tracker: ItemTracker, table: TokenTable) -> np.ndarray:
+    """Sorted ids of the tokens that, fed next to ``tracker``, would complete an object key
+    spelled like an earlier key of the same object (:meth:`ItemTracker.keys_wanted`).
+    Empty in the common case, where the key so far is a prefix of no earlier key (or
+    between keys, where no token holds a whole earlier key)."""
+    wanted = tracker.keys_wanted()
+    if not wanted:
+        return np.zeros(0, dtype=np.int64)
+    if wanted[0][0] != PLAIN:  # the next key: whole earlier keys, one table
+        return np.unique(table.whole_strings(wanted[0][0], [p for _, p in wanted]))
+    parts = [table.lookup(PLAIN, p, False) for _, p in wanted if len(p) <= table.longest]
+    if not parts:
+        return np.zeros(0, dtype=np.int64)
     return np.unique(np.concatenate(parts))
 
 

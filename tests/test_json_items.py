@@ -8,10 +8,10 @@ import json
 import re
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from structgen.json_items import ItemTracker, repeat_tokens, token_table
+from structgen.json_items import ItemTracker, repeat_key_tokens, repeat_tokens, token_table
 from structgen.vocab import Vocabulary
 
 from conftest import require_tokenizer
@@ -183,3 +183,93 @@ def test_a_repeat_is_refused_where_it_would_end(smollm2_vocab):
         for i in tok.encode(clean, add_special_tokens=False):
             assert i not in set(repeat_tokens(tracker, table).tolist()), clean
             tracker.feed(vocab.tokens[i])
+
+
+# ---- object keys -------------------------------------------------------------------------
+_KEYS = ["a", "ab", "abc", "b", "name", "naïve", 'q"t', "x\\y", "日本", "", "a b"]
+
+
+def _spell_pairs(pairs, style: str) -> str:
+    """An object written from (key, value) pairs, keys possibly repeated."""
+    item, colon = _SEPARATORS[style]
+    body = item.join(json.dumps(k, ensure_ascii=False) + colon + _spell(v, style) for k, v in pairs)
+    return "{" + body + "}"
+
+
+def _completes_repeated_key(tracker: ItemTracker, cut: bytes, token: bytes) -> bool:
+    """Brute force: feed ``token``; did it complete a key spelled like an earlier key of
+    its object, a key that was in progress at the cut or is the next one (only whitespace
+    and at most one comma between the cut and its start)?"""
+    p = len(cut)
+    text = cut + token
+    keys: list = []
+    tracker.fork().feed(token, keys)
+    for k in keys:
+        if k.repeat and (k.start < p or re.fullmatch(rb"\s*,?\s*", text[p : k.start])):
+            return True
+    return False
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    pairs=st.lists(st.tuples(st.sampled_from(_KEYS), _values), min_size=1, max_size=5),
+    style=st.sampled_from(["spaced", "compact"]),
+    data=st.data(),
+)
+def test_keys_are_recorded_and_repeats_refused_exactly(smollm2_vocab, pairs, style, data):
+    """An object whose last key repeats an earlier one, tokenized by SmolLM2's tokenizer
+    and cut after some token: the tracker records every key as spelled, and
+    repeat_key_tokens() gives exactly the vocabulary's tokens that, fed next, complete a
+    key spelled like an earlier key of its object."""
+    tok, vocab = smollm2_vocab
+    last_value = data.draw(_values)
+    pairs = pairs + [(data.draw(st.sampled_from([k for k, _ in pairs])), last_value)]
+    text = _spell_pairs(pairs, style)
+    raw = text.encode()
+    # every key recorded, in its object, with its repeat flag
+    keys: list = []
+    tracker = ItemTracker()
+    tracker.feed(raw, keys)
+    top = [k for k in keys if k.depth == 1]
+    assert [json.loads(k.text) for k in top] == [k for k, _ in pairs]
+    assert [k.repeat for k in top] == [
+        k in [q for q, _ in pairs[:j]] for j, (k, _) in enumerate(pairs)
+    ]
+    assert all(raw[k.start : k.end] == k.text for k in keys)
+    # the cut: anywhere, or within a few tokens of the last key (the repeat)
+    ids = tok.encode(text, add_special_tokens=False)
+    assert b"".join(vocab.tokens[i] for i in ids) == raw
+    start = top[-1].start
+    near, n = [], 0
+    for j, i in enumerate(ids):
+        if start - 4 <= n <= top[-1].end:
+            near.append(max(j, 1))
+        n += len(vocab.tokens[i])
+    k = data.draw(st.integers(1, len(ids) - 1) | st.sampled_from(near or [1]))
+    cut = b"".join(vocab.tokens[i] for i in ids[:k])
+    tracker = ItemTracker()
+    tracker.feed(cut)
+    refused = set(repeat_key_tokens(tracker, token_table(vocab)).tolist())
+    brute = {
+        i for i, t in enumerate(vocab.tokens) if t and _completes_repeated_key(tracker, cut, t)
+    }
+    assert refused == brute
+    event(f"refused {bool(refused)}")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"a": 1, "a": 2}', '{"name": "x", "v": [1], "name": 0}', '{"k": {"k": 1}, "k": 2}'],
+)
+def test_the_token_ending_a_repeated_key_is_refused(smollm2_vocab, text):
+    """Fed the tokens of the text itself, exactly the token that ends the repeated key is
+    refused; a key repeated only in an inner object is not a repeat."""
+    tok, vocab = smollm2_vocab
+    table = token_table(vocab)
+    tracker = ItemTracker()
+    hits = []
+    for i in tok.encode(text, add_special_tokens=False):
+        if i in set(repeat_key_tokens(tracker, table).tolist()):
+            hits.append(vocab.tokens[i])
+        tracker.feed(vocab.tokens[i])
+    assert len(hits) == 1 and b'"' in hits[0], hits  # the closing quote

@@ -1,4 +1,4 @@
-"""FreshItems: a logits processor that refuses array items repeating an earlier item.
+"""FreshItems: a logits processor that refuses repeated array items and repeated keys.
 
 ``JsonSchema(repeats="avoid")`` (the default of the canonical spelling) asks that, while
 generating, no array item be completed equal to an earlier item of the same array, where
@@ -22,13 +22,24 @@ processor does it on the logits, after structgen's constraint has masked them:
   refused too, by the same rule: there a copy would otherwise run until the only tokens
   that fit complete it.
 
+**Repeated keys.** An object key equal to an earlier key of the same object makes the
+text invalid (a JSON parser keeps one of them: ``{"a": 0, "a": 0}`` has one property, so
+it fails ``{"minProperties": 2}``), and a grammar cannot forbid it for undeclared keys
+(``additionalProperties``, ``patternProperties``, ``minProperties`` beyond the declared
+keys). So the tokens that would complete such a key
+(:func:`~structgen.json_items.repeat_key_tokens`) are refused for every row whose
+constraint is a JSON Schema, whatever ``repeats`` says, by the same rule: never where it
+would leave the row no token (that is logged as a warning; the output may then repeat a
+key, and :func:`structgen.generate` validates it).
+
 :class:`structgen.LogitsProcessor` applies it itself for every row whose constraint is a
-:class:`~structgen.JsonSchema` with ``repeats="avoid"``; ``FreshItems`` can also be used on
-its own, after another constraint's processor in the same list.
+:class:`~structgen.JsonSchema` (items only with ``repeats="avoid"``); ``FreshItems`` can
+also be used on its own, after another constraint's processor in the same list.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,9 +48,12 @@ import torch
 from transformers import LogitsProcessor as _HFLogitsProcessor
 
 from ..errors import ArgumentError
-from ..json_items import ItemTracker, copy_tokens, repeat_tokens, token_table
+from ..json_items import ItemTracker, copy_tokens, repeat_key_tokens, repeat_tokens, token_table
+from ..jsonschema import JsonSchema
 
-__all__ = ["FreshItems", "avoids_repeats"]
+__all__ = ["FreshItems", "avoids_repeats", "refuses_repeated_keys"]
+
+log = logging.getLogger(__name__)
 
 
 def avoids_repeats(compiled: Any) -> bool:
@@ -48,35 +62,62 @@ def avoids_repeats(compiled: Any) -> bool:
     return getattr(getattr(compiled, "spec", None), "repeats", None) == "avoid"
 
 
+def refuses_repeated_keys(compiled: Any) -> bool:
+    """Whether a compiled constraint's texts are JSON objects' keys to keep distinct (its
+    spec is a JSON Schema, whatever its spelling and ``repeats``)."""
+    return isinstance(getattr(compiled, "spec", None), JsonSchema)
+
+
+def _flags(value: bool | Sequence[bool], name: str) -> list[bool]:
+    flags = [bool(value)] if isinstance(value, bool) else [bool(e) for e in value]
+    if not flags:
+        raise ArgumentError(f"FreshItems needs at least one flag in {name}")
+    return flags
+
+
 class FreshItems(_HFLogitsProcessor):
-    """Refuse tokens that would complete a repeated array item (see the module docstring).
+    """Refuse tokens that would complete a repeated array item or a repeated object key
+    (see the module docstring).
 
     ``vocabulary``: the :class:`~structgen.vocab.Vocabulary` of the model's tokenizer (a
-    compiled constraint's ``.vocabulary``). ``enabled``: one flag per prompt of the batch
-    (rows are laid out as ``generate()`` does, ``rows // len(enabled)`` per prompt), or one
-    flag for all. ``stats["refused"]`` counts the tokens set to ``-inf``.
+    compiled constraint's ``.vocabulary``). ``enabled``: whether to refuse repeated items,
+    one flag per prompt of the batch (rows are laid out as ``generate()`` does,
+    ``rows // len(enabled)`` per prompt), or one flag for all. ``keys``: the same for
+    repeated keys. ``stats["refused"]`` counts the tokens set to ``-inf``,
+    ``stats["keys_refused"]`` those of them that would complete a repeated key.
     """
 
-    def __init__(self, vocabulary: Any, enabled: bool | Sequence[bool] = True):
+    def __init__(
+        self,
+        vocabulary: Any,
+        enabled: bool | Sequence[bool] = True,
+        keys: bool | Sequence[bool] = True,
+    ):
         self.vocabulary = vocabulary
         self._table = token_table(vocabulary)
         self._tokens = vocabulary.tokens
         self._eos = vocabulary.eos_ids
-        self._enabled = [bool(enabled)] if isinstance(enabled, bool) else [bool(e) for e in enabled]
-        if not self._enabled:
-            raise ArgumentError("FreshItems needs at least one flag in enabled")
+        self._enabled = _flags(enabled, "enabled")
+        self._keys = _flags(keys, "keys")
         self._prev_ids: torch.Tensor | None = None
         self._prev: list[ItemTracker | None] = []
-        self.stats = {"refused": 0}
+        self.stats = {"refused": 0, "keys_refused": 0}
 
     @classmethod
     def for_constraints(cls, compiled: Sequence[Any]) -> FreshItems | None:
         """The processor for these compiled constraints (one per prompt), or None when
-        none of them asks for fresh items."""
+        none of them asks for fresh items or is a JSON Schema (whose keys must not repeat)."""
         flags = [avoids_repeats(c) for c in compiled]
-        if not any(flags):
+        keys = [refuses_repeated_keys(c) for c in compiled]
+        if not any(flags) and not any(keys):
             return None
-        return cls(compiled[0].vocabulary, flags)
+        return cls(compiled[0].vocabulary, flags, keys)
+
+    @staticmethod
+    def _flag(flags: list[bool], row: int, rows: int) -> bool:
+        """The flag of row ``row`` of ``rows`` (rows laid out per prompt, as generate())."""
+        per = max(rows // len(flags), 1)
+        return flags[min(row // per, len(flags) - 1)]
 
     def reset(self) -> None:
         self._prev_ids = None
@@ -108,9 +149,12 @@ class FreshItems(_HFLogitsProcessor):
                     out.append(t)
                 return out
         # a new generation
-        per = max(n // len(self._enabled), 1)
-        flags = self._enabled
-        return [ItemTracker() if flags[min(i // per, len(flags) - 1)] else None for i in range(n)]
+        return [
+            ItemTracker()
+            if self._flag(self._enabled, i, n) or self._flag(self._keys, i, n)
+            else None
+            for i in range(n)
+        ]
 
     def __call__(
         self,
@@ -119,7 +163,7 @@ class FreshItems(_HFLogitsProcessor):
         restart: bool | None = None,
         tight: Sequence[bool] | None = None,
     ) -> torch.FloatTensor:
-        """``scores`` with the tokens that would complete a repeated item at ``-inf``.
+        """``scores`` with the tokens that would complete a repeated item or key at ``-inf``.
         ``restart=True``: these rows begin a new generation (the caller knows it; by
         default a call whose rows extend none of the previous call's rows begins one).
         ``tight``: per row, whether its token budget is tight (then copies are refused
@@ -130,32 +174,61 @@ class FreshItems(_HFLogitsProcessor):
         trackers = self._rows(ids, restart)
         self._prev_ids, self._prev = ids, trackers
         width = scores.shape[-1]
+        n = len(trackers)
         out = scores
         for i, t in enumerate(trackers):
             if t is None or t.done:
+                continue
+            allowed = None
+            if self._flag(self._keys, i, n):
+                cand = repeat_key_tokens(t, self._table)
+                refuse = self._live(out[i], cand[cand < width])
+                if refuse.size:
+                    allowed = int(torch.isfinite(out[i]).sum())
+                    if allowed <= refuse.size:
+                        log.warning(
+                            "every token allowed after %r repeats a key of its object; "
+                            "the repeat goes through (the output may be invalid)",
+                            t.text[-80:].decode("utf-8", "replace"),
+                        )
+                    else:
+                        out = self._refuse(out, scores, i, refuse)
+                        allowed -= int(refuse.size)
+                        self.stats["keys_refused"] += int(refuse.size)
+            if not self._flag(self._enabled, i, n):
                 continue
             levels = [repeat_tokens(t, self._table)]
             if tight is not None and tight[i]:
                 copies = copy_tokens(t, self._table)
                 if copies.size:
                     levels.insert(0, np.union1d(levels[0], copies))
-            row = out[i]
-            allowed = None
             for cand in levels:  # the widest refusal that leaves a token allowed
-                cand = cand[cand < width]
-                if cand.size == 0:
-                    continue
-                live = torch.isfinite(row[torch.from_numpy(cand).to(row.device)]).cpu().numpy()
-                refuse = cand[live]
+                refuse = self._live(out[i], cand[cand < width])
                 if refuse.size == 0:
                     continue
                 if allowed is None:
-                    allowed = int(torch.isfinite(row).sum())
+                    allowed = int(torch.isfinite(out[i]).sum())
                 if allowed <= refuse.size:
                     continue  # nothing else allowed: the copy or repeat goes through
-                if out is scores:
-                    out = scores.clone()
-                out[i, torch.from_numpy(refuse).to(out.device)] = -np.inf
-                self.stats["refused"] += int(refuse.size)
+                out = self._refuse(out, scores, i, refuse)
                 break
+        return out
+
+    @staticmethod
+    def _live(row: torch.Tensor, cand: np.ndarray) -> np.ndarray:
+        """The ids among ``cand`` that ``row`` still allows (finite logits)."""
+        if cand.size == 0:
+            return cand
+        live = torch.isfinite(row[torch.from_numpy(cand).to(row.device)]).cpu().numpy()
+        return cand[live]
+
+    def _refuse(
+        self, out: torch.Tensor, scores: torch.Tensor, i: int, refuse: np.ndarray
+    ) -> torch.Tensor:
+        """Set ``refuse`` to ``-inf`` in row ``i`` (``out`` is cloned first while it is
+        still the caller's ``scores``)."""
+        if out is scores:
+            out = scores.clone()
+        out[i, torch.from_numpy(refuse).to(out.device)] = -np.inf
+        self.stats["refused"] += int(refuse.size)
         return out

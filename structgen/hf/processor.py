@@ -37,10 +37,12 @@ processor and ``generate()``'s ``max_new_tokens`` from one number.
 mid-value (or warns, with ``errors="warn"``), so a partial text never passes for a
 complete one.
 
-Rows whose constraint is a JSON Schema with ``repeats="avoid"`` (the canonical default)
-also get :class:`~structgen.hf.fresh_items.FreshItems`, applied to the masked logits: a
-token that would complete an array item repeating an earlier one is refused while another
-token is allowed.
+Rows whose constraint is a JSON Schema also get
+:class:`~structgen.hf.fresh_items.FreshItems`, applied to the masked logits: a token that
+would complete an object key equal to an earlier key of the same object is refused while
+another token is allowed (a repeated key makes the text invalid, and a grammar cannot
+forbid it), and with ``repeats="avoid"`` (the canonical default) so is a token that would
+complete an array item repeating an earlier one.
 """
 
 from __future__ import annotations
@@ -148,7 +150,7 @@ class LogitsProcessor(_HFLogitsProcessor):
         self.stats = {"calls": 0, "seconds": 0.0}
         self._prompt_len = 0
         self._width_ok = -1  # the logits width checked last
-        # refuses repeated array items after the mask (None: no constraint asks for it)
+        # refuses repeated keys and array items after the mask (None: no JSON Schema)
         self._fresh = FreshItems.for_constraints(items)
 
     # ---- row bookkeeping ------------------------------------------------------------------

@@ -24,8 +24,10 @@ Canonical texts:
   ``patternProperties`` is present and allows them, after the declared keys and never equal
   to one of them; where neither keyword is present the object has declared keys only (still
   valid instances; ``{"type": "object"}`` alone gives ``{}``), unless ``minProperties``
-  needs more keys than are declared. Two undeclared keys may still be equal: which keys
-  were written before is not something a context-free grammar can remember in general;
+  needs more keys than are declared. The grammar lets two undeclared keys be equal (which
+  keys were written before is not something a context-free grammar can remember in
+  general), so generation refuses a repeated key in the logits processor, for every JSON
+  Schema (:mod:`structgen.hf.fresh_items`); checking a given text still accepts one;
 * strings escape only ``"``, ``\\`` and the control characters below U+0020 (``\\n \\t \\r
   \\b \\f``, ``\\u00xx`` for the others), everything else raw UTF-8: never ``\\/`` or a
   ``\\uXXXX`` for a printable character;
