@@ -28,7 +28,7 @@ class Limits:
     max_stack_depth: int = 2_000
     max_regex_size: int = 200_000
     max_spec_depth: int = 128
-    max_step_seconds: float = 5.0
+    max_step_seconds: float = 30.0
     max_terms: int = 500_000
 
 
