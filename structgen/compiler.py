@@ -86,7 +86,7 @@ def compile_automaton(spec: Any, limits: Limits = DEFAULT_LIMITS) -> Automaton:
     with deadline(limits.max_compile_seconds, "compiling the spec (Limits.max_compile_seconds)"):
         key = (_spec_key(spec), limits)
         a = _lru_get(_AUTOMATA, key)
-        if a is None:
+        if a is None or a.retired:
             a = _guarded(lambda: Automaton(to_grammar(spec), limits))
             _lru_put(_AUTOMATA, key, a, _MAX_AUTOMATA)
     return a
@@ -174,7 +174,7 @@ def compile(  # noqa: A001 - the public name mirrors re.compile
         deadline(limits.max_compile_seconds, "compiling the spec (Limits.max_compile_seconds)"),
     ):
         index = _lru_get(_INDEXES, key)
-        if index is None:
+        if index is None or index.automaton.retired:
             automaton = compile_automaton(spec, limits)
             index = _guarded(lambda: TokenIndex(automaton, vocabulary, limits))
             index = _lru_put(_INDEXES, key, index, _MAX_INDEXES)

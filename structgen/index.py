@@ -30,6 +30,7 @@ from .automata.dfa import DFA, bitmask, merge_depth, same_behaviour
 from .automata.grammar import END, UNKNOWN, Automaton, shared_dfa
 from .cache import ENGINE_LOCK, BoundedCache, locked
 from .deadline import deadline
+from .errors import LimitError
 from .limits import DEFAULT_LIMITS, Limits
 
 _MARK = UNKNOWN[0]  # the first field of every UNKNOWN element (see Automaton.split)
@@ -526,11 +527,17 @@ def lex_info(
     twins = va.twins_of((maximal, dfa.acc[q], dfa.first_bytes(q).tobytes()))
     for other, q2, key2 in twins:
         info = cache.get(key2)
-        if (
-            info is not None
-            and (info.exits is not None or not exits)
-            and same_behaviour(dfa, q, other, q2)
-        ):
+        if info is None or (info.exits is None and exits) or other.retired:
+            continue
+        try:
+            same = same_behaviour(dfa, q, other, q2)
+        except LimitError:
+            # the twin's DFA (another grammar's, maybe) reached max_states while being
+            # compared: it is retired, and this terminal is walked on its own
+            if not other.retired:
+                raise
+            continue
+        if same:
             cache.put(key, info, 64)
             return info
     info = _lex_info(dfa, q, va, exits, maximal, key, ck, exc)

@@ -111,6 +111,10 @@ class DFA:
         self.root = root
         self.name = name
         self.limits = limits
+        # set when this DFA reached Limits.max_states: it is shared by every grammar with
+        # the same terminal, so it is retired (see grammar.shared_dfa) rather than left to
+        # refuse every later grammar's new states
+        self.retired = False
         self.terms: list[T.Term] = [T.EMPTY]
         self.ids: dict[T.Term, int] = {T.EMPTY: 0}
         # states added by restricted_start -> the first bytes they allow
@@ -143,6 +147,7 @@ class DFA:
     def _add(self, term: T.Term, force: bool = False, register: bool = True) -> int:
         sid = len(self.terms)
         if sid >= self.limits.max_states:
+            self.retired = True
             raise LimitError(
                 f"terminal {self.name or T.to_text(self.root)[:60]!r} needs more than "
                 f"{self.limits.max_states} DFA states (Limits.max_states)"

@@ -195,10 +195,12 @@ _DFA_CACHE_SIZE = 4096
 
 
 def shared_dfa(term: T.Term, limits: Limits, nonempty: bool) -> DFA:
-    """One DFA per distinct terminal term, shared across grammars (bounded LRU)."""
+    """One DFA per distinct terminal term, shared across grammars (bounded LRU). A DFA that
+    reached ``Limits.max_states`` for one grammar is retired: the next grammar with the same
+    terminal gets a fresh one, so one hostile spec cannot exhaust the terminal for all."""
     key = (term, limits, nonempty)
     d = _DFA_CACHE.get(key)
-    if d is None:
+    if d is None or d.retired:
         d = DFA(term, limits, nonempty=nonempty)
         _DFA_CACHE[key] = d
         while len(_DFA_CACHE) > _DFA_CACHE_SIZE:
@@ -226,6 +228,12 @@ class Automaton:
             limits.max_compile_seconds, "compiling the grammar (Limits.max_compile_seconds)"
         ):
             self._build(grammar, limits)
+
+    @property
+    def retired(self) -> bool:
+        """Whether one of its terminals' DFAs reached ``Limits.max_states`` (then a cached
+        automaton is rebuilt rather than reused, see :func:`shared_dfa`)."""
+        return any(d.retired for d in self.dfas)
 
     def _build(self, grammar: Grammar, limits: Limits) -> None:
         self.grammar = grammar

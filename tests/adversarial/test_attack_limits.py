@@ -16,7 +16,7 @@ import pytest
 from peak_memory import SOURCE
 
 import structgen
-from structgen.errors import GrammarError, RegexError, SpecTypeError, StructgenError
+from structgen.errors import GrammarError, LimitError, RegexError, SpecTypeError, StructgenError
 
 # a child that imports structgen and loads a tokenizer peaks near 320 MB; the attacks
 # fixed here grew past 1.6 GB
@@ -229,3 +229,32 @@ def test_collapsed_counters_read_what_re_reads():
         for n in range(0, 30):
             want = re.fullmatch(pattern, "a" * n) is not None
             assert T.matches(term, b"a" * n) == want, (pattern, n)
+
+
+def test_one_spec_exhausting_a_shared_terminal_does_not_poison_the_others():
+    """Terminal DFAs are built lazily and shared by every spec with the same terminal (and
+    compared across specs). A spec whose walk needs more than max_states of one must get
+    its LimitError without leaving the DFA unusable for the next, different spec."""
+    lim = structgen.Limits(max_states=120)
+    string = {"type": "string", "pattern": "^(a[0-9]{0,150}|b[0-9]{0,50})$"}
+    obj = {"type": "object", "properties": {"k": string}, "required": ["k"]}
+    tokens = [b"<eos>"] + [bytes([c]) for c in range(32, 127)]
+    vocab = structgen.Vocabulary(tokens, eos_ids=[0])
+
+    def feed(schema: dict, value: str) -> bool:
+        spec = structgen.JsonSchema(schema, limits=lim)
+        m = structgen.compile(spec, vocabulary=vocab, limits=lim).matcher()
+        text = json.dumps(value if schema is string else {"k": value})
+        for byte in text.encode():
+            m.mask()
+            if not m.advance(tokens.index(bytes([byte]))):
+                return False
+        return m.is_accepting()
+
+    with pytest.raises(LimitError, match="max_states"):
+        feed(string, "a" + "7" * 150)
+    # another spec with the same terminal: its own walk needs about 50 states
+    assert feed(obj, "b" + "3" * 50)
+    assert not feed(obj, "b" + "3" * 51)
+    # and the first spec again, for a text within the bound
+    assert feed(string, "a" + "7" * 20)
