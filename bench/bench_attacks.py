@@ -184,6 +184,37 @@ ATTACKS: list[tuple[str, str]] = [
         """,
     ),
     (
+        "6,000 regex terminals, max_compile_seconds=1",
+        """
+        lim = Limits(max_compile_seconds=1)
+        structgen.Grammar("start: " + " | ".join(f"/w{i}[a-z]*/" for i in range(6000)) + "\\n",
+                          limits=lim)
+        """,
+    ),
+    (
+        "a spec exhausting a shared terminal (max_states=120), then another spec",
+        """
+        lim = Limits(max_states=120)
+        string = {"type": "string", "pattern": "^(a[0-9]{0,150}|b[0-9]{0,50})$"}
+        tokens = [b"<eos>"] + [bytes([c]) for c in range(32, 127)]
+        vocab = structgen.Vocabulary(tokens, eos_ids=[0])
+        def feed(schema, text):
+            m = structgen.compile(JsonSchema(schema, limits=lim), vocabulary=vocab, limits=lim).matcher()
+            for b in text.encode():
+                m.mask()
+                m.advance(tokens.index(bytes([b])))
+            return m.is_accepting()
+        try:
+            feed(string, json.dumps("a" + "7" * 150))
+            first = "accepted (WRONG)"
+        except StructgenError as e:
+            first = type(e).__name__
+        obj = {"type": "object", "properties": {"k": string}, "required": ["k"]}
+        second = feed(obj, json.dumps({"k": "b" + "3" * 50}))
+        outcome = f"first: {first}; the next spec: {'accepted' if second else 'REJECTED'}"
+        """,
+    ),
+    (
         "Lark rule with 5,000 alternatives + 5 steps",
         """
         g = "start: " + " | ".join(f'"w{i}x"' for i in range(5000))
