@@ -175,13 +175,8 @@ def generate(
         types = list(output_type)
     else:
         types = [output_type] * len(prompts)
-    options: dict[str, Any] = {"strict": strict}
-    if whitespace is not None:
-        options["whitespace"] = whitespace
-    if spelling is not None:
-        options["spelling"] = spelling
-    if repeats is not None:
-        options["repeats"] = repeats
+    # (output_spec passes each option to JsonSchema only when it is given)
+    options = {"strict": strict, "whitespace": whitespace, "spelling": spelling, "repeats": repeats}
     width = _logits_width(model)
     outputs: list[Output] = []
     compiled: list[Compiled] = []
